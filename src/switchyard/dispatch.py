@@ -1,0 +1,263 @@
+"""Ordered targets -> an answer: timeouts, retries with jittered backoff, circuit breakers, fallbacks.
+
+For each candidate model in route order, the dispatcher tries the model's deployments (balanced by its
+pool) up to ``retry.max_retries + 1`` times on retryable errors, then falls back to the next model.
+Errors that are the client's fault (the upstream refused the request itself) end the search at once.
+Streams are retried only until their first chunk: once output may have reached the client, a failure
+is reported, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field
+
+from .config import ModelConfig
+from .errors import NoDeploymentAvailable, SwitchyardError, UpstreamError, UpstreamTimeout
+from .pool import DeploymentPool, Member
+from .types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse
+
+
+@dataclass
+class Attempt:
+    """One try against one deployment, as the ledger records it."""
+
+    model: str
+    provider: str
+    locality: str
+    started: float
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    error: SwitchyardError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class DispatchTrace:
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def chain(self) -> list[str]:
+        """Distinct models tried, in order: the fallback chain."""
+        seen: list[str] = []
+        for a in self.attempts:
+            if a.model not in seen:
+                seen.append(a.model)
+        return seen
+
+
+@dataclass
+class OpenStream:
+    """A stream whose first chunk has arrived; ``rest`` yields the others within the total timeout."""
+
+    model: ModelConfig
+    member: Member
+    attempt: Attempt
+    first: Chunk
+    rest: AsyncIterator[Chunk]
+
+
+def _client_fault(err: SwitchyardError) -> bool:
+    return not isinstance(err, UpstreamError) or err.status in (400, 404, 413)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pools: dict[str, DeploymentPool],
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.pools = pools
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def _backoff(self, model: ModelConfig, retry_no: int) -> float:
+        cap = min(model.retry.backoff_max, model.retry.backoff_initial * (2**retry_no))
+        return self._rng.uniform(0, cap)  # full jitter
+
+    async def _attempts(
+        self, targets: list[ModelConfig], trace: DispatchTrace
+    ) -> AsyncGenerator[tuple[ModelConfig, Member, Attempt], None]:
+        """Yield (model, deployment, attempt) to try, in order; the caller reports the outcome by setting
+        ``attempt.error`` before asking for the next one."""
+        last: SwitchyardError | None = None
+        for model in targets:
+            pool = self.pools[model.name]
+            tries = model.retry.max_retries + 1
+            for n in range(tries):
+                member = _claim(pool.candidates(), n)
+                if member is None:
+                    last = NoDeploymentAvailable(f"no deployment of {model.name!r} is available (circuit open)")
+                    break
+                attempt = Attempt(model.name, member.provider.label, model.locality, time.monotonic())
+                trace.attempts.append(attempt)
+                yield model, member, attempt
+                err = attempt.error
+                if err is None:
+                    return
+                last = err
+                if _client_fault(err):
+                    raise err
+                if not err.retryable:
+                    break
+                if n + 1 < tries:
+                    await self._sleep(self._backoff(model, n))
+        raise last or NoDeploymentAvailable("no candidate model to try")
+
+    @staticmethod
+    def _settle(member: Member, attempt: Attempt, err: SwitchyardError | None) -> None:
+        attempt.latency_ms = (time.monotonic() - attempt.started) * 1000
+        attempt.error = err
+        if err is None:
+            member.breaker.record_success()
+        elif _client_fault(err):
+            member.breaker.release()
+        else:
+            member.breaker.record_failure()
+
+    async def chat(
+        self, request: ChatRequest, targets: list[ModelConfig], trace: DispatchTrace
+    ) -> tuple[ModelConfig, ChatResponse]:
+        async with aclosing(self._attempts(targets, trace)) as attempts:
+            async for model, member, attempt in attempts:
+                pool = self.pools[model.name]
+                try:
+                    with pool.busy(member):
+                        async with asyncio.timeout(model.timeouts.total):
+                            response = await member.provider.chat(request)
+                except TimeoutError:
+                    self._settle(
+                        member,
+                        attempt,
+                        UpstreamTimeout(f"{model.name} took longer than {model.timeouts.total}s"),
+                    )
+                    continue
+                except SwitchyardError as err:
+                    self._settle(member, attempt, err)
+                    continue
+                except asyncio.CancelledError:
+                    member.breaker.release()
+                    attempt.error = UpstreamError("cancelled: the client went away")
+                    attempt.latency_ms = (time.monotonic() - attempt.started) * 1000
+                    raise
+                self._settle(member, attempt, None)
+                attempt.ttft_ms = attempt.latency_ms
+                return model, response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def embed(
+        self, inputs: list[str], targets: list[ModelConfig], trace: DispatchTrace
+    ) -> tuple[ModelConfig, EmbeddingResponse]:
+        async with aclosing(self._attempts(targets, trace)) as attempts:
+            async for model, member, attempt in attempts:
+                try:
+                    with self.pools[model.name].busy(member):
+                        async with asyncio.timeout(model.timeouts.total):
+                            response = await member.provider.embed(inputs)
+                except TimeoutError:
+                    self._settle(
+                        member,
+                        attempt,
+                        UpstreamTimeout(f"{model.name} took longer than {model.timeouts.total}s"),
+                    )
+                    continue
+                except SwitchyardError as err:
+                    self._settle(member, attempt, err)
+                    continue
+                self._settle(member, attempt, None)
+                return model, response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def stream(self, request: ChatRequest, targets: list[ModelConfig], trace: DispatchTrace) -> OpenStream:
+        """Open a stream and wait for its first chunk, retrying and falling back until one arrives."""
+        async with aclosing(self._attempts(targets, trace)) as attempts:
+            async for model, member, attempt in attempts:
+                member.in_flight += 1
+                iterator = member.provider.stream(request).__aiter__()
+                try:
+                    first = await asyncio.wait_for(
+                        iterator.__anext__(), min(model.timeouts.first_token, model.timeouts.total)
+                    )
+                except (TimeoutError, SwitchyardError, StopAsyncIteration, asyncio.CancelledError) as exc:
+                    member.in_flight -= 1
+                    await _aclose(iterator)
+                    if isinstance(exc, asyncio.CancelledError):
+                        member.breaker.release()
+                        raise
+                    err = (
+                        exc
+                        if isinstance(exc, SwitchyardError)
+                        else UpstreamTimeout(f"{model.name}: no first token within {model.timeouts.first_token}s")
+                        if isinstance(exc, TimeoutError)
+                        else UpstreamError(f"{model.name}: the stream ended before any output")
+                    )
+                    self._settle(member, attempt, err)
+                    continue
+                attempt.ttft_ms = (time.monotonic() - attempt.started) * 1000
+                deadline = attempt.started + model.timeouts.total
+                return OpenStream(model, member, attempt, first, self._rest(iterator, model, member, attempt, deadline))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _rest(
+        self,
+        iterator: AsyncIterator[Chunk],
+        model: ModelConfig,
+        member: Member,
+        attempt: Attempt,
+        deadline: float,
+    ) -> AsyncIterator[Chunk]:
+        err: SwitchyardError | None = None
+        finished = False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                try:
+                    chunk = await asyncio.wait_for(iterator.__anext__(), remaining)
+                except StopAsyncIteration:
+                    finished = True
+                    return
+                yield chunk
+        except TimeoutError:
+            err = UpstreamTimeout(f"{model.name}: stream exceeded the total timeout of {model.timeouts.total}s")
+            raise err from None
+        except SwitchyardError as exc:
+            err = exc
+            raise
+        finally:
+            member.in_flight -= 1
+            await _aclose(iterator)
+            if finished or err is not None:
+                self._settle(member, attempt, err)
+            else:  # the consumer stopped early: the client went away
+                member.breaker.release()
+                attempt.latency_ms = (time.monotonic() - attempt.started) * 1000
+                attempt.error = UpstreamError("cancelled: the client went away")
+
+
+def _claim(members: list[Member], retry_no: int) -> Member | None:
+    """The deployment for this try: retries rotate through the available ones."""
+    if not members:
+        return None
+    k = retry_no % len(members)
+    for member in members[k:] + members[:k]:
+        if member.breaker.acquire():
+            return member
+    return None
+
+
+async def _aclose(iterator: AsyncIterator[Chunk]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        with suppress(Exception):
+            await close()

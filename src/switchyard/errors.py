@@ -1,0 +1,125 @@
+"""The error tree.
+
+Every error switchyard raises derives from :class:`SwitchyardError` and carries the HTTP status and the
+OpenAI error ``type`` it is reported with. Foreign exceptions (httpx, llama.cpp, pydantic) are translated
+where they enter; the HTTP layer renders these in one place (``server/errors.py``).
+
+    SwitchyardError
+    ├── InvalidRequest          400 invalid_request_error   (names the offending ``param``)
+    ├── AuthenticationFailed    401 authentication_error
+    ├── PermissionDenied        403 permission_error
+    ├── NotFound                404 not_found_error
+    ├── PayloadTooLarge         413 invalid_request_error
+    ├── RateLimited             429 rate_limit_error
+    ├── ConfigError             500 (raised at start-up, never served)
+    └── UpstreamError           502 upstream_error          (``retryable`` decides retries/fallbacks)
+        ├── UpstreamStatusError     status the upstream answered with (4xx passed on, 5xx -> 502)
+        ├── UpstreamConnectError    502, retryable
+        ├── UpstreamProtocolError   502, malformed upstream output, retryable
+        ├── UpstreamTimeout         504, retryable
+        ├── UpstreamRateLimited     429, retryable
+        └── NoDeploymentAvailable   503, every deployment's circuit is open or its queue is full
+"""
+
+from __future__ import annotations
+
+
+class SwitchyardError(Exception):
+    status: int = 500
+    type: str = "api_error"
+    code: str | None = None
+    retryable: bool = False
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+    @property
+    def error_class(self) -> str:
+        """Stable name recorded in the ledger."""
+        return type(self).__name__
+
+
+class InvalidRequest(SwitchyardError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(SwitchyardError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(SwitchyardError):
+    status = 403
+    type = "permission_error"
+
+
+class NotFound(SwitchyardError):
+    status = 404
+    type = "not_found_error"
+    code = "model_not_found"
+
+
+class PayloadTooLarge(SwitchyardError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class RateLimited(SwitchyardError):
+    status = 429
+    type = "rate_limit_error"
+
+
+class ConfigError(SwitchyardError):
+    status = 500
+    type = "config_error"
+
+
+class UpstreamError(SwitchyardError):
+    status = 502
+    type = "upstream_error"
+    retryable = True
+
+
+class UpstreamStatusError(UpstreamError):
+    """The upstream answered with an error status."""
+
+    def __init__(self, message: str, *, upstream_status: int, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.upstream_status = upstream_status
+        self.retryable = upstream_status in (408, 409, 425) or upstream_status >= 500
+        if upstream_status in (400, 404, 413, 422):
+            # The request itself was refused: the client should see it as its own error.
+            self.status = 400 if upstream_status == 422 else upstream_status
+            self.type = "invalid_request_error"
+        else:
+            self.status = 502
+
+
+class UpstreamConnectError(UpstreamError):
+    pass
+
+
+class UpstreamProtocolError(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    type = "timeout_error"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 429
+    type = "rate_limit_error"
+
+
+class NoDeploymentAvailable(UpstreamError):
+    status = 503
+    type = "service_unavailable"

@@ -1,0 +1,197 @@
+"""Any server speaking the OpenAI chat/embeddings wire format: OpenAI, vLLM, SGLang, Ollama, llama.cpp
+server, DeepSeek, Together, OpenRouter, Groq."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from ..errors import (
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+    UpstreamStatusError,
+    UpstreamTimeout,
+)
+from ..types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse, ToolCall, ToolCallDelta, Usage
+from .base import Provider
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    details = raw.get("prompt_tokens_details") or {}
+    return Usage(
+        prompt_tokens=int(raw.get("prompt_tokens") or 0),
+        completion_tokens=int(raw.get("completion_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+    )
+
+
+def _error_message(response: httpx.Response, body: bytes) -> str:
+    try:
+        data = orjson.loads(body)
+        err = data.get("error") if isinstance(data, dict) else None
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        if isinstance(err, str):
+            return err
+    except orjson.JSONDecodeError:
+        pass
+    text = body.decode("utf-8", "replace").strip()[:200]
+    return f"upstream answered {response.status_code}" + (f": {text}" if text else "")
+
+
+def status_error(response: httpx.Response, body: bytes) -> UpstreamError:
+    message = _error_message(response, body)
+    if response.status_code == 429:
+        return UpstreamRateLimited(f"upstream rate limit: {message}")
+    return UpstreamStatusError(message, upstream_status=response.status_code)
+
+
+def translate_transport_error(exc: httpx.HTTPError) -> UpstreamError:
+    """httpx's exceptions -> ours. Called where they enter, in every HTTP provider."""
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"upstream timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return UpstreamConnectError(f"upstream connection failed ({type(exc).__name__})")
+    return UpstreamConnectError(f"upstream transport error ({type(exc).__name__})")
+
+
+class OpenAICompatProvider(Provider):
+    kind = "openai"
+
+    def _url(self, path: str) -> str:
+        base = (self.deployment.base_url or "").rstrip("/")
+        return base + path
+
+    def _headers(self) -> dict[str, str]:
+        key = self.api_key()
+        return {"authorization": f"Bearer {key}"} if key else {}
+
+    def _timeout(self) -> httpx.Timeout:
+        t = self.model.timeouts
+        return httpx.Timeout(connect=t.connect, read=t.total, write=t.total, pool=t.connect)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        try:
+            response = await self.ctx.http.post(
+                self._url(path), content=orjson.dumps(body), headers=self._headers(), timeout=self._timeout()
+            )
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise status_error(response, response.content)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamProtocolError("upstream returned malformed JSON") from exc
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        body = self.upstream_body(request)
+        body["stream"] = False
+        body.pop("stream_options", None)
+        data = await self._post("/chat/completions", body)
+        try:
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            calls = message.get("tool_calls")
+            return ChatResponse(
+                id=str(data.get("id") or ""),
+                model=str(data.get("model") or self.model.upstream_name),
+                created=int(data.get("created") or 0),
+                content=message.get("content"),
+                finish_reason=str(choice.get("finish_reason") or "stop"),
+                tool_calls=[ToolCall.model_validate(c) for c in calls] if calls else None,
+                usage=parse_usage(data.get("usage")),
+            )
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise UpstreamProtocolError(f"upstream response has an unexpected shape: {exc}") from exc
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        body = self.upstream_body(request)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        req = self.ctx.http.build_request(
+            "POST",
+            self._url("/chat/completions"),
+            content=orjson.dumps(body),
+            headers=self._headers(),
+            timeout=self._timeout(),
+        )
+        try:
+            response = await self.ctx.http.send(req, stream=True)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc) from exc
+        try:
+            if response.status_code >= 400:
+                raise status_error(response, await response.aread())
+            done = False
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    done = True
+                    break
+                chunk = _parse_chunk(payload)
+                if chunk is not None:
+                    yield chunk
+            if not done:
+                raise UpstreamProtocolError("upstream stream ended before [DONE]")
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc) from exc
+        finally:
+            await response.aclose()
+
+    async def embed(self, inputs: list[str]) -> EmbeddingResponse:
+        body: dict[str, Any] = {"model": self.model.upstream_name, "input": inputs}
+        data = await self._post("/embeddings", body)
+        try:
+            rows = sorted(data["data"], key=lambda r: r.get("index", 0))
+            vectors = [list(map(float, r["embedding"])) for r in rows]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UpstreamProtocolError(f"upstream embeddings have an unexpected shape: {exc}") from exc
+        return EmbeddingResponse(vectors, self.model.name, parse_usage(data.get("usage")) or Usage())
+
+
+def _parse_chunk(payload: str) -> Chunk | None:
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamProtocolError("upstream stream carried malformed JSON") from exc
+    if not isinstance(data, dict):
+        raise UpstreamProtocolError("upstream stream chunk is not an object")
+    if "error" in data:
+        err = data["error"]
+        message = err.get("message") if isinstance(err, dict) else str(err)
+        raise UpstreamError(f"upstream stream error: {message}")
+    usage = parse_usage(data.get("usage"))
+    choices = data.get("choices") or []
+    if not choices:
+        return Chunk(usage=usage) if usage else None
+    choice = choices[0]
+    delta = choice.get("delta") or {}
+    calls = None
+    if delta.get("tool_calls"):
+        calls = []
+        for c in delta["tool_calls"]:
+            fn = c.get("function") or {}
+            calls.append(
+                ToolCallDelta(
+                    index=int(c.get("index", 0)),
+                    id=c.get("id"),
+                    name=fn.get("name"),
+                    arguments=fn.get("arguments") or "",
+                )
+            )
+    return Chunk(
+        content=delta.get("content"),
+        tool_calls=calls,
+        finish_reason=choice.get("finish_reason"),
+        usage=usage,
+    )

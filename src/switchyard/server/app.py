@@ -1,0 +1,74 @@
+"""create_app: the ASGI application around one Gateway."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..config import GatewayConfig, Settings, load_config
+from ..errors import SwitchyardError
+from ..gateway import Gateway
+from . import anthropic_routes, openai_routes
+from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
+from .openapi import openapi_schema
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    ready = gw.started
+    return JSONResponse(
+        {"status": "ready" if ready else "starting", "ledger_backlog": gw.ledger.backlog},
+        status_code=200 if ready else 503,
+    )
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_schema())
+
+
+def create_app(
+    settings: Settings | None = None, config: GatewayConfig | None = None, gateway: Gateway | None = None
+) -> Starlette:
+    """Build the app. Pass a ready ``gateway`` (tests inject transports and environments that way), or
+    settings and config, or nothing to read both from the environment."""
+    if gateway is None:
+        settings = settings or Settings()
+        config = config or load_config(settings.config)
+        gateway = Gateway(settings, config)
+    gw = gateway
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gw.start()
+        try:
+            yield
+        finally:
+            await gw.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            *openai_routes.routes,
+            *anthropic_routes.routes,
+        ],
+        exception_handlers={
+            SwitchyardError: handle_switchyard_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.gateway = gw
+    return app

@@ -1,0 +1,48 @@
+"""Errors -> HTTP responses, in one place: OpenAI-shaped everywhere, Anthropic-shaped under
+/v1/messages. Unexpected exceptions become a 500 without internals in the body."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import InvalidRequest, NotFound, SwitchyardError
+from ..wire import anthropic as anthropic_wire
+from ..wire import openai as openai_wire
+
+log = logging.getLogger(__name__)
+
+
+def error_response(request: Request, err: SwitchyardError) -> Response:
+    if request.url.path.startswith("/v1/messages"):
+        body = anthropic_wire.error_body(err)
+    else:
+        body = openai_wire.error_body(err)
+    headers = {}
+    if err.status == 401:
+        headers["www-authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=err.status, headers=headers)
+
+
+async def handle_switchyard_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SwitchyardError)
+    return error_response(request, exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    err: SwitchyardError
+    if exc.status_code == 404:
+        err = NotFound(f"no such endpoint: {request.method} {request.url.path}", code="unknown_url")
+    else:
+        err = InvalidRequest(str(exc.detail))
+        err.status = exc.status_code
+    return error_response(request, err)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(request, SwitchyardError("internal error; see the gateway's log"))

@@ -1,0 +1,100 @@
+"""The OpenAPI document served at /openapi.json, generated from the request models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..types import ChatRequest, EmbeddingRequest
+
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+            "required": ["message", "type"],
+        }
+    },
+}
+
+
+def _op(summary: str, body_ref: str | None, tag: str) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": [tag],
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": "OK"},
+            **{
+                code: {
+                    "description": desc,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+                for code, desc in {
+                    "400": "malformed JSON or an invalid field (named in `param`)",
+                    "401": "missing or invalid API key",
+                    "403": "not allowed",
+                    "404": "unknown model",
+                    "413": "request body over the configured limit",
+                    "429": "rate limited",
+                    "502": "upstream failure",
+                    "503": "no deployment available",
+                    "504": "upstream timeout",
+                }.items()
+            },
+        },
+    }
+    if body_ref:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body_ref}"}}},
+        }
+    return op
+
+
+def openapi_schema() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": _ERROR}
+    for model in (ChatRequest, EmbeddingRequest):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    schemas["AnthropicMessagesRequest"] = {
+        "type": "object",
+        "description": "Anthropic Messages API request (https://docs.anthropic.com/en/api/messages)",
+        "required": ["model", "max_tokens", "messages"],
+        "additionalProperties": True,
+    }
+    open_get = {"summary": "", "responses": {"200": {"description": "OK"}}, "security": []}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "switchyard",
+            "version": "0.1.0",
+            "description": "OpenAI- and Anthropic-compatible LLM gateway",
+        },
+        "paths": {
+            "/v1/chat/completions": {"post": _op("Create a chat completion (OpenAI format)", "ChatRequest", "openai")},
+            "/v1/embeddings": {"post": _op("Create embeddings (OpenAI format)", "EmbeddingRequest", "openai")},
+            "/v1/models": {"get": _op("List models and routes", None, "openai")},
+            "/v1/messages": {
+                "post": {
+                    **_op("Create a message (Anthropic format)", "AnthropicMessagesRequest", "anthropic"),
+                    "security": [{"apiKey": []}, {"bearer": []}],
+                }
+            },
+            "/healthz": {"get": {**open_get, "summary": "Liveness"}},
+            "/readyz": {"get": {**open_get, "summary": "Readiness"}},
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+        },
+    }

@@ -1,0 +1,95 @@
+"""Store protocols: one per concern. SQLite is the embedded default; a PostgreSQL implementation of the
+same protocols serves replicas. Methods are synchronous (they run in worker threads, never on the event
+loop) so one implementation works for the server, the CLI and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    seq: int
+    ts: float
+    model: str
+    provider: str
+    locality: str
+    latency_ms: float
+    ttft_ms: float | None
+    status: str  # "ok" or "error"
+    error_class: str | None = None
+
+
+@dataclass(slots=True)
+class LedgerRecord:
+    """One request. Never holds prompt or response content."""
+
+    id: str
+    ts: float
+    key_id: str | None
+    team: str | None
+    endpoint: str
+    requested: str
+    route: str | None
+    served_model: str | None
+    provider: str | None
+    locality: str | None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    tokens_estimated: bool = False
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    status: int = 200
+    error_class: str | None = None
+    fallback_chain: list[str] = field(default_factory=list)
+    stream: bool = False
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class UsageRow:
+    day: str
+    team: str
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost: float
+    errors: int
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    id: str
+    team: str
+    name: str
+    prefix: str
+    secret_hash: str
+    roles: tuple[str, ...]
+    created: float
+    revoked: bool = False
+
+
+class LedgerStore(Protocol):
+    def write(self, records: Sequence[LedgerRecord]) -> None: ...
+
+    def usage(self, since: float | None = None) -> list[UsageRow]: ...
+
+    def get(self, request_id: str) -> LedgerRecord | None: ...
+
+    def recent(self, limit: int = 100) -> list[LedgerRecord]: ...
+
+
+class KeyStore(Protocol):
+    def add_key(self, key: KeyRecord) -> None: ...
+
+    def find_key(self, secret_hash: str) -> KeyRecord | None: ...
+
+    def list_keys(self) -> list[KeyRecord]: ...
+
+    def revoke_key(self, key_id: str) -> bool: ...

@@ -1,0 +1,95 @@
+"""Versioned schema migrations: an ordered list of named steps, each applied once and recorded."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "0001_ledger",
+        """
+        CREATE TABLE requests (
+            id TEXT PRIMARY KEY,
+            ts REAL NOT NULL,
+            day TEXT NOT NULL,
+            key_id TEXT,
+            team TEXT,
+            endpoint TEXT NOT NULL,
+            requested TEXT NOT NULL,
+            route TEXT,
+            served_model TEXT,
+            provider TEXT,
+            locality TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_tokens INTEGER NOT NULL DEFAULT 0,
+            tokens_estimated INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0,
+            latency_ms REAL NOT NULL DEFAULT 0,
+            ttft_ms REAL,
+            status INTEGER NOT NULL,
+            error_class TEXT,
+            fallback_chain TEXT NOT NULL DEFAULT '',
+            stream INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX requests_ts ON requests (ts);
+        CREATE INDEX requests_day_team ON requests (day, team);
+        CREATE TABLE attempts (
+            request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            locality TEXT NOT NULL,
+            latency_ms REAL NOT NULL,
+            ttft_ms REAL,
+            status TEXT NOT NULL,
+            error_class TEXT,
+            PRIMARY KEY (request_id, seq)
+        );
+        """,
+    ),
+    (
+        "0002_api_keys",
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            team TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            prefix TEXT NOT NULL,
+            secret_hash TEXT NOT NULL UNIQUE,
+            roles TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            revoked INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    ),
+)
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; returns the names applied.
+    The connection must be in autocommit mode (``isolation_level=None``)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
+    done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _apply(conn, name, sql)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(name)
+    return applied
+
+
+def _apply(conn: sqlite3.Connection, name: str, sql: str) -> None:
+    for statement in (s.strip() for s in sql.split(";")):
+        if statement:
+            conn.execute(statement)
+    conn.execute("INSERT INTO schema_migrations (name, applied) VALUES (?, ?)", (name, time.time()))

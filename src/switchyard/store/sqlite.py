@@ -1,0 +1,145 @@
+"""SQLite (WAL) implementation of the ledger and key stores: the embedded default."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .base import AttemptRecord, KeyRecord, LedgerRecord, UsageRow
+from .migrations import migrate
+
+
+def utc_day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+class SQLiteStore:
+    """One connection guarded by a lock: writes come in batches from the ledger writer's thread, reads
+    are rare (key look-ups are cached by the caller)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            migrate(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    # ledger ---------------------------------------------------------------------------------------
+    def write(self, records: Sequence[LedgerRecord]) -> None:
+        if not records:
+            return
+        rows = [
+            (
+                r.id, r.ts, utc_day(r.ts), r.key_id, r.team, r.endpoint, r.requested, r.route, r.served_model,
+                r.provider, r.locality, r.input_tokens, r.output_tokens, r.cached_tokens, int(r.tokens_estimated),
+                r.cost, r.latency_ms, r.ttft_ms, r.status, r.error_class, ",".join(r.fallback_chain), int(r.stream),
+            )
+            for r in records
+        ]  # fmt: skip
+        attempts = [
+            (
+                r.id,
+                a.seq,
+                a.ts,
+                a.model,
+                a.provider,
+                a.locality,
+                a.latency_ms,
+                a.ttft_ms,
+                a.status,
+                a.error_class,
+            )
+            for r in records
+            for a in r.attempts
+        ]
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany("INSERT OR REPLACE INTO requests VALUES (" + ",".join("?" * 22) + ")", rows)
+                self._conn.executemany("INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)", attempts)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def usage(self, since: float | None = None) -> list[UsageRow]:
+        rows = self._query(
+            """SELECT day, COALESCE(team, '-'), COALESCE(served_model, requested), COUNT(*),
+                      SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost),
+                      SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END)
+               FROM requests WHERE ts >= ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+            (since or 0.0,),
+        )
+        return [UsageRow(*row) for row in rows]
+
+    def get(self, request_id: str) -> LedgerRecord | None:
+        found = self._records("WHERE id = ?", (request_id,))
+        return found[0] if found else None
+
+    def recent(self, limit: int = 100) -> list[LedgerRecord]:
+        return self._records("ORDER BY ts DESC, rowid DESC LIMIT ?", (limit,))
+
+    def _records(self, where: str, args: Sequence[Any]) -> list[LedgerRecord]:
+        cols = (
+            "id, ts, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
+            "output_tokens, cached_tokens, tokens_estimated, cost, latency_ms, ttft_ms, status, error_class, "
+            "fallback_chain, stream"
+        )
+        out = []
+        for row in self._query(f"SELECT {cols} FROM requests {where}", args):
+            rec = LedgerRecord(*row[:13], bool(row[13]), *row[14:19])  # type: ignore[arg-type,call-arg]
+            rec.fallback_chain = [m for m in row[19].split(",") if m]
+            rec.stream = bool(row[20])
+            rec.attempts = [
+                AttemptRecord(*a)
+                for a in self._query(
+                    "SELECT seq, ts, model, provider, locality, latency_ms, ttft_ms, status, error_class "
+                    "FROM attempts WHERE request_id = ? ORDER BY seq",
+                    (rec.id,),
+                )
+            ]
+            out.append(rec)
+        return out
+
+    # keys -----------------------------------------------------------------------------------------
+    def add_key(self, key: KeyRecord) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO api_keys VALUES (?,?,?,?,?,?,?,?)",
+                (key.id, key.team, key.name, key.prefix, key.secret_hash, ",".join(key.roles), key.created,
+                 int(key.revoked)),
+            )  # fmt: skip
+
+    def find_key(self, secret_hash: str) -> KeyRecord | None:
+        rows = self._query("SELECT * FROM api_keys WHERE secret_hash = ?", (secret_hash,))
+        return _key(rows[0]) if rows else None
+
+    def list_keys(self) -> list[KeyRecord]:
+        return [_key(r) for r in self._query("SELECT * FROM api_keys ORDER BY created")]
+
+    def revoke_key(self, key_id: str) -> bool:
+        with self._lock:
+            cur = self._conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ? AND revoked = 0", (key_id,))
+            return cur.rowcount > 0
+
+
+def _key(row: tuple[Any, ...]) -> KeyRecord:
+    roles = tuple(r for r in str(row[5]).split(",") if r)
+    return KeyRecord(row[0], row[1], row[2], row[3], row[4], roles, row[6], bool(row[7]))

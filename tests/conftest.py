@@ -1,0 +1,94 @@
+"""Shared fixtures: a real gateway served by uvicorn on 127.0.0.1, in front of real loopback upstreams."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from switchyard.config import GatewayConfig, Settings
+from switchyard.gateway import Gateway
+from switchyard.server.app import create_app
+from switchyard.store.sqlite import SQLiteStore
+from switchyard.testing import MockUpstream
+
+ADMIN_KEY = "sy-admin-test-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    gateway: Gateway
+    db_path: Path
+    server: uvicorn.Server
+
+    @property
+    def v1(self) -> str:
+        return self.url + "/v1"
+
+    def ledger(self) -> SQLiteStore:
+        """A second connection to the ledger, for assertions (after ``flush``)."""
+        return SQLiteStore(self.db_path)
+
+    def flush(self) -> None:
+        """Wait until the ledger writer has written everything queued so far."""
+        deadline = time.monotonic() + 10
+        while self.gateway.ledger.backlog and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(self.gateway.settings.ledger_flush_interval + 0.05)
+
+
+@contextmanager
+def run_gateway(
+    config: GatewayConfig, db_path: Path, *, environ: dict[str, str] | None = None, **settings: Any
+) -> Iterator[RunningGateway]:
+    port = free_port()
+    s = Settings(db_path=db_path, admin_key=ADMIN_KEY, ledger_flush_interval=0.05, **settings)
+    gw = Gateway(s, config, environ=environ or {})
+    server = uvicorn.Server(uvicorn.Config(create_app(gateway=gw), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.01)
+    try:
+        yield RunningGateway(f"http://127.0.0.1:{port}", gw, db_path, server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def upstream() -> Iterator[MockUpstream]:
+    with MockUpstream(models=["mock-model", "mock-b"]) as up:
+        yield up
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
+    stack: list[Any] = []
+
+    def make(config: GatewayConfig, **kwargs: Any) -> RunningGateway:
+        cm = run_gateway(config, tmp_path / f"ledger{len(stack)}.db", **kwargs)
+        stack.append(cm)
+        return cm.__enter__()
+
+    yield make
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)
