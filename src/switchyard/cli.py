@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import Settings, load_config
+from .config import Settings, load_config, server_options
 from .errors import ConfigError
 from .keys import create_key
 from .store.sqlite import SQLiteStore
@@ -29,9 +29,8 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML con
 
 def _store(config_path: Path | None = None) -> SQLiteStore:
     settings = Settings()
-    cfg = load_config(config_path or settings.config) if (config_path or settings.config) else None
-    db = (cfg.server.db_path if cfg else None) or str(settings.db_path)
-    return SQLiteStore(db)
+    cfg = load_config(config_path or settings.config)
+    return SQLiteStore(server_options(settings, cfg).db_path)
 
 
 @app.command()
@@ -52,12 +51,11 @@ def serve(
     except ConfigError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(2) from None
-    bind_host = host or cfg.server.host or settings.host
-    bind_port = port or cfg.server.port or settings.port
+    options = server_options(settings, cfg)
     uvicorn.run(
         create_app(settings, cfg),
-        host=bind_host,
-        port=bind_port,
+        host=options.host,
+        port=options.port,
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=30,

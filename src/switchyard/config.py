@@ -7,7 +7,9 @@ Secrets never appear in the file: a model names the environment variable that ho
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,6 +86,15 @@ class ModelConfig(Strict):
     @property
     def upstream_name(self) -> str:
         return self.upstream_model or self.name
+
+    @model_validator(mode="after")
+    def _embedded_paths(self) -> ModelConfig:
+        """A local model without a path means the embedded one shipped as a Python package."""
+        if self.path is None and not self.deployments:
+            finder = _embedded_finders().get(self.provider)
+            if finder is not None:
+                self.path = finder()
+        return self
 
     def all_deployments(self) -> list[Deployment]:
         if self.deployments:
@@ -171,6 +182,10 @@ def embedded_embedding_model_path() -> str | None:
     return str(configs[0].parent) if configs else str(pkg)
 
 
+def _embedded_finders() -> dict[str, Callable[[], str | None]]:
+    return {"llamacpp": embedded_chat_model_path, "sentence_transformers": embedded_embedding_model_path}
+
+
 def embedded_defaults() -> GatewayConfig:
     """The config used when no file is given: the two models shipped as Python packages."""
     return GatewayConfig(
@@ -199,6 +214,28 @@ def embedded_defaults() -> GatewayConfig:
             ),
         ],
         routes=[RouteConfig(name="auto", models=["local-chat"])],
+    )
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str
+    port: int
+    db_path: str
+    max_body_bytes: int
+
+
+def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
+    """Resolve server options: a setting given in the environment (or explicitly) wins over the file's
+    ``server`` section, which wins over the defaults."""
+    explicit = settings.model_fields_set
+
+    def pick(name: str) -> Any:
+        from_file = getattr(cfg.server, name)
+        return getattr(settings, name) if name in explicit or from_file is None else from_file
+
+    return ServerOptions(
+        host=pick("host"), port=pick("port"), db_path=str(pick("db_path")), max_body_bytes=pick("max_body_bytes")
     )
 
 

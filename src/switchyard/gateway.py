@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .config import GatewayConfig, ModelConfig, Settings
+from .config import GatewayConfig, ModelConfig, Settings, server_options
 from .dispatch import Dispatcher
 from .errors import InvalidRequest, NotFound
 from .keys import Authenticator
@@ -60,14 +60,14 @@ class Gateway:
         }
         self.prices: dict[str, ModelPrice] = {m.name: resolve_price(m) for m in config.models}
         self.dispatcher = Dispatcher(self.pools)
-        db_path = config.server.db_path or str(settings.db_path)
-        self.store = SQLiteStore(db_path)
+        self.options = server_options(settings, config)
+        self.store = SQLiteStore(self.options.db_path)
         self.ledger = LedgerWriter(
             self.store, flush_interval=settings.ledger_flush_interval, batch_size=settings.ledger_batch_size
         )
         self.auth = Authenticator(self.store, settings.admin_key)
         self.tokens = TokenCounter()
-        self.max_body_bytes = config.server.max_body_bytes or settings.max_body_bytes
+        self.max_body_bytes = self.options.max_body_bytes
         self.started = False
 
     async def start(self) -> None:

@@ -212,7 +212,7 @@ def test_anthropic_tool_use(claude: anthropic.Anthropic) -> None:
 
 def test_anthropic_validation_like_the_real_api(upstream: MockUpstream, claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError, match="role"):
-        claude.messages.create(model="m", max_tokens=5, messages=[{"role": "system", "content": "x"}])  # type: ignore[typeddict-item]
+        claude.messages.create(model="m", max_tokens=5, messages=[{"role": "system", "content": "x"}])
     body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
     r = httpx.post(upstream.url + "/v1/messages", json=body)  # no anthropic-version header
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"

@@ -38,50 +38,49 @@ Handler = Callable[[Request, "Responder"], Awaitable[None]]
 
 class Responder:
     """Writes one response: ``send`` for a whole one, or ``head`` + ``write``* + ``finish`` for a
-    streamed (chunked) one; ``abort`` drops the connection without finishing."""
+    streamed (chunked) one; ``abort`` drops the connection without finishing.
 
-    __slots__ = ("_chunked", "_transport", "aborted", "finished", "started")
+    Output is held back until ``flush``, ``pause`` or ``finish`` so that a response goes out in as few
+    system calls as possible; ``pause`` flushes before it sleeps."""
+
+    __slots__ = ("_chunked", "_out", "_transport", "aborted", "finished", "started")
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
+        self._out: list[bytes] = []
         self._chunked = False
         self.started = False
         self.finished = False
         self.aborted = False
 
     def head(self, status: int, headers: Headers, *, length: int | None = None) -> None:
-        """Send the status line and headers; without ``length`` the body is chunked."""
+        """The status line and headers; without ``length`` the body is chunked."""
         self._chunked = length is None
         lines = [f"HTTP/1.1 {status} {_reason(status)}"]
         lines.extend(f"{k}: {v}" for k, v in headers)
         lines.append("transfer-encoding: chunked" if length is None else f"content-length: {length}")
         self.started = True
-        self._transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self._out.append(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     def write(self, data: bytes) -> None:
-        """Send body bytes (one chunk when chunked)."""
-        if not data or self._transport.is_closing():
-            return
-        if self._chunked:
-            self._transport.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
-        else:
-            self._transport.write(data)
+        """Body bytes (one chunk when chunked)."""
+        if data:
+            self._out.extend((b"%x\r\n" % len(data), data, b"\r\n") if self._chunked else (data,))
 
-    def write_many(self, parts: list[bytes]) -> None:
-        """Send several chunks in one system call (stream events that need no pause between them)."""
-        if self._transport.is_closing() or not parts:
-            return
-        if self._chunked:
-            framed: list[bytes] = []
-            for data in parts:
-                framed += (b"%x\r\n" % len(data), data, b"\r\n")
-            self._transport.write(b"".join(framed))
-        else:
-            self._transport.write(b"".join(parts))
+    def flush(self) -> None:
+        if self._out and not self._transport.is_closing():
+            self._transport.write(b"".join(self._out))
+        self._out.clear()
+
+    async def pause(self, seconds: float) -> None:
+        """Send what is held back, then wait."""
+        self.flush()
+        await asyncio.sleep(seconds)
 
     def finish(self) -> None:
-        if self._chunked and not self._transport.is_closing():
-            self._transport.write(b"0\r\n\r\n")
+        if self._chunked:
+            self._out.append(b"0\r\n\r\n")
+        self.flush()
         self.finished = True
 
     def send(self, status: int, body: bytes, headers: Headers) -> None:
@@ -90,10 +89,11 @@ class Responder:
         self.finish()
 
     def abort(self, *, reset: bool = True) -> None:
-        """Drop the connection now, whatever was sent so far: with a TCP reset, or (``reset=False``)
-        with an orderly close after the bytes already written."""
+        """Drop the connection now: with a TCP reset (anything held back is lost), or with
+        ``reset=False`` an orderly close after sending what was written."""
         self.aborted = True
         if not reset:
+            self.flush()
             self._transport.close()
             return
         sock = self._transport.get_extra_info("socket")

@@ -473,7 +473,7 @@ class MockUpstream:
             data = data[: len(data) // 2]
         resp.head(200, [("content-type", "application/json"), ("x-request-id", rid)], length=len(data))
         if fault.first_chunk_delay:
-            await asyncio.sleep(fault.first_chunk_delay)
+            await resp.pause(fault.first_chunk_delay)
         if fault.kind is FaultKind.CUT:
             resp.write(data[: len(data) // 2])
             resp.abort(reset=False)
@@ -485,27 +485,20 @@ class MockUpstream:
         headers = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
         resp.head(200, [*headers, ("x-request-id", rid)])
         if fault.first_chunk_delay:
-            await asyncio.sleep(fault.first_chunk_delay)
+            await resp.pause(fault.first_chunk_delay)
         kind, at = fault.kind, fault.after_chunks
         if kind in (FaultKind.CUT, FaultKind.STREAM_ERROR):
-            events = events[:at]
+            events = [*events[:at], error] if kind is FaultKind.STREAM_ERROR else events[:at]
         elif kind is FaultKind.MALFORMED and at < len(events):
             events[at] = events[at][: len(events[at]) // 2] + b"\n\n"
-        if fault.chunk_delay:
-            for i, event in enumerate(events):
-                if i:
-                    await asyncio.sleep(fault.chunk_delay)
-                resp.write(event)
-        else:
-            resp.write_many(events)
+        for i, event in enumerate(events):
+            if i and fault.chunk_delay:
+                await resp.pause(fault.chunk_delay)
+            resp.write(event)
         if kind is FaultKind.CUT:
             resp.abort(reset=False)
-            return
-        if kind is FaultKind.STREAM_ERROR:
-            if fault.chunk_delay:
-                await asyncio.sleep(fault.chunk_delay)
-            resp.write(error)
-        resp.finish()
+        else:
+            resp.finish()
 
     def _json(self, resp: Responder, status: int, payload: JSON, rid: str, extra: Headers = ()) -> None:
         headers = [("content-type", "application/json"), ("x-request-id", rid), ("request-id", rid), *extra]
