@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -225,10 +225,8 @@ class LlamaCppProvider(Provider):
                 job.emit(exc)
             finally:
                 job.emit(_DONE)
-                try:
+                with suppress(RuntimeError):
                     loop.call_soon_threadsafe(finished)
-                except RuntimeError:
-                    pass
 
         self._jobs.add(job)
         threading.Thread(target=run, name=f"llamacpp:{self.model.name}", daemon=True).start()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import threading
 import time
@@ -442,13 +441,14 @@ class MockUpstream:
     def _events(self, route: str, body: JSON, fault: Fault, rid: str) -> tuple[list[bytes], bytes]:
         """The stream's events, and the error event a ``STREAM_ERROR`` sends."""
         reply, model = self._reply(body, fault, route == "messages"), str(body["model"])
+        message = fault.message or f"mock upstream error {fault.code}"
         if route == "messages":
-            error = _wire.anthropic_stream_error(fault.code, fault.message or "Overloaded", rid)
+            error = _wire.anthropic_stream_error(fault.code, message, rid)
             return _wire.anthropic_stream(reply, rid.replace("req_", "msg_"), model), error
         options = body.get("stream_options")
         usage = isinstance(options, dict) and options.get("include_usage") is True
         events = _wire.openai_stream(reply, rid.replace("req_", "chatcmpl-"), model, int(time.time()), usage)
-        return events, _wire.openai_stream_error(fault.code, fault.message or "The server had an error")
+        return events, _wire.openai_stream_error(fault.code, message)
 
     def _reply(self, body: JSON, fault: Fault, anthropic: bool) -> _wire.Reply:
         inputs = _wire.anthropic_inputs(body) if anthropic else _wire.openai_inputs(body)
@@ -471,7 +471,7 @@ class MockUpstream:
     async def _send_body(self, resp: Responder, fault: Fault, data: bytes, rid: str) -> None:
         if fault.kind is FaultKind.MALFORMED:
             data = data[: len(data) // 2]
-        resp.head(200, [("content-type", "application/json"), ("x-request-id", rid)], length=len(data))
+        resp.head(200, [("content-type", "application/json"), *_request_ids(rid)], length=len(data))
         if fault.first_chunk_delay:
             await resp.pause(fault.first_chunk_delay)
         if fault.kind is FaultKind.CUT:
@@ -483,7 +483,7 @@ class MockUpstream:
 
     async def _send_stream(self, resp: Responder, fault: Fault, events: list[bytes], error: bytes, rid: str) -> None:
         headers = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
-        resp.head(200, [*headers, ("x-request-id", rid)])
+        resp.head(200, [*headers, *_request_ids(rid)])
         if fault.first_chunk_delay:
             await resp.pause(fault.first_chunk_delay)
         kind, at = fault.kind, fault.after_chunks
@@ -501,7 +501,7 @@ class MockUpstream:
             resp.finish()
 
     def _json(self, resp: Responder, status: int, payload: JSON, rid: str, extra: Headers = ()) -> None:
-        headers = [("content-type", "application/json"), ("x-request-id", rid), ("request-id", rid), *extra]
+        headers = [("content-type", "application/json"), *_request_ids(rid), *extra]
         resp.send(status, _wire.dumps(payload), headers)
 
     def _control(self, req: Request, path: str, resp: Responder) -> None:
@@ -531,12 +531,17 @@ class MockUpstream:
         self._json(resp, 200, stats, "control")
 
 
+def _request_ids(rid: str) -> Headers:
+    return [("x-request-id", rid), ("request-id", rid)]  # OpenAI's name, Anthropic's name
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until killed: ``python -m switchyard.testing.mock_upstream --port 9999``."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9999)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before the response headers")
+    parser.add_argument("--first-chunk-delay", type=float, default=0.0, help="seconds after the headers")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream events")
     parser.add_argument("--max-words", type=int, default=64, help="longest echo answer, in words")
     parser.add_argument("--embedding-dim", type=int, default=8)
@@ -551,7 +556,7 @@ def main(argv: list[str] | None = None) -> None:
         embedding_dim=args.embedding_dim,
         max_words=args.max_words,
         api_key=args.api_key,
-        default=dataclasses.replace(Fault(), delay=args.delay, chunk_delay=args.chunk_delay),
+        default=Fault(delay=args.delay, first_chunk_delay=args.first_chunk_delay, chunk_delay=args.chunk_delay),
         record=args.record,
     )
 
