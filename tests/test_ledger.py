@@ -112,7 +112,11 @@ def test_sigterm_keeps_every_acknowledged_request(tmp_path: Path) -> None:
                 try:
                     r = httpx.post(
                         url + "/v1/chat/completions",
-                        json={"model": "m", "messages": [{"role": "user", "content": f"req {i}"}], "stream": i % 2 == 0},
+                        json={
+                            "model": "m",
+                            "messages": [{"role": "user", "content": f"req {i}"}],
+                            "stream": i % 2 == 0,
+                        },
                         headers={"authorization": f"Bearer {ADMIN_KEY}"},
                         timeout=20,
                     )
@@ -133,7 +137,10 @@ def test_sigterm_keeps_every_acknowledged_request(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
     acknowledged = statuses.count(200)
-    assert acknowledged == 20, (statuses, proc.stderr.read().decode()[-1500:].replace("\n", " | ") if proc.stderr else "")
+    assert acknowledged == 20, (
+        statuses,
+        proc.stderr.read().decode()[-1500:].replace("\n", " | ") if proc.stderr else "",
+    )
     store = SQLiteStore(db)
     rows = store.recent(1000)
     assert len([r for r in rows if r.status == 200]) == acknowledged

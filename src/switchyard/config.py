@@ -7,9 +7,9 @@ Secrets never appear in the file: a model names the environment variable that ho
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 

@@ -172,7 +172,9 @@ async def test_response_format_json_schema_is_enforced(provider: LlamaCppProvide
     resp = await provider.chat(request("Name a city and its country.", max_tokens=40, response_format=fmt))
     data = json.loads(resp.content or "")
     assert set(data) == {"city", "country"}
-    obj = await provider.chat(request("Describe Paris in JSON.", max_tokens=40, response_format={"type": "json_object"}))
+    obj = await provider.chat(
+        request("Describe Paris in JSON.", max_tokens=40, response_format={"type": "json_object"})
+    )
     assert obj.finish_reason == "length" or isinstance(json.loads(obj.content or ""), dict)
 
 

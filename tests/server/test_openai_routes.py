@@ -11,8 +11,8 @@ import pytest
 
 from switchyard.keys import create_key
 from switchyard.testing import Fault, MockUpstream
-
 from tests.conftest import ADMIN_KEY
+
 from .configs import config, openai_model
 
 
@@ -45,7 +45,13 @@ def test_chat_completion_is_served_and_recorded(gw, upstream: MockUpstream) -> N
     gw.flush()
     rec = gw.ledger().get(raw.headers["x-request-id"])
     assert rec is not None
-    assert (rec.status, rec.served_model, rec.route, rec.provider, rec.locality) == (200, "gpt-mock", "auto", "openai", "us")
+    assert (rec.status, rec.served_model, rec.route, rec.provider, rec.locality) == (
+        200,
+        "gpt-mock",
+        "auto",
+        "openai",
+        "us",
+    )
     assert rec.input_tokens == resp.usage.prompt_tokens and rec.output_tokens == resp.usage.completion_tokens
     assert not rec.tokens_estimated
     expected = (rec.input_tokens * 2.0 + rec.output_tokens * 8.0) / 1e6
@@ -141,7 +147,12 @@ BAD_INPUTS = [
     (b'{"model": "gpt-mock"}', {}, 400, "messages"),
     (b'{"model": "gpt-mock", "messages": "hi"}', {}, 400, "messages"),
     (b'{"model": "gpt-mock", "messages": [{"role": "wizard", "content": "x"}]}', {}, 400, "messages.0.role"),
-    (b'{"model": "gpt-mock", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', {}, 400, "temperature"),
+    (
+        b'{"model": "gpt-mock", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}',
+        {},
+        400,
+        "temperature",
+    ),
     (b'{"model": "gpt-mock", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', {}, 400, "max_tokens"),
     (b'{"model": "gpt-mock", "messages": [{"role": "user", "content": "x"}], "n": 3}', {}, 400, "n"),
     (b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', {}, 404, "nope"),

@@ -3,6 +3,7 @@ and client disconnects, each checked in the ledger (one row per request, one att
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -51,7 +52,9 @@ def test_retryable_error_is_retried_on_the_same_model(two, upstream: MockUpstrea
     ]
 
 
-@pytest.mark.parametrize("fault", [Fault.reset(), Fault.malformed(), Fault.status(500)], ids=["reset", "malformed", "500"])
+@pytest.mark.parametrize(
+    "fault", [Fault.reset(), Fault.malformed(), Fault.status(500)], ids=["reset", "malformed", "500"]
+)
 def test_persistent_failure_falls_back_to_the_next_model(two, upstream: MockUpstream, fault: Fault) -> None:  # type: ignore[no-untyped-def]
     upstream.set_default(fault, model="mock-model")
     raw = client(two).chat.completions.with_raw_response.create(model="auto", messages=MSG)  # type: ignore[arg-type]
@@ -104,7 +107,13 @@ def test_circuit_breaker_opens_and_skips_the_deployment(two, upstream: MockUpstr
 def test_slow_first_token_times_out_and_falls_back(upstream: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gw = gateway_factory(
         config(
-            openai_model("slow", upstream.url, "mock-model", timeouts={"first_token": 0.3, "total": 0.5}, retry={"max_retries": 0}),
+            openai_model(
+                "slow",
+                upstream.url,
+                "mock-model",
+                timeouts={"first_token": 0.3, "total": 0.5},
+                retry={"max_retries": 0},
+            ),
             openai_model("fast", upstream.url, "mock-b"),
             routes={"auto": ["slow", "fast"]},
         )
@@ -145,15 +154,13 @@ def test_client_disconnect_cancels_the_upstream_call(two, upstream: MockUpstream
     done = threading.Event()
 
     def call() -> None:
-        try:
+        with contextlib.suppress(httpx.TimeoutException):
             httpx.post(
                 two.v1 + "/chat/completions",
                 json={"model": "primary", "messages": MSG},
                 headers={"authorization": f"Bearer {ADMIN_KEY}"},
                 timeout=0.5,
             )
-        except httpx.TimeoutException:
-            pass
         done.set()
 
     threading.Thread(target=call).start()

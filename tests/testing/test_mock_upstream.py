@@ -338,7 +338,7 @@ def test_request_log_records_what_was_sent(upstream: MockUpstream, oai: openai.O
         oai.chat.completions.create(model="m", messages=HELLO, temperature=0.5)
     oai.chat.completions.create(model="m", messages=HELLO)
     first, second = upstream.requests
-    assert (first.method, first.path, first.model) == ("POST", "/v1/chat/completions", "m")
+    assert (first.method, first.path, first.query, first.model) == ("POST", "/v1/chat/completions", "", "m")
     assert first.headers["authorization"] == "Bearer x"
     assert first.body["temperature"] == 0.5 and first.body["messages"] == HELLO
     assert first.fault is not None and first.fault.kind is FaultKind.STATUS

@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, ClassVar
 
 import httpx
 
 from ..errors import (
     InvalidRequest,
-    UpstreamConnectError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamRateLimited,
-    UpstreamStatusError,
-    UpstreamTimeout,
 )
 from ..types import (
     JSON,
@@ -46,6 +42,7 @@ from ..types import (
     Usage,
 )
 from .base import Provider
+from .http_errors import status_error, translate_transport_errors
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -260,22 +257,6 @@ def chat_response(data: Any) -> ChatResponse:
         raise UpstreamProtocolError(f"unexpected Anthropic response: {exc!r}") from exc
 
 
-def _error_message(body: bytes) -> str:
-    try:
-        data = json.loads(body)
-        return str(data["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        text = body.decode("utf-8", "replace").strip()
-        return text[:500] or "(empty body)"
-
-
-def _status_error(status: int, body: bytes) -> UpstreamError:
-    message = f"upstream answered {status}: {_error_message(body)}"
-    if status == 429:
-        return UpstreamRateLimited(message)
-    return UpstreamStatusError(message, upstream_status=status)
-
-
 def _stream_error(data: JSON) -> UpstreamError:
     raw = data.get("error")
     err: JSON = raw if isinstance(raw, dict) else {}
@@ -283,18 +264,6 @@ def _stream_error(data: JSON) -> UpstreamError:
     if kind == "rate_limit_error":
         return UpstreamRateLimited(f"upstream stream error ({kind}): {message}")
     return UpstreamError(f"upstream stream error ({kind}): {message}")
-
-
-@contextmanager
-def _translate_transport_errors() -> Iterator[None]:
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeout(f"upstream timed out: {type(exc).__name__}") from exc
-    except httpx.TransportError as exc:
-        raise UpstreamConnectError(f"upstream connection failed: {type(exc).__name__}: {exc}") from exc
-    except httpx.DecodingError as exc:
-        raise UpstreamProtocolError(f"upstream body could not be decoded: {exc}") from exc
 
 
 async def _sse(lines: AsyncIterator[str]) -> AsyncGenerator[JSON, None]:
@@ -395,10 +364,10 @@ class AnthropicProvider(Provider):
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         body = self.request_body(request)
-        with _translate_transport_errors():
+        with translate_transport_errors():
             resp = await self.ctx.http.post(self.url, json=body, headers=self.headers(), timeout=self.timeout())
         if resp.status_code >= 400:
-            raise _status_error(resp.status_code, resp.content)
+            raise status_error(resp.status_code, resp.content)
         try:
             data = resp.json()
         except ValueError as exc:
@@ -410,17 +379,17 @@ class AnthropicProvider(Provider):
         generator early (client gone, cancellation) closes the upstream connection."""
         body = {**self.request_body(request), "stream": True}
         req = self.ctx.http.build_request("POST", self.url, json=body, headers=self.headers(), timeout=self.timeout())
-        with _translate_transport_errors():
+        with translate_transport_errors():
             resp = await self.ctx.http.send(req, stream=True)
         events = _sse(resp.aiter_lines())
         try:
             if resp.status_code >= 400:
-                with _translate_transport_errors():
+                with translate_transport_errors():
                     await resp.aread()
-                raise _status_error(resp.status_code, resp.content)
+                raise status_error(resp.status_code, resp.content)
             state = _StreamState()
             while not state.done:
-                with _translate_transport_errors():
+                with translate_transport_errors():
                     event = await anext(events, None)
                 if event is None:
                     raise UpstreamProtocolError("upstream stream ended before message_stop")

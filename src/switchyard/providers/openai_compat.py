@@ -10,15 +10,12 @@ import httpx
 import orjson
 
 from ..errors import (
-    UpstreamConnectError,
     UpstreamError,
     UpstreamProtocolError,
-    UpstreamRateLimited,
-    UpstreamStatusError,
-    UpstreamTimeout,
 )
 from ..types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse, ToolCall, ToolCallDelta, Usage
 from .base import Provider
+from .http_errors import status_error, transport_error
 
 
 def parse_usage(raw: Any) -> Usage | None:
@@ -30,36 +27,6 @@ def parse_usage(raw: Any) -> Usage | None:
         completion_tokens=int(raw.get("completion_tokens") or 0),
         cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
     )
-
-
-def _error_message(response: httpx.Response, body: bytes) -> str:
-    try:
-        data = orjson.loads(body)
-        err = data.get("error") if isinstance(data, dict) else None
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-        if isinstance(err, str):
-            return err
-    except orjson.JSONDecodeError:
-        pass
-    text = body.decode("utf-8", "replace").strip()[:200]
-    return f"upstream answered {response.status_code}" + (f": {text}" if text else "")
-
-
-def status_error(response: httpx.Response, body: bytes) -> UpstreamError:
-    message = _error_message(response, body)
-    if response.status_code == 429:
-        return UpstreamRateLimited(f"upstream rate limit: {message}")
-    return UpstreamStatusError(message, upstream_status=response.status_code)
-
-
-def translate_transport_error(exc: httpx.HTTPError) -> UpstreamError:
-    """httpx's exceptions -> ours. Called where they enter, in every HTTP provider."""
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"upstream timed out ({type(exc).__name__})")
-    if isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return UpstreamConnectError(f"upstream connection failed ({type(exc).__name__})")
-    return UpstreamConnectError(f"upstream transport error ({type(exc).__name__})")
 
 
 class OpenAICompatProvider(Provider):
@@ -83,9 +50,9 @@ class OpenAICompatProvider(Provider):
                 self._url(path), content=orjson.dumps(body), headers=self._headers(), timeout=self._timeout()
             )
         except httpx.HTTPError as exc:
-            raise translate_transport_error(exc) from exc
+            raise transport_error(exc) from exc
         if response.status_code >= 400:
-            raise status_error(response, response.content)
+            raise status_error(response.status_code, response.content)
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
@@ -126,10 +93,10 @@ class OpenAICompatProvider(Provider):
         try:
             response = await self.ctx.http.send(req, stream=True)
         except httpx.HTTPError as exc:
-            raise translate_transport_error(exc) from exc
+            raise transport_error(exc) from exc
         try:
             if response.status_code >= 400:
-                raise status_error(response, await response.aread())
+                raise status_error(response.status_code, await response.aread())
             done = False
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
@@ -144,7 +111,7 @@ class OpenAICompatProvider(Provider):
             if not done:
                 raise UpstreamProtocolError("upstream stream ended before [DONE]")
         except httpx.HTTPError as exc:
-            raise translate_transport_error(exc) from exc
+            raise transport_error(exc) from exc
         finally:
             await response.aclose()
 

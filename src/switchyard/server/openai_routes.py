@@ -74,7 +74,10 @@ async def embeddings(request: Request) -> Response:
     if req.dimensions is not None:
         vectors = [v[: req.dimensions] for v in vectors]
     settle(gw, rec, trace, started, usage=usage)
-    return JSONResponse(wire.render_embeddings(vectors, model.name, usage), headers=route_headers(res, rec, model.name))
+    return JSONResponse(
+        wire.render_embeddings(vectors, model.name, usage, req.encoding_format),
+        headers=route_headers(res, rec, model.name),
+    )
 
 
 async def list_models(request: Request) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Sequence
@@ -204,6 +205,7 @@ class _Connection(asyncio.Protocol):
         except asyncio.CancelledError:
             return
         except Exception as exc:  # a bug in the handler must not kill the server
+            logging.getLogger(__name__).exception("handler failed on %s %s", request.method, request.path)
             if not resp.started and not resp.aborted:
                 resp.send(500, f"mock upstream error: {exc!r}".encode(), [("content-type", "text/plain")])
             transport.close()

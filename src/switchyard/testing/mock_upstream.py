@@ -152,6 +152,7 @@ class RecordedRequest:
 
     method: str
     path: str
+    query: str  # the raw query string, "" when there is none
     headers: dict[str, str]  # names lower-cased
     body: Any  # the parsed JSON body, or None
     raw: bytes
@@ -375,7 +376,7 @@ class MockUpstream:
 
     def _record(self, req: Request, body: Any, fault: Fault | None) -> None:
         if self.record:
-            entry = RecordedRequest(req.method, req.path, req.headers, body, req.body, time.time(), fault)
+            entry = RecordedRequest(req.method, req.path, req.query, req.headers, body, req.body, time.time(), fault)
             with self._state.lock:
                 self._state.requests.append(entry)
 

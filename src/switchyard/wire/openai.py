@@ -3,6 +3,8 @@ rendering of responses, stream chunks and errors."""
 
 from __future__ import annotations
 
+import base64
+import struct
 from typing import Any, TypeVar
 
 import orjson
@@ -44,8 +46,6 @@ def parse_embedding_request(body: Any) -> EmbeddingRequest:
         raise InvalidRequest("token-id inputs are not supported: send strings", param="input")
     if not isinstance(req.input, str) and not req.input:
         raise InvalidRequest("'input' must not be empty", param="input")
-    if req.encoding_format == "base64":
-        raise InvalidRequest("encoding_format 'base64' is not supported: use 'float'", param="encoding_format")
     return req
 
 
@@ -124,10 +124,16 @@ def error_body(err: SwitchyardError) -> JSON:
     return {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
 
 
-def render_embeddings(vectors: list[list[float]], model: str, usage: Usage) -> JSON:
+def _base64_floats(vector: list[float]) -> str:
+    """OpenAI's base64 encoding: little-endian float32 values (what the openai SDK asks for by default)."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+def render_embeddings(vectors: list[list[float]], model: str, usage: Usage, encoding: str | None = None) -> JSON:
+    encode: Any = _base64_floats if encoding == "base64" else (lambda v: v)
     return {
         "object": "list",
-        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+        "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
         "model": model,
         "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens},
     }
