@@ -15,11 +15,15 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .config import ModelConfig
 from .errors import NoDeploymentAvailable, SwitchyardError, UpstreamError, UpstreamTimeout
 from .pool import DeploymentPool, Member
+from .providers.base import Provider
 from .types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Attempt:
 @dataclass
 class DispatchTrace:
     attempts: list[Attempt] = field(default_factory=list)
+    served_by: Provider | None = None  # the deployment that answered, once one has
 
     @property
     def chain(self) -> list[str]:
@@ -127,19 +132,26 @@ class Dispatcher:
     async def chat(
         self, request: ChatRequest, targets: list[ModelConfig], trace: DispatchTrace
     ) -> tuple[ModelConfig, ChatResponse]:
+        return await self._call(targets, trace, lambda provider: provider.chat(request))
+
+    async def embed(
+        self, inputs: list[str], targets: list[ModelConfig], trace: DispatchTrace
+    ) -> tuple[ModelConfig, EmbeddingResponse]:
+        return await self._call(targets, trace, lambda provider: provider.embed(inputs))
+
+    async def _call(
+        self, targets: list[ModelConfig], trace: DispatchTrace, call: Callable[[Provider], Awaitable[T]]
+    ) -> tuple[ModelConfig, T]:
+        """One non-streamed call, tried along the targets within each model's total timeout."""
         async with aclosing(self._attempts(targets, trace)) as attempts:
             async for model, member, attempt in attempts:
-                pool = self.pools[model.name]
                 try:
-                    with pool.busy(member):
+                    with self.pools[model.name].busy(member):
                         async with asyncio.timeout(model.timeouts.total):
-                            response = await member.provider.chat(request)
+                            result = await call(member.provider)
                 except TimeoutError:
-                    self._settle(
-                        member,
-                        attempt,
-                        UpstreamTimeout(f"{model.name} took longer than {model.timeouts.total}s"),
-                    )
+                    timeout = UpstreamTimeout(f"{model.name} took longer than {model.timeouts.total}s")
+                    self._settle(member, attempt, timeout)
                     continue
                 except SwitchyardError as err:
                     self._settle(member, attempt, err)
@@ -151,30 +163,8 @@ class Dispatcher:
                     raise
                 self._settle(member, attempt, None)
                 attempt.ttft_ms = attempt.latency_ms
-                return model, response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def embed(
-        self, inputs: list[str], targets: list[ModelConfig], trace: DispatchTrace
-    ) -> tuple[ModelConfig, EmbeddingResponse]:
-        async with aclosing(self._attempts(targets, trace)) as attempts:
-            async for model, member, attempt in attempts:
-                try:
-                    with self.pools[model.name].busy(member):
-                        async with asyncio.timeout(model.timeouts.total):
-                            response = await member.provider.embed(inputs)
-                except TimeoutError:
-                    self._settle(
-                        member,
-                        attempt,
-                        UpstreamTimeout(f"{model.name} took longer than {model.timeouts.total}s"),
-                    )
-                    continue
-                except SwitchyardError as err:
-                    self._settle(member, attempt, err)
-                    continue
-                self._settle(member, attempt, None)
-                return model, response
+                trace.served_by = member.provider
+                return model, result
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def stream(self, request: ChatRequest, targets: list[ModelConfig], trace: DispatchTrace) -> OpenStream:
@@ -203,6 +193,7 @@ class Dispatcher:
                     self._settle(member, attempt, err)
                     continue
                 attempt.ttft_ms = (time.monotonic() - attempt.started) * 1000
+                trace.served_by = member.provider
                 deadline = attempt.started + model.timeouts.total
                 return OpenStream(model, member, attempt, first, self._rest(iterator, model, member, attempt, deadline))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -43,14 +43,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import InvalidRequest, NoDeploymentAvailable, SwitchyardError, UpstreamError
-from ..types import JSON, ChatRequest, ChatResponse, Chunk, FunctionCall, ToolCall, ToolCallDelta, Usage
+from ..types import JSON, ChatRequest, ChatResponse, Chunk, FunctionCall, Message, ToolCall, ToolCallDelta, Usage
 from .base import Provider
 
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_CONTEXT = 2048
 # Sampling options a model's ``params`` (or a client, with ``unknown_params: pass``) may set.
 SAMPLING_PARAMS = frozenset(
-    {"top_k", "min_p", "typical_p", "repeat_penalty", "tfs_z", "mirostat_mode", "mirostat_tau", "mirostat_eta"}
+    {"temperature", "top_p", "top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty"}
+    | {"frequency_penalty", "seed", "max_tokens", "tfs_z", "mirostat_mode", "mirostat_tau", "mirostat_eta"}
 )
 _CONTEXT_EXCEEDED = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 _DONE = object()
@@ -72,6 +73,9 @@ class LoadedLlama:
         """Load instances until there are ``count`` (blocking: run it in a worker thread)."""
         with self._load_lock:
             while len(self.instances) < count:
+                # OpenMP threads that spin while waiting make generation 3x slower when the cores are
+                # shared (with the event loop, other models): let them sleep unless told otherwise.
+                os.environ.setdefault("OMP_WAIT_POLICY", "passive")
                 from llama_cpp import Llama
 
                 threads = max(1, (os.cpu_count() or 1) // count)
@@ -162,8 +166,6 @@ class LlamaCppProvider(Provider):
         self._waiting = 0
         self._jobs: set[_Job] = set()
 
-    # -- loading and admission ------------------------------------------------------------------------
-
     def _loaded(self) -> LoadedLlama:
         path = self.deployment.path
         if not path:
@@ -182,14 +184,15 @@ class LlamaCppProvider(Provider):
     async def load(self) -> None:
         """Load the model now rather than on the first request (e.g. at start-up)."""
         loaded = self._loaded()
+        if len(loaded.instances) >= self.model.max_concurrency:
+            return
         try:
             await asyncio.to_thread(loaded.ensure, self.model.max_concurrency)
         except Exception as exc:
             raise UpstreamError(f"model {self.model.name!r}: cannot load {loaded.path}: {exc}") from exc
 
-    async def _admit(self) -> LoadedLlama:
-        """Take a generation slot (waiting in the bounded queue) with the model loaded."""
-        loaded = self._loaded()
+    async def _begin(self, request: ChatRequest, work: Callable[[LoadedLlama, _Plan, Any, _Job], None]) -> _Job:
+        """Wait for a generation slot (in the bounded queue), load the model, start ``work`` in a thread."""
         if self._slots.locked() and self._waiting >= self.model.queue_size:
             raise NoDeploymentAvailable(
                 f"model {self.model.name!r} is busy: {self.model.max_concurrency} generation(s) running "
@@ -202,10 +205,12 @@ class LlamaCppProvider(Provider):
             self._waiting -= 1
         try:
             await self.load()
+            loaded = self._loaded()
+            plan = self._plan(request, loaded.renders_tools)
         except BaseException:
             self._slots.release()
             raise
-        return loaded
+        return self._start(loaded, lambda llm, job: work(loaded, plan, llm, job))
 
     def _start(self, loaded: LoadedLlama, work: Callable[[Any, _Job], None]) -> _Job:
         """Run ``work(llm, job)`` in a thread; the slot is released when the thread ends, not before."""
@@ -224,29 +229,29 @@ class LlamaCppProvider(Provider):
             except Exception as exc:
                 job.emit(exc)
             finally:
-                job.emit(_DONE)
                 with suppress(RuntimeError):
                     loop.call_soon_threadsafe(finished)
+                job.emit(_DONE)
 
         self._jobs.add(job)
         threading.Thread(target=run, name=f"llamacpp:{self.model.name}", daemon=True).start()
         return job
 
-    # -- requests -------------------------------------------------------------------------------------
-
     def _plan(self, request: ChatRequest, renders_tools: bool) -> _Plan:
         """Translate the request into ``create_chat_completion`` arguments (raises InvalidRequest)."""
-        messages = [_llama_message(m.role, m.text(), m) for m in request.messages]
-        kwargs: dict[str, Any] = {"max_tokens": request.output_limit() or DEFAULT_MAX_TOKENS}
+        messages = [_llama_message(m) for m in request.messages]
+        # The request's own fields win over unknown client fields (if passed), which win over ``params``.
+        kwargs: dict[str, Any] = {"max_tokens": request.output_limit()}
         for name in ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"):
-            if (value := getattr(request, name)) is not None:
-                kwargs[name] = value
-        if stop := request.stop_list():
-            kwargs["stop"] = stop
+            kwargs[name] = getattr(request, name)
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
         extras = request.extra_fields() if self.model.unknown_params == "pass" else {}
-        for name, value in {**self.model.params, **extras}.items():
+        for name, value in [*extras.items(), *self.model.params.items()]:
             if name in SAMPLING_PARAMS:
                 kwargs.setdefault(name, value)
+        kwargs.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        if stop := request.stop_list():
+            kwargs["stop"] = stop
         plan = _Plan(kwargs)
         tools = [t.function.model_dump(exclude_none=True) for t in request.tools or ()]
         forced = _forced_tools(request, tools)
@@ -267,44 +272,18 @@ class LlamaCppProvider(Provider):
         return plan
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        loaded = await self._admit()
-        try:
-            plan = self._plan(request, loaded.renders_tools)
-        except BaseException:
-            self._slots.release()
-            raise
-        job = self._start(loaded, lambda llm, job: job.emit(llm.create_chat_completion(**plan.kwargs)))
+        job = await self._begin(request, self._complete)
         try:
             item = await job.queue.get()
         finally:
             job.stop.set()
         if isinstance(item, BaseException):
             raise self._translate(item)
-        assert isinstance(item, dict)
-        choice = item["choices"][0]
-        content, finish = choice["message"].get("content"), choice.get("finish_reason") or "stop"
-        calls = _tool_calls(content or "", plan.forced_tools)
-        if calls:
-            content, finish = None, "tool_calls"
-        usage = item.get("usage") or {}
-        return ChatResponse(
-            id=f"chatcmpl-{uuid.uuid4().hex}",
-            model=self.model.name,
-            created=int(time.time()),
-            content=content,
-            finish_reason=finish,
-            tool_calls=calls,
-            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
-        )
+        assert isinstance(item, ChatResponse)
+        return item
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
-        loaded = await self._admit()
-        try:
-            plan = self._plan(request, loaded.renders_tools)
-        except BaseException:
-            self._slots.release()
-            raise
-        job = self._start(loaded, lambda llm, job: self._generate(loaded, plan, llm, job))
+        job = await self._begin(request, self._generate)
         try:
             while (item := await job.queue.get()) is not _DONE:
                 if isinstance(item, BaseException):
@@ -313,6 +292,26 @@ class LlamaCppProvider(Provider):
                 yield item
         finally:
             job.stop.set()
+
+    def _complete(self, loaded: LoadedLlama, plan: _Plan, llm: Any, job: _Job) -> None:
+        """The non-streaming worker: one call, with llama.cpp's own usage."""
+        result = llm.create_chat_completion(**plan.kwargs)
+        choice = result["choices"][0]
+        content, finish = choice["message"].get("content"), choice.get("finish_reason") or "stop"
+        calls = _tool_calls(content or "", plan.forced_tools)
+        if calls:
+            content, finish = None, "tool_calls"
+        usage = result.get("usage") or {}
+        response = ChatResponse(
+            id=f"chatcmpl-{uuid.uuid4().hex}",
+            model=self.model.name,
+            created=int(time.time()),
+            content=content,
+            finish_reason=finish,
+            tool_calls=calls,
+            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+        )
+        job.emit(response)
 
     def _generate(self, loaded: LoadedLlama, plan: _Plan, llm: Any, job: _Job) -> None:
         """The streaming worker: one chunk per token, stopping within a token of ``job.stop``."""
@@ -370,19 +369,13 @@ class LlamaCppProvider(Provider):
             await asyncio.to_thread(loaded.close)
 
 
-# -- translation helpers ------------------------------------------------------------------------------
-
-
-def _llama_message(role: str, text: str, message: Any) -> JSON:
-    """An OpenAI message as llama.cpp's chat templates expect it: string content, no developer role."""
-    out: JSON = {"role": "system" if role == "developer" else role, "content": text}
+def _llama_message(message: Message) -> JSON:
+    """An OpenAI message as chat templates expect it: text content, ``developer`` as ``system``."""
+    out: JSON = {"role": "system" if message.role == "developer" else message.role, "content": message.text()}
     if message.tool_calls:
         out["tool_calls"] = [c.model_dump() for c in message.tool_calls]
-    if message.tool_call_id:
-        out["tool_call_id"] = message.tool_call_id
-    if message.name:
-        out["name"] = message.name
-    return out
+    extra = {"tool_call_id": message.tool_call_id, "name": message.name}
+    return out | {k: v for k, v in extra.items() if v is not None}
 
 
 def _forced_tools(request: ChatRequest, tools: list[JSON]) -> list[str] | None:
@@ -399,13 +392,11 @@ def _forced_tools(request: ChatRequest, tools: list[JSON]) -> list[str] | None:
 
 
 def _tool_call_schema(tools: list[JSON]) -> JSON:
+    """A JSON schema for ``{"name": ..., "arguments": ...}`` calling one of ``tools``."""
     variants = [
         {
             "type": "object",
-            "properties": {
-                "name": {"const": t["name"]},
-                "arguments": t.get("parameters") or {"type": "object"},
-            },
+            "properties": {"name": {"const": t["name"]}, "arguments": t.get("parameters") or {"type": "object"}},
             "required": ["name", "arguments"],
         }
         for t in tools

@@ -139,21 +139,11 @@ async def run_chat(
         return EventStreamResponse(events, headers=route_headers(res, rec, opened.model.name))
     usage = resp.usage
     if usage is None:
-        provider = trace_provider(gw, model.name, trace)
-        usage = gw.tokens.estimate(req, (resp.content or "") + _tool_text(resp), provider)
+        usage = gw.tokens.estimate(req, (resp.content or "") + _tool_text(resp), trace.served_by)
         resp.usage = usage
     settle(gw, rec, trace, started, usage=usage)
     body = wire.render(resp, model.name, rec.id)
     return JSONResponse(body, headers=route_headers(res, rec, model.name))
-
-
-def trace_provider(gw: Gateway, model_name: str, trace: DispatchTrace):  # type: ignore[no-untyped-def]
-    """The provider that served the last attempt, for counting tokens its own way."""
-    label = trace.attempts[-1].provider if trace.attempts else None
-    for member in gw.pools[model_name].members:
-        if member.provider.label == label:
-            return member.provider
-    return None
 
 
 def _tool_text(resp: ChatResponse) -> str:
