@@ -226,6 +226,16 @@ def is_stream(i: int, share: float) -> bool:
     return int((i + 1) * share) > int(i * share)
 
 
+@dataclass(frozen=True)
+class Load:
+    rps: float
+    seconds: float
+    warmup: float
+    stream_share: float
+    concurrency_limit: int
+    timeout: float
+
+
 @dataclass
 class Phase:
     name: str
@@ -233,21 +243,18 @@ class Phase:
     window: float
     opened: int
     retries: int
-    client_cpu_s: float
     lag_ms: list[float] = field(default_factory=list)
 
 
-async def drive(
-    name: str, port: int, model: str, rps: float, seconds: float, warmup: float, share: float, limit: int, timeout: float
-) -> Phase:
+async def drive(name: str, port: int, model: str, load: Load) -> Phase:
     """Send requests open-loop: request i at t0 + i/rps, never waiting for earlier answers."""
-    pool = Pool(port, limit)
+    pool = Pool(port, load.concurrency_limit)
     requests = {s: request_bytes(port, model, s) for s in (False, True)}
-    total = int(round((warmup + seconds) * rps))
-    n_warm = int(round(warmup * rps))
+    rps, timeout = load.rps, load.timeout
+    total = round((load.warmup + load.seconds) * rps)
+    n_warm = round(load.warmup * rps)
     samples: list[Sample] = []
     tasks: list[asyncio.Task[None]] = []
-    cpu0 = time.process_time()
     t0 = time.perf_counter() + 0.05
 
     async def one(sample: Sample) -> None:
@@ -263,7 +270,7 @@ async def drive(
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            sample = Sample(i, is_stream(i, share), i < n_warm, scheduled)
+            sample = Sample(i, is_stream(i, load.stream_share), i < n_warm, scheduled)
             samples.append(sample)
             tasks.append(asyncio.create_task(one(sample)))
         await asyncio.wait(tasks, timeout=timeout + 15)
@@ -279,16 +286,15 @@ async def drive(
     first = min((s.start for s in measured), default=0.0)
     last = max((s.end for s in measured), default=0.0)
     lag = [(s.start - s.scheduled) * 1000 for s in measured]
-    cpu = time.process_time() - cpu0
-    return Phase(name, samples, max(last - first, 1e-9), pool.opened, pool.retries, cpu, lag)
+    return Phase(name, samples, max(last - first, 1e-9), pool.opened, pool.retries, lag)
 
 
-def run_phase(*args: Any) -> Phase:
+def run_phase(name: str, port: int, model: str, load: Load) -> Phase:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(drive(*args))
-    return uvloop.run(drive(*args))
+        return asyncio.run(drive(name, port, model, load))
+    return uvloop.run(drive(name, port, model, load))
 
 
 # --- statistics -----------------------------------------------------------------------------------------
@@ -323,7 +329,6 @@ def phase_stats(phase: Phase) -> dict[str, Any]:
         "connections": phase.opened,
         "reconnects": phase.retries,
         "loadgen_lag_p99_ms": _ms(percentile(phase.lag_ms, 99)),
-        "loadgen_cpu_ms_per_request": round(phase.client_cpu_s * 1000 / max(len(phase.samples), 1), 3),
     }
     for suffix, keep in KINDS.items():
         lat = [(s.end - s.start) * 1000 for s in ok if keep(s)]
@@ -430,13 +435,63 @@ def proc_memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc/<pid>/stat."""
+def proc_sched_seconds(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one), summed over the process's threads,
+    from /proc/<pid>/task/*/schedstat (nanoseconds); falls back to /proc/<pid>/stat ticks, no wait."""
+    run = wait = 0
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                fields = (task / "schedstat").read_text().split()
+                run, wait = run + int(fields[0]), wait + int(fields[1])
     except OSError:
+        return 0.0, 0.0
+    if run:
+        return run / 1e9, wait / 1e9
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 0.0
+    return 0.0, 0.0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    guest = sum(fields[8:10])  # already counted in user / nice
+    return (sum(fields) - idle - guest) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds used during one phase by each of our processes, and by everything else."""
+
+    wall: float
+    procs: dict[str, float]
+    waits: dict[str, float]
+    others: float
+
+    def per_request(self, name: str, requests: int, *, wait: bool = False) -> float:
+        used = (self.waits if wait else self.procs).get(name, 0.0)
+        return round(used * 1000 / max(requests, 1), 3)
+
+
+@contextlib.contextmanager
+def cpu_meter(pids: dict[str, int]) -> Iterator[list[CpuUse]]:
+    """Measures the CPU our processes and the rest of the machine use while the block runs: the
+    other sessions, builds or tests on a shared machine make figures noisy, so they are reported."""
+    box: list[CpuUse] = []
+    wall, machine = time.monotonic(), machine_busy_seconds()
+    before = {name: proc_sched_seconds(pid) for name, pid in pids.items()}
+    yield box
+    after = {name: proc_sched_seconds(pid) for name, pid in pids.items()}
+    used = {name: after[name][0] - before[name][0] for name in pids}
+    waits = {name: after[name][1] - before[name][1] for name in pids}
+    others = max(machine_busy_seconds() - machine - sum(used.values()), 0.0)
+    box.append(CpuUse(time.monotonic() - wall, used, waits, others))
 
 
 def ledger_rows(db: Path) -> int | None:
@@ -488,28 +543,29 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     mock_cmd = [sys.executable, "-m", "switchyard.testing.mock_upstream", "--host", HOST, "--port", str(mock_port)]
     gw_cmd = [*switchyard_command(), "serve", "--config", str(config), "--host", HOST, "--port", str(gw_port)]
     gw_env = child_env(SWITCHYARD_ADMIN_KEY=ADMIN_KEY, SWITCHYARD_DB_PATH=str(db), SWITCHYARD_LOG_LEVEL="warning")
-    phase_args = (args.rps, args.seconds, args.warmup, args.stream_share, args.concurrency_limit, args.timeout)
+    load = Load(args.rps, args.seconds, args.warmup, args.stream_share, args.concurrency_limit, args.timeout)
     with started(mock_cmd, workdir / "mock_upstream.log", child_env()) as mock:
         wait_ready(mock, mock_port, "/v1/models", workdir / "mock_upstream.log")
         with started(gw_cmd, workdir / "gateway.log", gw_env) as gw:
             wait_ready(gw, gw_port, "/readyz", workdir / "gateway.log")
             note(f"mock upstream pid {mock.pid} on :{mock_port}, gateway pid {gw.pid} on :{gw_port}")
+            pids = {"loadgen": os.getpid(), "upstream": mock.pid, "gateway": gw.pid}
             note(f"direct: {args.rps:g} RPS for {args.warmup:g}+{args.seconds:g} s")
-            mock_cpu0 = proc_cpu_seconds(mock.pid)
-            direct = run_phase("direct", mock_port, UPSTREAM_MODEL, *phase_args)
-            mock_cpu1 = proc_cpu_seconds(mock.pid)
+            with cpu_meter(pids) as direct_cpu:
+                direct = run_phase("direct", mock_port, UPSTREAM_MODEL, load)
             note(f"gateway: {args.rps:g} RPS for {args.warmup:g}+{args.seconds:g} s")
-            gw_cpu0 = proc_cpu_seconds(gw.pid)
-            through = run_phase("gateway", gw_port, MODEL, *phase_args)
-            gw_cpu = proc_cpu_seconds(gw.pid) - gw_cpu0
-            mock_cpu2 = proc_cpu_seconds(mock.pid)
+            with cpu_meter(pids) as gateway_cpu:
+                through = run_phase("gateway", gw_port, MODEL, load)
             memory = proc_memory_mb(gw.pid)
             note("stopping the gateway (SIGTERM) and reading its ledger")
             stop_started = time.monotonic()
             gw_exit = stop(gw, timeout=STOP_TIMEOUT)
             stop_seconds = time.monotonic() - stop_started
-    return report(args, direct, through, memory, gw_cpu, (mock_cpu1 - mock_cpu0, mock_cpu2 - mock_cpu1), db, gw_exit) | {
-        "gateway_stop_s": round(stop_seconds, 2)
+    result = report(args, direct, through, direct_cpu[0], gateway_cpu[0], memory)
+    return result | {
+        "ledger_rows": ledger_rows(db),
+        "gateway_exit_code": gw_exit,
+        "gateway_stop_s": round(stop_seconds, 2),
     }
 
 
@@ -517,11 +573,9 @@ def report(
     args: argparse.Namespace,
     direct: Phase,
     through: Phase,
+    direct_cpu: CpuUse,
+    gateway_cpu: CpuUse,
     memory: dict[str, float],
-    gw_cpu: float,
-    mock_cpu: tuple[float, float],
-    db: Path,
-    gw_exit: int | None,
 ) -> dict[str, Any]:
     d, g = phase_stats(direct), phase_stats(through)
     out: dict[str, Any] = {
@@ -537,26 +591,29 @@ def report(
         "errors_direct": d["errors"],
         "errors_gateway": g["errors"],
         "gateway_requests": len(through.samples),
-        "ledger_rows": ledger_rows(db),
-        "gateway_exit_code": gw_exit,
     }
     for key in [k for k in g if k.startswith(("p", "ttfb_"))]:
         out[f"direct_{key}"] = d[key]
         out[f"gateway_{key}"] = g[key]
         if d[key] is not None and g[key] is not None:
             out[f"added_{key}"] = round(g[key] - d[key], 3)
-    n_gw = max(len(through.samples), 1)
+    n_direct, n_gw = len(direct.samples), len(through.samples)
     out |= {
-        "gateway_cpu_ms_per_request": round(gw_cpu * 1000 / n_gw, 3),
-        "gateway_cpu_share": round(gw_cpu / (through.window + args.warmup), 3),
-        "upstream_cpu_ms_per_request_direct": round(mock_cpu[0] * 1000 / max(len(direct.samples), 1), 3),
-        "upstream_cpu_ms_per_request_gateway": round(mock_cpu[1] * 1000 / n_gw, 3),
         "gateway_rss_mb": memory.get("VmRSS"),
         "gateway_peak_rss_mb": memory.get("VmHWM"),
+        "gateway_cpu_ms_per_request": gateway_cpu.per_request("gateway", n_gw),
+        "gateway_cpu_cores": round(gateway_cpu.procs["gateway"] / gateway_cpu.wall, 3),
+        "gateway_cpu_wait_ms_per_request": gateway_cpu.per_request("gateway", n_gw, wait=True),
+        "upstream_cpu_ms_per_request_direct": direct_cpu.per_request("upstream", n_direct),
+        "upstream_cpu_ms_per_request_gateway": gateway_cpu.per_request("upstream", n_gw),
+        "cpu_count": os.cpu_count(),
+        "other_load_cores_direct": round(direct_cpu.others / direct_cpu.wall, 3),
+        "other_load_cores_gateway": round(gateway_cpu.others / gateway_cpu.wall, 3),
     }
-    for phase, stats in (("direct", d), ("gateway", g)):
-        for key in ("connections", "reconnects", "loadgen_lag_p99_ms", "loadgen_cpu_ms_per_request"):
+    for phase, stats, cpu, n in (("direct", d, direct_cpu, n_direct), ("gateway", g, gateway_cpu, n_gw)):
+        for key in ("connections", "reconnects", "loadgen_lag_p99_ms"):
             out[f"{phase}_{key}"] = stats[key]
+        out[f"{phase}_loadgen_cpu_ms_per_request"] = cpu.per_request("loadgen", n)
     out["first_errors"] = first_errors(direct) + first_errors(through)
     return out
 
@@ -581,13 +638,20 @@ def human(r: dict[str, Any]) -> list[str]:
         row = " ".join(f(r.get(f"{who}_ttfb_p{p}_ms_stream")) for p in PCTS)
         lines.append(f"  {'streamed TTFB ' + who:<30} {row}")
     lines += [
-        f"gateway CPU: {r['gateway_cpu_ms_per_request']:.2f} ms per request ({r['gateway_cpu_share']:.0%} of a core); "
+        f"gateway CPU: {r['gateway_cpu_ms_per_request']:.2f} ms per request ({r['gateway_cpu_cores']:.0%} of a core), "
+        f"{r['gateway_cpu_wait_ms_per_request']:.2f} ms per request runnable but waiting for a core; "
         f"load generator: {r['gateway_loadgen_cpu_ms_per_request']:.2f} ms per request, "
         f"send lag p99 {r['gateway_loadgen_lag_p99_ms']} ms",
         f"gateway RSS: {r['gateway_rss_mb']} MB now, {r['gateway_peak_rss_mb']} MB peak (VmHWM)",
         f"ledger rows after SIGTERM: {r['ledger_rows']} for {r['gateway_requests']} gateway requests "
         f"(incl. warm-up); gateway exit code {r['gateway_exit_code']}, stopped in {r['gateway_stop_s']} s",
     ]
+    others = max(r["other_load_cores_direct"], r["other_load_cores_gateway"])
+    lines.append(
+        f"other processes on this machine used {r['other_load_cores_direct']:.2f} / {r['other_load_cores_gateway']:.2f} "
+        f"of {r['cpu_count']} cores during the direct / gateway phase"
+        + (": the figures are noisy" if others > 0.25 else "")
+    )
     lines += [f"error: {e}" for e in r["first_errors"]]
     return lines
 

@@ -93,6 +93,8 @@ def keys_list(config: ConfigOpt = None) -> None:
     """List keys (ids, teams, prefixes; never secrets)."""
     store = _store(config)
     table = Table("id", "team", "name", "prefix", "roles", "created", "revoked")
+    for column in table.columns:
+        column.overflow = "fold"
     for k in store.list_keys():
         created = datetime.fromtimestamp(k.created, UTC).strftime("%Y-%m-%d %H:%M")
         table.add_row(k.id, k.team, k.name, k.prefix + "...", ",".join(k.roles), created, "yes" if k.revoked else "")
@@ -142,6 +144,8 @@ def usage(
         typer.echo(json.dumps([_row(r) for r in rows], indent=2))
         return
     table = Table("day", "team", "model", "requests", "errors", "input", "output", "cached", "cost $")
+    for column in table.columns:
+        column.overflow = "fold"
     for r in rows:
         table.add_row(
             r.day, r.team, r.model, str(r.requests), str(r.errors), str(r.input_tokens), str(r.output_tokens),

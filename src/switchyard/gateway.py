@@ -5,6 +5,8 @@ No module-level state: the server, the CLI and the tests each build their own ``
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,10 +20,12 @@ from .keys import Authenticator
 from .ledger import LedgerWriter
 from .pool import DeploymentPool
 from .pricing import ModelPrice, resolve_price
-from .providers.base import ProviderContext
+from .providers.base import Provider, ProviderContext
 from .providers.registry import ProviderRegistry, default_registry
 from .store.sqlite import SQLiteStore
 from .tokens import TokenCounter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,31 @@ class Gateway:
         self.tokens = TokenCounter()
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
+        self._warmups: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
+    async def start(self, *, warm: bool = True) -> None:
         self.ledger.start()
+        if warm:
+            # Local models load in the background: the server answers at once, and a request that
+            # arrives before its model is loaded waits for that load rather than starting another.
+            self._warmups = [
+                asyncio.create_task(self._warm(member.provider), name=f"warm-{name}")
+                for name, pool in self.pools.items()
+                for member in pool.members
+            ]
         self.started = True
+
+    @staticmethod
+    async def _warm(provider: Provider) -> None:
+        try:
+            await provider.warm()
+        except Exception:
+            log.warning("warming %s failed; the first request will retry", provider.label, exc_info=True)
 
     async def aclose(self) -> None:
         self.started = False
+        for task in self._warmups:
+            task.cancel()
         await self.ledger.aclose()
         for pool in self.pools.values():
             await pool.aclose()

@@ -38,7 +38,9 @@ LONG_PROMPT = "Write a long story about a dragon who lives in a castle."
 def request(content: str = "What is the capital of France?", **fields: Any) -> ChatRequest:
     fields.setdefault("max_tokens", 12)
     fields.setdefault("temperature", 0)
-    return ChatRequest(model="local-chat", messages=[{"role": "user", "content": content}], **fields)
+    return ChatRequest.model_validate(
+        {"model": "local-chat", "messages": [{"role": "user", "content": content}], **fields}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +77,36 @@ async def test_chat_returns_text_and_usage(provider: LlamaCppProvider) -> None:
     assert resp.usage is not None and not resp.usage.estimated
     assert resp.usage.prompt_tokens > 5
     assert 1 <= resp.usage.completion_tokens <= 8
+
+
+async def test_developer_role_and_content_parts_read_as_system_and_text(provider: LlamaCppProvider) -> None:
+    def ask(messages: list[dict[str, Any]]) -> ChatRequest:
+        return ChatRequest.model_validate({"model": "m", "messages": messages, "max_tokens": 1})
+
+    parts = [
+        {"type": "text", "text": "Hello "},
+        {"type": "image_url", "image_url": {"url": "x"}},
+        {"type": "text", "text": "there"},
+    ]
+    mapped = await provider.chat(
+        ask([{"role": "developer", "content": "Be brief."}, {"role": "user", "content": parts}])
+    )
+    plain = await provider.chat(
+        ask([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}])
+    )
+    assert mapped.usage is not None and plain.usage is not None
+    assert mapped.usage.prompt_tokens == plain.usage.prompt_tokens
+
+
+async def test_tool_history_renders(provider: LlamaCppProvider) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+    messages = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 20 C"},
+    ]
+    resp = await provider.chat(ChatRequest.model_validate({"model": "m", "messages": messages, "max_tokens": 4}))
+    assert resp.content is not None
 
 
 async def test_stream_yields_tokens_then_finish_with_estimated_usage(provider: LlamaCppProvider) -> None:
@@ -128,6 +160,18 @@ async def test_queue_overflow_is_refused_at_once(ctx: ProviderContext, provider:
     assert err.value.status == 503
     await running.aclose()
     assert (await waiting).content is not None
+
+
+async def test_max_concurrency_runs_generations_in_parallel() -> None:
+    async with httpx.AsyncClient() as http:
+        pooled = make(ProviderContext(http=http, environ={}), max_concurrency=2, queue_size=0)
+        first, second = (pooled.stream(request(LONG_PROMPT, max_tokens=64)) for _ in range(2))
+        assert (await anext(first)).content and (await anext(second)).content  # both running at once
+        with pytest.raises(NoDeploymentAvailable):
+            await pooled.chat(request(max_tokens=2))
+        await first.aclose()
+        await second.aclose()
+        await pooled.aclose()
 
 
 async def test_closing_a_stream_stops_generation(ctx: ProviderContext, provider: LlamaCppProvider) -> None:

@@ -60,6 +60,10 @@ class Provider(abc.ABC):
         ``None`` means "no tokenizer of its own": the caller falls back to a generic one."""
         return None
 
+    async def warm(self) -> None:  # noqa: B027 - optional hook
+        """Load what the first request would otherwise wait for (local model weights). The gateway calls
+        this in the background at start-up; it must be safe to run concurrently with requests."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the provider holds (loaded models, sockets)."""
 

@@ -36,7 +36,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,7 +282,7 @@ class LlamaCppProvider(Provider):
         assert isinstance(item, ChatResponse)
         return item
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Chunk, None]:
         job = await self._begin(request, self._generate)
         try:
             while (item := await job.queue.get()) is not _DONE:

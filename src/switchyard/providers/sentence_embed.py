@@ -45,8 +45,8 @@ class LoadedEncoder:
         """Vectors and the number of tokens processed (blocking; call from a worker thread)."""
         model = self.load()
         with self.lock:
-            features = model.tokenize(texts)
-            tokens = int(features["attention_mask"].sum())
+            ids = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
+            tokens = sum(len(x) for x in ids)
             vectors = model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
         rows: list[list[float]] = vectors.tolist()
         return rows, tokens
