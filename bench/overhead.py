@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httptools
 
@@ -84,7 +84,7 @@ class Connection(asyncio.Protocol):
         self.body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's transport is not a subclass
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transport is not a subclass
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -251,7 +251,7 @@ async def drive(name: str, port: int, model: str, load: Load) -> Phase:
     pool = Pool(port, load.concurrency_limit)
     requests = {s: request_bytes(port, model, s) for s in (False, True)}
     rps, timeout = load.rps, load.timeout
-    total = round((load.warmup + load.seconds) * rps)
+    total = max(round((load.warmup + load.seconds) * rps), 1)
     n_warm = round(load.warmup * rps)
     samples: list[Sample] = []
     tasks: list[asyncio.Task[None]] = []
@@ -273,7 +273,8 @@ async def drive(name: str, port: int, model: str, load: Load) -> Phase:
             sample = Sample(i, is_stream(i, load.stream_share), i < n_warm, scheduled)
             samples.append(sample)
             tasks.append(asyncio.create_task(one(sample)))
-        await asyncio.wait(tasks, timeout=timeout + 15)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout + 15)
     finally:
         for task in tasks:
             task.cancel()
@@ -687,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"overhead: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("overhead: interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
     finally:
         if args.keep_dir:
             note(f"kept {workdir}")

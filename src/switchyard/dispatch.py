@@ -124,7 +124,8 @@ class Dispatcher:
         attempt.error = err
         if err is None:
             member.breaker.record_success()
-        elif _client_fault(err):
+        elif _client_fault(err) or isinstance(err, NoDeploymentAvailable):
+            # Not the deployment's failure: the request itself was refused, or a local queue was full.
             member.breaker.release()
         else:
             member.breaker.record_failure()

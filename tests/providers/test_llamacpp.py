@@ -60,7 +60,7 @@ def make(ctx: ProviderContext, **config: Any) -> LlamaCppProvider:
 async def provider(ctx: ProviderContext) -> LlamaCppProvider:
     p = make(ctx)
     started = time.perf_counter()
-    await p.load()
+    await p.warm()
     print(f"\nloaded {MODEL_PATH} in {time.perf_counter() - started:.2f}s")
     return p
 

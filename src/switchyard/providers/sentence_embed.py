@@ -15,9 +15,10 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..config import Deployment, ModelConfig
 from ..errors import UpstreamError
 from ..types import EmbeddingResponse, Usage
-from .base import Provider
+from .base import Provider, ProviderContext
 
 
 class LoadedEncoder:
@@ -61,6 +62,11 @@ class SentenceTransformersProvider(Provider):
 
     kind: ClassVar[str] = "sentence_transformers"
 
+    def __init__(self, model: ModelConfig, deployment: Deployment, ctx: ProviderContext) -> None:
+        super().__init__(model, deployment, ctx)
+        # Requests wait their turn here, on the event loop, rather than in worker threads.
+        self._turn = asyncio.Lock()
+
     def _encoder(self) -> LoadedEncoder:
         path = self.deployment.path
         if not path:
@@ -76,9 +82,11 @@ class SentenceTransformersProvider(Provider):
             raise UpstreamError(f"model {self.model.name!r}: {path} is already loaded by another provider")
         return encoder
 
-    async def load(self) -> None:
-        """Load the model now instead of on the first request (e.g. at start-up, off the request path)."""
+    async def warm(self) -> None:
+        """Load the model now (the gateway does at start-up) rather than on the first request."""
         encoder = self._encoder()
+        if encoder.model is not None:
+            return
         try:
             await asyncio.to_thread(encoder.load)
         except Exception as exc:
@@ -88,11 +96,12 @@ class SentenceTransformersProvider(Provider):
         if not inputs:
             return EmbeddingResponse([], self.model.name, Usage())
         encoder = self._encoder()
-        await self.load()
-        try:
-            vectors, tokens = await asyncio.to_thread(encoder.encode, inputs)
-        except Exception as exc:
-            raise UpstreamError(f"model {self.model.name!r}: embedding failed: {exc}") from exc
+        async with self._turn:
+            await self.warm()
+            try:
+                vectors, tokens = await asyncio.to_thread(encoder.encode, inputs)
+            except Exception as exc:
+                raise UpstreamError(f"model {self.model.name!r}: embedding failed: {exc}") from exc
         return EmbeddingResponse(vectors, self.model.name, Usage(prompt_tokens=tokens))
 
     def count_tokens(self, text: str) -> int | None:
