@@ -41,6 +41,7 @@ from ..types import (
     ToolCallDelta,
     Usage,
 )
+from ..wire.anthropic import tool_input
 from .base import Provider
 from .http_errors import status_error, translate_transport_errors
 
@@ -98,14 +99,6 @@ def _content_blocks(msg: Message, i: int) -> list[JSON]:
     return blocks
 
 
-def _tool_input(arguments: str) -> JSON:
-    try:
-        value = json.loads(arguments) if arguments else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _messages(request: ChatRequest) -> tuple[list[str], list[JSON]]:
     """System texts and the alternating user/assistant messages."""
     system: list[str] = []
@@ -130,7 +123,7 @@ def _messages(request: ChatRequest) -> tuple[list[str], list[JSON]]:
                         "type": "tool_use",
                         "id": tc.id,
                         "name": tc.function.name,
-                        "input": _tool_input(tc.function.arguments),
+                        "input": tool_input(tc.function.arguments),
                     }
                 )
         if not blocks:

@@ -16,7 +16,13 @@ from ..errors import SwitchyardError
 from ..gateway import Gateway
 from . import anthropic_routes, openai_routes
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
+from .http import ClientDisconnected
 from .openapi import openapi_schema
+from .recording import CLIENT_CLOSED
+
+
+async def client_disconnected(request: Request, exc: Exception) -> Response:
+    return Response(status_code=CLIENT_CLOSED)  # nobody reads it; the ledger has the record
 
 
 async def healthz(request: Request) -> Response:
@@ -65,6 +71,7 @@ def create_app(
         ],
         exception_handlers={
             SwitchyardError: handle_switchyard_error,
+            ClientDisconnected: client_disconnected,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },

@@ -8,13 +8,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..dispatch import DispatchTrace
-from ..errors import SwitchyardError, UpstreamError
 from ..gateway import Gateway
 from ..types import JSON, ChatRequest, ChatResponse, Principal
 from ..wire import openai as wire
-from .chat import CLIENT_CLOSED, new_record, route_headers, run_chat, settle
-from .http import ClientDisconnected, read_json, until_disconnect
+from .chat import run_chat
+from .http import read_json
+from .recording import RecordedCall
 
 
 def gateway(request: Request) -> Gateway:
@@ -54,18 +53,9 @@ async def embeddings(request: Request) -> Response:
     gw = gateway(request)
     principal = authenticate(request)
     req = wire.parse_embedding_request(await read_json(request, gw.max_body_bytes))
-    res = gw.resolve(req.model, kind="embedding")
-    rec = new_record(gw, principal, "embeddings", req.model, res, False)
-    trace = DispatchTrace()
-    started = time.monotonic()
-    try:
-        model, out = await until_disconnect(request, gw.dispatcher.embed(req.texts(), res.targets, trace))
-    except ClientDisconnected:
-        settle(gw, rec, trace, started, error=UpstreamError("client disconnected"), status=CLIENT_CLOSED)
-        return Response(status_code=CLIENT_CLOSED)
-    except SwitchyardError as err:
-        settle(gw, rec, trace, started, error=err)
-        raise
+    call = RecordedCall(gw, principal, "embeddings", gw.resolve(req.model, kind="embedding"))
+    texts = req.texts()
+    model, out = await call.dispatch(request, lambda trace: gw.dispatcher.embed(texts, call.res.targets, trace))
     usage = out.usage
     if not usage.prompt_tokens:
         usage.prompt_tokens = sum(gw.tokens.count(t) for t in req.texts())
@@ -73,11 +63,9 @@ async def embeddings(request: Request) -> Response:
     vectors = out.vectors
     if req.dimensions is not None:
         vectors = [v[: req.dimensions] for v in vectors]
-    settle(gw, rec, trace, started, usage=usage)
-    return JSONResponse(
-        wire.render_embeddings(vectors, model.name, usage, req.encoding_format),
-        headers=route_headers(res, rec, model.name),
-    )
+    call.settle(usage=usage)
+    body = wire.render_embeddings(vectors, model.name, usage, req.encoding_format)
+    return JSONResponse(body, headers=call.headers(model.name))
 
 
 async def list_models(request: Request) -> Response:

@@ -307,7 +307,8 @@ def _usage(usage: Usage | None) -> JSON:
     }
 
 
-def _tool_input(arguments: str) -> JSON:
+def tool_input(arguments: str) -> JSON:
+    """A tool call's JSON arguments as the object Anthropic wants (``{}`` when not an object)."""
     try:
         value = json.loads(arguments) if arguments else {}
     except ValueError:
@@ -333,7 +334,7 @@ def render_message(resp: ChatResponse, model: str) -> JSON:
                 "type": "tool_use",
                 "id": tc.id,
                 "name": tc.function.name,
-                "input": _tool_input(tc.function.arguments),
+                "input": tool_input(tc.function.arguments),
             }
         )
     if not content:
