@@ -11,8 +11,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx
-
 from .config import GatewayConfig, ModelConfig, Settings, server_options
 from .dispatch import Dispatcher
 from .errors import InvalidRequest, NotFound
@@ -22,6 +20,7 @@ from .pool import DeploymentPool
 from .pricing import ModelPrice, resolve_price
 from .providers.base import Provider, ProviderContext
 from .providers.registry import ProviderRegistry, default_registry
+from .providers.transport import HttpTransport
 from .store.sqlite import SQLiteStore
 from .tokens import TokenCounter
 
@@ -46,14 +45,11 @@ class Gateway:
         *,
         registry: ProviderRegistry | None = None,
         environ: Mapping[str, str] | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: HttpTransport | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
-        self.http = http or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30),
-            timeout=httpx.Timeout(600.0, connect=5.0),
-        )
+        self.http = http or HttpTransport()
         self.provider_ctx = ProviderContext(
             http=self.http, environ=dict(environ if environ is not None else os.environ)
         )

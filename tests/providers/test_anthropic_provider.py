@@ -12,11 +12,11 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 
 from switchyard.config import Deployment, ModelConfig, Timeouts
@@ -31,6 +31,7 @@ from switchyard.errors import (
 )
 from switchyard.providers.anthropic import AnthropicProvider, anthropic_body
 from switchyard.providers.base import ProviderContext
+from switchyard.providers.transport import HttpTransport
 from switchyard.types import ChatRequest, Chunk
 
 MESSAGE = {
@@ -232,10 +233,19 @@ def fresh(upstream: Upstream) -> Upstream:
     return upstream
 
 
-def provider(http: httpx.AsyncClient, base_url: str, **model: Any) -> AnthropicProvider:
+def provider(http: HttpTransport, base_url: str, **model: Any) -> AnthropicProvider:
     config = ModelConfig(name="claude", provider="anthropic", upstream_model="claude-up", locality="us", **model)
     ctx = ProviderContext(http=http, environ={"ANTHROPIC_KEY": "sk-test"})
     return AnthropicProvider(config, Deployment(base_url=base_url, api_key_env="ANTHROPIC_KEY"), ctx)
+
+
+@asynccontextmanager
+async def transport(**kw: Any) -> AsyncIterator[HttpTransport]:
+    http = HttpTransport(**kw)
+    try:
+        yield http
+    finally:
+        await http.aclose()
 
 
 def chat(**kw: Any) -> ChatRequest:
@@ -293,7 +303,7 @@ async def test_request_translation(fresh: Upstream) -> None:
         top_k=5,
         logit_bias={"1": 2},
     )
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         await provider(http, fresh.base("ok"), params={"service_tier": "auto"}).chat(request)
     path, headers, body = fresh.requests[0]
     assert path == "/ok/v1/messages"
@@ -349,7 +359,7 @@ async def test_request_translation(fresh: Upstream) -> None:
 )
 async def test_tool_choice_and_defaults(fresh: Upstream, choice: str, expected: dict[str, str]) -> None:
     tools = [{"type": "function", "function": {"name": "f"}}]
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         # base_url already ending in /v1 is accepted too; unknown fields are passed when configured.
         p = provider(http, fresh.base("ok") + "/v1/", unknown_params="pass")
         await p.chat(chat(tools=tools, tool_choice=choice, logit_bias={"1": 2}, seed=1))
@@ -373,7 +383,7 @@ async def test_tool_choice_and_defaults(fresh: Upstream, choice: str, expected: 
     ],
 )
 async def test_response_format_becomes_system_instruction(fresh: Upstream, fmt: dict[str, Any], needle: str) -> None:
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         await provider(http, fresh.base("ok")).chat(chat(response_format=fmt))
     body = fresh.requests[0][2]
     assert needle in body["system"]
@@ -398,7 +408,7 @@ def test_empty_tool_result_and_merged_turns() -> None:
 
 async def test_unsupported_content_part_is_invalid_request(fresh: Upstream) -> None:
     request = chat(messages=[{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}])
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         with pytest.raises(InvalidRequest) as info:
             await provider(http, fresh.base("ok")).chat(request)
     assert info.value.param == "messages.0.content.0"
@@ -409,7 +419,7 @@ async def test_unsupported_content_part_is_invalid_request(fresh: Upstream) -> N
 
 
 async def test_chat_response(fresh: Upstream) -> None:
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         resp = await provider(http, fresh.base("ok")).chat(chat())
     assert resp.id == "msg_01"
     assert resp.content == "Let me check. One moment."
@@ -423,7 +433,7 @@ async def test_chat_response(fresh: Upstream) -> None:
 
 
 async def test_stream(fresh: Upstream) -> None:
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         chunks = await collect(provider(http, fresh.base("sse")).stream(chat()))
     assert fresh.requests[0][2]["stream"] is True
     assert "".join(c.content or "" for c in chunks) == "Hello"
@@ -453,7 +463,7 @@ async def test_stream(fresh: Upstream) -> None:
 async def test_error_status(
     fresh: Upstream, scenario: str, error: type[UpstreamError], status: int | None, message: str, streaming: bool
 ) -> None:
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         p = provider(http, fresh.base(scenario))
         with pytest.raises(error) as info:
             await (collect(p.stream(chat())) if streaming else p.chat(chat()))
@@ -466,7 +476,7 @@ async def test_error_status(
 
 @pytest.mark.parametrize("scenario", ["garbage", "wrongshape"])
 async def test_malformed_json_is_protocol_error(fresh: Upstream, scenario: str) -> None:
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         with pytest.raises(UpstreamProtocolError):
             await provider(http, fresh.base(scenario)).chat(chat())
 
@@ -477,7 +487,7 @@ async def test_malformed_json_is_protocol_error(fresh: Upstream, scenario: str) 
 )
 async def test_broken_streams(fresh: Upstream, scenario: str, error: type[Exception]) -> None:
     got: list[Chunk] = []
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         with pytest.raises(error):
             async for chunk in provider(http, fresh.base(scenario)).stream(chat()):
                 got.append(chunk)
@@ -486,7 +496,7 @@ async def test_broken_streams(fresh: Upstream, scenario: str, error: type[Except
 
 async def test_error_event_mid_stream(fresh: Upstream) -> None:
     got: list[Chunk] = []
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         with pytest.raises(UpstreamError, match="overloaded_error"):
             async for chunk in provider(http, fresh.base("error")).stream(chat()):
                 got.append(chunk)
@@ -497,7 +507,7 @@ async def test_connection_refused() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens once the socket is closed
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         p = provider(http, f"http://127.0.0.1:{port}")
         with pytest.raises(UpstreamConnectError):
             await p.chat(chat())
@@ -508,8 +518,7 @@ async def test_connection_refused() -> None:
 async def test_pool_timeout_is_upstream_timeout(fresh: Upstream) -> None:
     # One pooled connection held by a slow stream: the next request waits for the pool, longer than
     # the model's connect timeout (which bounds the pool wait too).
-    limits = httpx.Limits(max_connections=1)
-    async with httpx.AsyncClient(limits=limits) as http:
+    async with transport(max_connections=1) as http:
         p = provider(http, fresh.base("slow"), timeouts=Timeouts(connect=0.1))
         hold = p.stream(chat())
         await anext(hold)
@@ -526,7 +535,7 @@ async def wait_for_disconnect(up: Upstream) -> bool:
 
 
 async def test_closing_the_stream_closes_the_upstream(fresh: Upstream) -> None:
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         stream = provider(http, fresh.base("slow")).stream(chat())
         first = await anext(stream)
         assert first.content == "."
@@ -537,11 +546,11 @@ async def test_closing_the_stream_closes_the_upstream(fresh: Upstream) -> None:
 async def test_cancelling_the_consumer_closes_the_upstream(fresh: Upstream) -> None:
     started = asyncio.Event()
 
-    async def consume(http: httpx.AsyncClient) -> None:
+    async def consume(http: HttpTransport) -> None:
         async for _ in provider(http, fresh.base("slow")).stream(chat()):
             started.set()
 
-    async with httpx.AsyncClient() as http:
+    async with transport() as http:
         task = asyncio.create_task(consume(http))
         await asyncio.wait_for(started.wait(), 3)
         task.cancel()

@@ -22,8 +22,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, ClassVar
 
-import httpx
-
 from ..errors import (
     InvalidRequest,
     UpstreamError,
@@ -43,7 +41,7 @@ from ..types import (
 )
 from ..wire.anthropic import tool_input
 from .base import Provider
-from .http_errors import status_error, translate_transport_errors
+from .http_errors import status_error
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -342,11 +340,6 @@ class AnthropicProvider(Provider):
             headers["x-api-key"] = key
         return headers
 
-    def timeout(self) -> httpx.Timeout:
-        """Connect timeout only; first-token and total deadlines are the dispatcher's."""
-        t = self.model.timeouts
-        return httpx.Timeout(connect=t.connect, read=None, write=t.first_token, pool=t.connect)
-
     def request_body(self, request: ChatRequest) -> JSON:
         return anthropic_body(
             request,
@@ -356,42 +349,39 @@ class AnthropicProvider(Provider):
         )
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        body = self.request_body(request)
-        with translate_transport_errors():
-            resp = await self.ctx.http.post(self.url, json=body, headers=self.headers(), timeout=self.timeout())
-        if resp.status_code >= 400:
-            raise status_error(resp.status_code, resp.content)
+        body = json.dumps(self.request_body(request)).encode()
+        status, content = await self.ctx.http.post(
+            self.url, body, self.headers(), connect_timeout=self.model.timeouts.connect
+        )
+        if status >= 400:
+            raise status_error(status, content)
         try:
-            data = resp.json()
+            data = json.loads(content)
         except ValueError as exc:
-            raise UpstreamProtocolError(f"upstream answered invalid JSON: {resp.text[:200]!r}") from exc
+            raise UpstreamProtocolError(f"upstream answered invalid JSON: {content[:200]!r}") from exc
         return chat_response(data)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Chunks as they arrive; the last carries ``finish_reason`` and ``usage``. Closing the
         generator early (client gone, cancellation) closes the upstream connection."""
-        body = {**self.request_body(request), "stream": True}
-        req = self.ctx.http.build_request("POST", self.url, json=body, headers=self.headers(), timeout=self.timeout())
-        with translate_transport_errors():
-            resp = await self.ctx.http.send(req, stream=True)
-        events = _sse(resp.aiter_lines())
-        try:
-            if resp.status_code >= 400:
-                with translate_transport_errors():
-                    await resp.aread()
-                raise status_error(resp.status_code, resp.content)
-            state = _StreamState()
-            while not state.done:
-                with translate_transport_errors():
+        body = json.dumps({**self.request_body(request), "stream": True}).encode()
+        async with self.ctx.http.stream(
+            self.url, body, self.headers(), connect_timeout=self.model.timeouts.connect
+        ) as resp:
+            if resp.status >= 400:
+                raise status_error(resp.status, await resp.read())
+            events = _sse(resp.lines())
+            try:
+                state = _StreamState()
+                while not state.done:
                     event = await anext(events, None)
-                if event is None:
-                    raise UpstreamProtocolError("upstream stream ended before message_stop")
-                try:
-                    chunk = state.handle(event)
-                except (KeyError, TypeError, AttributeError) as exc:
-                    raise UpstreamProtocolError(f"unexpected upstream event {event!r:.200}") from exc
-                if chunk is not None:
-                    yield chunk
-        finally:
-            await events.aclose()
-            await resp.aclose()
+                    if event is None:
+                        raise UpstreamProtocolError("upstream stream ended before message_stop")
+                    try:
+                        chunk = state.handle(event)
+                    except (KeyError, TypeError, AttributeError) as exc:
+                        raise UpstreamProtocolError(f"unexpected upstream event {event!r:.200}") from exc
+                    if chunk is not None:
+                        yield chunk
+            finally:
+                await events.aclose()

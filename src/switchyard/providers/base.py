@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import httpx
-
 from ..config import Deployment, ModelConfig
 from ..errors import InvalidRequest
 from ..types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse
+from .transport import HttpTransport
 
 
 @dataclass
@@ -19,7 +18,7 @@ class ProviderContext:
     """What providers share: one pooled HTTP client, the environment (for API keys), and a cache
     of loaded local models so two entries naming the same file share one copy in memory."""
 
-    http: httpx.AsyncClient
+    http: HttpTransport
     environ: Mapping[str, str]
     local_models: dict[str, Any] = field(default_factory=dict)
 

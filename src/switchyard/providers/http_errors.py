@@ -1,20 +1,14 @@
-"""httpx's exceptions and upstream error statuses -> switchyard's error types, for every HTTP provider."""
+"""Upstream error statuses -> switchyard's error types, for every HTTP provider. (Transport errors are
+translated by :mod:`switchyard.providers.transport`.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import httpx
 import orjson
 
 from ..errors import (
-    UpstreamConnectError,
     UpstreamError,
-    UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamStatusError,
-    UpstreamTimeout,
 )
 
 
@@ -37,19 +31,3 @@ def status_error(status: int, body: bytes) -> UpstreamError:
     if status == 429:
         return UpstreamRateLimited(message)
     return UpstreamStatusError(message, upstream_status=status)
-
-
-def transport_error(exc: httpx.HTTPError) -> UpstreamError:
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"upstream timed out ({type(exc).__name__})")
-    if isinstance(exc, httpx.DecodingError):
-        return UpstreamProtocolError(f"upstream body could not be decoded: {exc}")
-    return UpstreamConnectError(f"upstream connection failed ({type(exc).__name__})")
-
-
-@contextmanager
-def translate_transport_errors() -> Iterator[None]:
-    try:
-        yield
-    except httpx.HTTPError as exc:
-        raise transport_error(exc) from exc

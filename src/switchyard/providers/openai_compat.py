@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import orjson
 
 from ..errors import (
@@ -15,7 +14,7 @@ from ..errors import (
 )
 from ..types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse, ToolCall, ToolCallDelta, Usage
 from .base import Provider
-from .http_errors import status_error, transport_error
+from .http_errors import status_error
 
 
 def parse_usage(raw: Any) -> Usage | None:
@@ -40,21 +39,14 @@ class OpenAICompatProvider(Provider):
         key = self.api_key()
         return {"authorization": f"Bearer {key}"} if key else {}
 
-    def _timeout(self) -> httpx.Timeout:
-        t = self.model.timeouts
-        return httpx.Timeout(connect=t.connect, read=t.total, write=t.total, pool=t.connect)
-
     async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        status, content = await self.ctx.http.post(
+            self._url(path), orjson.dumps(body), self._headers(), connect_timeout=self.model.timeouts.connect
+        )
+        if status >= 400:
+            raise status_error(status, content)
         try:
-            response = await self.ctx.http.post(
-                self._url(path), content=orjson.dumps(body), headers=self._headers(), timeout=self._timeout()
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if response.status_code >= 400:
-            raise status_error(response.status_code, response.content)
-        try:
-            return orjson.loads(response.content)
+            return orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise UpstreamProtocolError("upstream returned malformed JSON") from exc
 
@@ -83,37 +75,24 @@ class OpenAICompatProvider(Provider):
         body = self.upstream_body(request)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-        req = self.ctx.http.build_request(
-            "POST",
+        async with self.ctx.http.stream(
             self._url("/chat/completions"),
-            content=orjson.dumps(body),
-            headers=self._headers(),
-            timeout=self._timeout(),
-        )
-        try:
-            response = await self.ctx.http.send(req, stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        try:
-            if response.status_code >= 400:
-                raise status_error(response.status_code, await response.aread())
-            done = False
-            async for line in response.aiter_lines():
+            orjson.dumps(body),
+            self._headers(),
+            connect_timeout=self.model.timeouts.connect,
+        ) as response:
+            if response.status >= 400:
+                raise status_error(response.status, await response.read())
+            async for line in response.lines():
                 if not line.startswith("data:"):
                     continue
                 payload = line[5:].strip()
                 if payload == "[DONE]":
-                    done = True
-                    break
+                    return
                 chunk = _parse_chunk(payload)
                 if chunk is not None:
                     yield chunk
-            if not done:
-                raise UpstreamProtocolError("upstream stream ended before [DONE]")
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        finally:
-            await response.aclose()
+            raise UpstreamProtocolError("upstream stream ended before [DONE]")
 
     async def embed(self, inputs: list[str]) -> EmbeddingResponse:
         body: dict[str, Any] = {"model": self.model.upstream_name, "input": inputs}
