@@ -58,6 +58,7 @@ def serve(
         port=options.port,
         log_level=settings.log_level,
         access_log=False,
+        proxy_headers=False,  # switchyard does not use the client address; skip the middleware
         timeout_graceful_shutdown=30,
     )
 

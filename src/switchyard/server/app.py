@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..config import GatewayConfig, Settings, load_config
@@ -16,7 +16,7 @@ from ..errors import SwitchyardError
 from ..gateway import Gateway
 from . import anthropic_routes, openai_routes
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
-from .http import ClientDisconnected
+from .http import ClientDisconnected, JSONBody
 from .openapi import openapi_schema
 from .recording import CLIENT_CLOSED
 
@@ -26,20 +26,20 @@ async def client_disconnected(request: Request, exc: Exception) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONBody({"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     ready = gw.started
-    return JSONResponse(
+    return JSONBody(
         {"status": "ready" if ready else "starting", "ledger_backlog": gw.ledger.backlog},
         status_code=200 if ready else 503,
     )
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(openapi_schema())
+    return JSONBody(openapi_schema())
 
 
 def create_app(

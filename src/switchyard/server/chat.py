@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..dispatch import OpenStream
 from ..errors import SwitchyardError
 from ..gateway import Gateway
 from ..types import JSON, ChatRequest, ChatResponse, Chunk, Principal, Usage
-from .http import EventStreamResponse
+from .http import EventStreamResponse, JSONBody
 from .recording import RecordedCall
 
 
@@ -50,7 +50,7 @@ async def run_chat(
         )
         resp.usage = gw.tokens.estimate(req, completion, call.trace.served_by)
     call.settle(usage=resp.usage)
-    return JSONResponse(wire.render(resp, model.name, call.id), headers=call.headers(model.name))
+    return JSONBody(wire.render(resp, model.name, call.id), headers=call.headers(model.name))
 
 
 async def _stream_body(

@@ -7,11 +7,12 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..errors import InvalidRequest, NotFound, SwitchyardError
 from ..wire import anthropic as anthropic_wire
 from ..wire import openai as openai_wire
+from .http import JSONBody
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def error_response(request: Request, err: SwitchyardError) -> Response:
     headers = {}
     if err.status == 401:
         headers["www-authenticate"] = "Bearer"
-    return JSONResponse(body, status_code=err.status, headers=headers)
+    return JSONBody(body, status_code=err.status, headers=headers)
 
 
 async def handle_switchyard_error(request: Request, exc: Exception) -> Response:

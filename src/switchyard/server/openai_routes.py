@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..gateway import Gateway
 from ..types import JSON, ChatRequest, ChatResponse, Principal
 from ..wire import openai as wire
 from .chat import run_chat
-from .http import read_json
+from .http import JSONBody, read_json
 from .recording import RecordedCall
 
 
@@ -65,7 +65,7 @@ async def embeddings(request: Request) -> Response:
         vectors = [v[: req.dimensions] for v in vectors]
     call.settle(usage=usage)
     body = wire.render_embeddings(vectors, model.name, usage, req.encoding_format)
-    return JSONResponse(body, headers=call.headers(model.name))
+    return JSONBody(body, headers=call.headers(model.name))
 
 
 async def list_models(request: Request) -> Response:
@@ -91,7 +91,7 @@ async def list_models(request: Request) -> Response:
         }
         for r in gw.config.routes
     ]
-    return JSONResponse({"object": "list", "data": data})
+    return JSONBody({"object": "list", "data": data})
 
 
 routes = [
