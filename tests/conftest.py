@@ -16,6 +16,7 @@ import uvicorn
 
 from switchyard.config import GatewayConfig, Settings
 from switchyard.gateway import Gateway
+from switchyard.policies.residency import Classifier
 from switchyard.server.app import create_app
 from switchyard.store.sqlite import SQLiteStore
 from switchyard.testing import MockUpstream
@@ -54,11 +55,16 @@ class RunningGateway:
 
 @contextmanager
 def run_gateway(
-    config: GatewayConfig, db_path: Path, *, environ: dict[str, str] | None = None, **settings: Any
+    config: GatewayConfig,
+    db_path: Path,
+    *,
+    environ: dict[str, str] | None = None,
+    classify: Classifier | None = None,
+    **settings: Any,
 ) -> Iterator[RunningGateway]:
     port = free_port()
     s = Settings(db_path=db_path, admin_key=ADMIN_KEY, ledger_flush_interval=0.05, **settings)
-    gw = Gateway(s, config, environ=environ or {})
+    gw = Gateway(s, config, environ=environ or {}, classify=classify)
     server = uvicorn.Server(uvicorn.Config(create_app(gateway=gw), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .errors import ConfigError
 
 Balance = Literal["round_robin", "least_busy"]
+LOCALITY_PATTERN = re.compile(r"^(on_prem|[a-z]{2}(-[a-z0-9]+)*)$")
 
 
 class Strict(BaseModel):
@@ -69,7 +71,7 @@ class ModelConfig(Strict):
     path: str | None = None
     deployments: list[Deployment] = Field(default_factory=list)
     balance: Balance = "round_robin"
-    locality: str = Field(pattern=r"^(on_prem|[a-z]{2}(-[a-z0-9]+)*)$")
+    locality: str = Field(pattern=LOCALITY_PATTERN.pattern)
     tier: str = "standard"
     tags: list[str] = Field(default_factory=list)
     context_window: int | None = Field(default=None, gt=0)
@@ -102,9 +104,60 @@ class ModelConfig(Strict):
         return [Deployment(base_url=self.base_url, api_key_env=self.api_key_env, path=self.path)]
 
 
+SENSITIVITY_CLASSES = ("pii", "financial", "health", "secret")
+
+
+class RoutePolicy(Strict):
+    """How a route narrows and orders its candidates, beyond the fallback order."""
+
+    residency: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="sensitivity class -> localities allowed to receive it, e.g. {health: [on_prem]}",
+    )
+    pseudonymize: bool = Field(
+        default=False, description="replace detected spans with placeholders before they leave the perimeter"
+    )
+    premium: str | None = Field(
+        default=None, description="the model the counterfactual cost is computed against (default: priciest)"
+    )
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> RoutePolicy:
+        for cls, localities in self.residency.items():
+            if cls not in SENSITIVITY_CLASSES:
+                raise ValueError(f"residency: unknown class {cls!r} (known: {', '.join(SENSITIVITY_CLASSES)})")
+            for loc in localities:
+                if not LOCALITY_PATTERN.match(loc):
+                    raise ValueError(f"residency.{cls}: {loc!r} is not a locality (on_prem or a region code)")
+        return self
+
+
 class RouteConfig(Strict):
     name: str = Field(min_length=1)
     models: list[str] = Field(min_length=1, description="candidate models, in fallback order")
+    policy: RoutePolicy = Field(default_factory=RoutePolicy)
+
+
+class TeamConfig(Strict):
+    """What a team's keys may call. ``*`` allows everything; an empty list nothing."""
+
+    name: str = Field(min_length=1)
+    models: list[str] = Field(default_factory=lambda: ["*"])
+    routes: list[str] = Field(default_factory=lambda: ["*"])
+    roles: list[str] = Field(default_factory=list, description="roles every key of the team has")
+
+
+class AccessConfig(Strict):
+    teams: list[TeamConfig] = Field(default_factory=list)
+    roles: dict[str, list[str]] = Field(
+        default_factory=lambda: {"admin": ["*"]}, description="role -> admin actions it may perform"
+    )
+    unknown_teams: Literal["allow", "deny"] = Field(
+        default="deny", description="keys whose team is not listed (only applies once teams are listed)"
+    )
+
+    def team(self, name: str) -> TeamConfig | None:
+        return next((t for t in self.teams if t.name == name), None)
 
 
 class ServerConfig(Strict):
@@ -118,6 +171,11 @@ class GatewayConfig(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     models: list[ModelConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    default_policy: RoutePolicy = Field(
+        default_factory=RoutePolicy,
+        description="applies to direct model calls, and lends its residency rules to routes without their own",
+    )
 
     @model_validator(mode="after")
     def _check_names(self) -> GatewayConfig:
@@ -133,10 +191,19 @@ class GatewayConfig(Strict):
             for j, target in enumerate(r.models):
                 if target not in {m.name for m in self.models}:
                     raise ValueError(f"routes[{i}].models[{j}]: unknown model {target!r}")
+            if r.policy.premium is not None and r.policy.premium not in r.models:
+                raise ValueError(f"routes[{i}].policy.premium: {r.policy.premium!r} is not one of the route's models")
         return self
 
     def model(self, name: str) -> ModelConfig | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def policy_for(self, route: RouteConfig | None) -> RoutePolicy:
+        if route is None:
+            return self.default_policy
+        if route.policy.residency or not self.default_policy.residency:
+            return route.policy
+        return route.policy.model_copy(update={"residency": self.default_policy.residency})
 
     def route(self, name: str) -> RouteConfig | None:
         return next((r for r in self.routes if r.name == name), None)

@@ -9,13 +9,15 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .config import GatewayConfig, ModelConfig, Settings, server_options
+from .config import GatewayConfig, ModelConfig, RouteConfig, RoutePolicy, Settings, server_options
 from .dispatch import Dispatcher
 from .errors import InvalidRequest, NotFound
 from .keys import Authenticator
 from .ledger import LedgerWriter
+from .policies import PolicyPipeline, RoutingContext, default_policies
+from .policies.residency import Classifier
 from .pool import DeploymentPool
 from .pricing import ModelPrice, resolve_price
 from .providers.base import Provider, ProviderContext
@@ -23,18 +25,27 @@ from .providers.registry import ProviderRegistry, default_registry
 from .providers.transport import HttpTransport
 from .store.sqlite import SQLiteStore
 from .tokens import TokenCounter
+from .types import ChatRequest, Principal
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Resolution:
-    """What a requested model name stands for: a route (ordered candidates) or one model."""
+    """What a requested model name stands for (a route's ordered candidates, or one model), narrowed by
+    the policies, with the reasons they gave."""
 
     requested: str
     route: str | None
     targets: list[ModelConfig]
-    reason: str
+    policy: RoutePolicy
+    premium: ModelConfig  # the counterfactual: what the route's premium model would have cost
+    reasons: list[str] = field(default_factory=list)
+    classes: set[str] = field(default_factory=set)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons) or ("fallback-order" if self.route else "direct")
 
 
 class Gateway:
@@ -46,6 +57,7 @@ class Gateway:
         registry: ProviderRegistry | None = None,
         environ: Mapping[str, str] | None = None,
         http: HttpTransport | None = None,
+        classify: Classifier | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
@@ -60,6 +72,7 @@ class Gateway:
         }
         self.prices: dict[str, ModelPrice] = {m.name: resolve_price(m) for m in config.models}
         self.dispatcher = Dispatcher(self.pools)
+        self.policies = PolicyPipeline.build(config, default_policies(classify))
         self.options = server_options(settings, config)
         self.store = SQLiteStore(self.options.db_path)
         self.ledger = LedgerWriter(
@@ -100,16 +113,33 @@ class Gateway:
         await self.http.aclose()
         self.store.close()
 
-    def resolve(self, name: str, kind: str = "chat") -> Resolution:
+    def _candidates(self, name: str, kind: str) -> tuple[RouteConfig | None, list[ModelConfig]]:
         route = self.config.route(name)
         if route is not None:
             targets = [m for m in (self.config.model(n) for n in route.models) if m is not None and m.kind == kind]
             if not targets:
                 raise InvalidRequest(f"route {name!r} has no {kind} model", param="model")
-            return Resolution(name, name, targets, "fallback-order")
+            return route, targets
         model = self.config.model(name)
         if model is None:
             raise NotFound(f"the model {name!r} does not exist", param="model")
         if model.kind != kind:
             raise InvalidRequest(f"model {name!r} is a {model.kind} model, not a {kind} model", param="model")
-        return Resolution(name, None, [model], "direct")
+        return None, [model]
+
+    def _premium(self, policy: RoutePolicy, candidates: list[ModelConfig]) -> ModelConfig:
+        if policy.premium is not None:
+            named = self.config.model(policy.premium)
+            if named is not None:
+                return named
+        return max(candidates, key=lambda m: self.prices[m.name].input * 0.8 + self.prices[m.name].output * 0.2)
+
+    async def resolve(
+        self, principal: Principal, name: str, *, kind: str = "chat", request: ChatRequest | None = None
+    ) -> Resolution:
+        """The candidates for a request, in order, after every policy has had its say (or a refusal)."""
+        route, candidates = self._candidates(name, kind)
+        policy = self.config.policy_for(route)
+        ctx = RoutingContext(principal, name, route.name if route else None, policy, request)
+        targets = await self.policies.apply(ctx, candidates)
+        return Resolution(name, ctx.route, targets, policy, self._premium(policy, candidates), ctx.reasons, ctx.classes)

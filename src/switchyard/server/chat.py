@@ -37,7 +37,8 @@ class ChatWire(Protocol):
 async def run_chat(
     gw: Gateway, http_request: Request, principal: Principal, req: ChatRequest, endpoint: str, wire: ChatWire
 ) -> Response:
-    call = RecordedCall(gw, principal, endpoint, gw.resolve(req.model), stream=req.stream)
+    res = await gw.resolve(principal, req.model, request=req)
+    call = RecordedCall(gw, principal, endpoint, res, stream=req.stream)
     targets = call.res.targets
     if req.stream:
         opened = await call.dispatch(http_request, lambda trace: gw.dispatcher.stream(req, targets, trace))

@@ -53,7 +53,8 @@ async def embeddings(request: Request) -> Response:
     gw = gateway(request)
     principal = authenticate(request)
     req = wire.parse_embedding_request(await read_json(request, gw.max_body_bytes))
-    call = RecordedCall(gw, principal, "embeddings", gw.resolve(req.model, kind="embedding"))
+    res = await gw.resolve(principal, req.model, kind="embedding")
+    call = RecordedCall(gw, principal, "embeddings", res)
     texts = req.texts()
     model, out = await call.dispatch(request, lambda trace: gw.dispatcher.embed(texts, call.res.targets, trace))
     usage = out.usage

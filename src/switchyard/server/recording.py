@@ -43,6 +43,8 @@ class RecordedCall:
             provider=None,
             locality=None,
             stream=stream,
+            reasons=list(res.reasons),
+            classes=sorted(res.classes),
         )
 
     @property
@@ -101,6 +103,7 @@ class RecordedCall:
             rec.cached_tokens = usage.cached_tokens
             rec.tokens_estimated = usage.estimated
             rec.cost = self.gw.prices[rec.served_model].cost(usage)
+            rec.counterfactual_cost = self.gw.prices[self.res.premium.name].cost(usage)
         rec.status = status or (error.status if error is not None else 200)
         rec.error_class = error.error_class if error is not None else None
         self.gw.ledger.record(rec)

@@ -48,6 +48,10 @@ class LedgerRecord:
     fallback_chain: list[str] = field(default_factory=list)
     stream: bool = False
     attempts: list[AttemptRecord] = field(default_factory=list)
+    # What the route's premium model would have cost for the same tokens.
+    counterfactual_cost: float = 0.0
+    reasons: list[str] = field(default_factory=list)  # the policies' decision trail
+    classes: list[str] = field(default_factory=list)  # sensitivity classes found (never the content)
 
 
 @dataclass(slots=True)

@@ -65,6 +65,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0003_routing_trail",
+        """
+        ALTER TABLE requests ADD COLUMN counterfactual_cost REAL NOT NULL DEFAULT 0;
+        ALTER TABLE requests ADD COLUMN reasons TEXT NOT NULL DEFAULT '';
+        ALTER TABLE requests ADD COLUMN classes TEXT NOT NULL DEFAULT ''
+        """,
+    ),
 )
 
 

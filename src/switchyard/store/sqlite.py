@@ -12,6 +12,12 @@ from typing import Any
 from .base import AttemptRecord, KeyRecord, LedgerRecord, UsageRow
 from .migrations import migrate
 
+_REQUEST_COLUMNS = (
+    "id, ts, day, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
+    "output_tokens, cached_tokens, tokens_estimated, cost, latency_ms, ttft_ms, status, error_class, "
+    "fallback_chain, stream, counterfactual_cost, reasons, classes"
+)
+
 
 def utc_day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
@@ -50,6 +56,7 @@ class SQLiteStore:
                 r.id, r.ts, utc_day(r.ts), r.key_id, r.team, r.endpoint, r.requested, r.route, r.served_model,
                 r.provider, r.locality, r.input_tokens, r.output_tokens, r.cached_tokens, int(r.tokens_estimated),
                 r.cost, r.latency_ms, r.ttft_ms, r.status, r.error_class, ",".join(r.fallback_chain), int(r.stream),
+                r.counterfactual_cost, "\n".join(r.reasons), ",".join(r.classes),
             )
             for r in records
         ]  # fmt: skip
@@ -72,7 +79,9 @@ class SQLiteStore:
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                self._conn.executemany("INSERT OR REPLACE INTO requests VALUES (" + ",".join("?" * 22) + ")", rows)
+                self._conn.executemany(
+                    f"INSERT OR REPLACE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 25)})", rows
+                )
                 self._conn.executemany("INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)", attempts)
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -100,13 +109,16 @@ class SQLiteStore:
         cols = (
             "id, ts, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
             "output_tokens, cached_tokens, tokens_estimated, cost, latency_ms, ttft_ms, status, error_class, "
-            "fallback_chain, stream"
+            "fallback_chain, stream, counterfactual_cost, reasons, classes"
         )
         out = []
         for row in self._query(f"SELECT {cols} FROM requests {where}", args):
             rec = LedgerRecord(*row[:13], bool(row[13]), *row[14:19])  # type: ignore[arg-type,call-arg]
             rec.fallback_chain = [m for m in row[19].split(",") if m]
             rec.stream = bool(row[20])
+            rec.counterfactual_cost = row[21]
+            rec.reasons = [x for x in row[22].split("\n") if x]
+            rec.classes = [x for x in row[23].split(",") if x]
             rec.attempts = [
                 AttemptRecord(*a)
                 for a in self._query(

@@ -1,0 +1,55 @@
+"""RBAC: which models and routes a team may call, which admin actions a role may perform."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from ..config import AccessConfig, ModelConfig
+from ..errors import PermissionDenied
+from ..types import Principal
+from .base import RoutingContext
+
+
+def _allowed(patterns: list[str], name: str) -> bool:
+    return any(fnmatchcase(name, p) for p in patterns)
+
+
+class AccessPolicy:
+    """With no teams configured, every key may call everything (the embedded default). Once teams are
+    listed, a team may call the routes and models its entry allows; a route's candidates are further
+    limited to the models the team may use, so a team allowed ``auto`` cannot reach a premium model
+    behind it that it may not call directly."""
+
+    name = "access"
+
+    def __init__(self, access: AccessConfig) -> None:
+        self.access = access
+
+    async def apply(self, ctx: RoutingContext, candidates: list[ModelConfig]) -> list[ModelConfig]:
+        p = ctx.principal
+        if p.is_admin or not self.access.teams:
+            return candidates
+        team = self.access.team(p.team)
+        if team is None:
+            if self.access.unknown_teams == "allow":
+                return candidates
+            raise PermissionDenied(f"team {p.team!r} may not call {ctx.requested!r}", param="model")
+        if ctx.route is not None and not _allowed(team.routes, ctx.route):
+            raise PermissionDenied(f"team {p.team!r} may not call the route {ctx.route!r}", param="model")
+        kept = [m for m in candidates if _allowed(team.models, m.name)]
+        if not kept:
+            what = f"any model of the route {ctx.route!r}" if ctx.route else f"the model {ctx.requested!r}"
+            raise PermissionDenied(f"team {p.team!r} may not call {what}", param="model")
+        if len(kept) < len(candidates):
+            dropped = [m.name for m in candidates if m not in kept]
+            ctx.note(f"access: {p.team} may not use {','.join(dropped)}")
+        return kept
+
+
+def may(access: AccessConfig, principal: Principal, action: str) -> bool:
+    """Whether ``principal`` may perform an admin ``action`` (e.g. ``keys:create``, ``usage:read``)."""
+    if principal.is_admin:
+        return True
+    team = access.team(principal.team)
+    roles = set(principal.roles) | set(team.roles if team else ())
+    return any(_allowed(access.roles.get(role, []), action) for role in roles)

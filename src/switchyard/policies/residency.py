@@ -1,0 +1,42 @@
+"""Sensitivity and residency: a request carrying sensitive data goes only to models whose locality the
+route allows for that class of data, or nowhere (403) — never silently out of the perimeter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config import ModelConfig
+from ..errors import PermissionDenied
+from ..types import ChatRequest
+from .base import RoutingContext
+
+Classifier = Callable[[ChatRequest], set[str]]
+
+
+class ResidencyPolicy:
+    name = "residency"
+
+    def __init__(self, classify: Classifier) -> None:
+        self.classify = classify
+
+    async def apply(self, ctx: RoutingContext, candidates: list[ModelConfig]) -> list[ModelConfig]:
+        rules = ctx.policy.residency
+        if not rules or ctx.request is None:
+            return candidates
+        ctx.classes = self.classify(ctx.request)
+        governed = sorted(c for c in ctx.classes if c in rules)
+        if not governed:
+            if ctx.classes:
+                ctx.note(f"residency: {','.join(sorted(ctx.classes))} unrestricted")
+            return candidates
+        allowed = set.intersection(*(set(rules[c]) for c in governed))
+        kept = [m for m in candidates if m.locality in allowed]
+        if not kept:
+            where = ", ".join(f"{c} -> {'/'.join(rules[c])}" for c in governed)
+            raise PermissionDenied(
+                f"the request contains {', '.join(governed)} data and no candidate of "
+                f"{ctx.route or ctx.requested!r} is in an allowed locality ({where})",
+                code="residency_violation",
+            )
+        ctx.note(f"residency: {','.join(governed)} -> {'/'.join(sorted(allowed))}")
+        return kept

@@ -1,0 +1,78 @@
+"""Residency through the real gateway: sensitive requests only reach upstreams in allowed localities,
+or are refused with 403 — asserted on what the upstreams received."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from switchyard.config import GatewayConfig, RouteConfig, RoutePolicy
+from switchyard.testing import MockUpstream
+from switchyard.types import ChatRequest
+from tests.conftest import ADMIN_KEY
+from tests.server.configs import openai_model
+
+
+def keyword_classifier(request: ChatRequest) -> set[str]:
+    """A stand-in detector for policy tests (the real one is tested in tests/sensitivity)."""
+    text = " ".join(m.text() for m in request.messages).lower()
+    return {cls for cls in ("health", "pii") if f"[{cls}]" in text}
+
+
+@pytest.fixture
+def setup(gateway_factory):  # type: ignore[no-untyped-def]
+    with MockUpstream() as onprem, MockUpstream() as external:
+        cfg = GatewayConfig(
+            models=[
+                openai_model("external", external.url, locality="us"),
+                openai_model("eu-model", external.url, upstream_model="mock-b", locality="eu"),
+                openai_model("local", onprem.url, locality="on_prem"),
+            ],
+            routes=[
+                RouteConfig(
+                    name="auto",
+                    models=["external", "eu-model", "local"],
+                    policy=RoutePolicy(residency={"health": ["on_prem"], "pii": ["on_prem", "eu"]}),
+                ),
+                RouteConfig(name="cloud", models=["external"]),
+            ],
+            default_policy=RoutePolicy(residency={"health": ["on_prem"]}),
+        )
+        gw = gateway_factory(cfg, classify=keyword_classifier)
+        yield gw, onprem, external
+
+
+def ask(gw, model: str, text: str):  # type: ignore[no-untyped-def]
+    c = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+    return c.chat.completions.with_raw_response.create(model=model, messages=[{"role": "user", "content": text}])
+
+
+def test_health_data_stays_on_prem(setup) -> None:  # type: ignore[no-untyped-def]
+    gw, onprem, external = setup
+    raw = ask(gw, "auto", "[health] patient notes")
+    assert raw.headers["x-switchyard-model"] == "local"
+    assert "residency: health -> on_prem" in raw.headers["x-switchyard-reason"]
+    assert not any("patient" in r.raw.decode() for r in external.requests)
+    assert any("patient" in r.raw.decode() for r in onprem.requests)
+    gw.flush()
+    rec = gw.ledger().get(raw.headers["x-request-id"])
+    assert rec.classes == ["health"] and rec.locality == "on_prem"
+
+
+def test_pii_may_go_to_the_eu_but_not_the_us(setup) -> None:  # type: ignore[no-untyped-def]
+    gw, _, external = setup
+    raw = ask(gw, "auto", "[pii] my address")
+    assert raw.headers["x-switchyard-model"] == "eu-model"
+    assert {r.model for r in external.requests} == {"mock-b"}
+
+
+def test_no_qualifying_candidate_is_403_not_egress(setup) -> None:  # type: ignore[no-untyped-def]
+    gw, _, external = setup
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        ask(gw, "cloud", "[health] chart")  # the route has no rules: the default policy's apply
+    assert "health" in str(info.value) and "on_prem" in str(info.value)
+    with pytest.raises(openai.PermissionDeniedError):
+        ask(gw, "external", "[health] chart")  # a direct call is governed by the default policy too
+    assert external.requests == []
+    ok = ask(gw, "cloud", "nothing sensitive here")
+    assert ok.headers["x-switchyard-model"] == "external"
