@@ -120,6 +120,9 @@ class RoutePolicy(Strict):
     premium: str | None = Field(
         default=None, description="the model the counterfactual cost is computed against (default: priciest)"
     )
+    on_limit: Literal["reject", "downgrade"] = Field(
+        default="reject", description="at a budget limit: 429, or fall back to cheaper candidates that still fit"
+    )
 
     @model_validator(mode="after")
     def _known_classes(self) -> RoutePolicy:
@@ -147,6 +150,27 @@ class TeamConfig(Strict):
     roles: list[str] = Field(default_factory=list, description="roles every key of the team has")
 
 
+class BudgetConfig(Strict):
+    """Limits for one team or one key (exactly one of the two). Unset limits do not apply."""
+
+    team: str | None = None
+    key: str | None = Field(default=None, description="a key id (key_...), as `switchyard keys list` shows")
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    usd_per_day: float | None = Field(default=None, ge=0)
+    usd_per_month: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> BudgetConfig:
+        if (self.team is None) == (self.key is None):
+            raise ValueError("a budget names exactly one of `team` or `key`")
+        return self
+
+    @property
+    def scope(self) -> str:
+        return f"team:{self.team}" if self.team is not None else f"key:{self.key}"
+
+
 class AccessConfig(Strict):
     teams: list[TeamConfig] = Field(default_factory=list)
     roles: dict[str, list[str]] = Field(
@@ -172,6 +196,7 @@ class GatewayConfig(Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    budgets: list[BudgetConfig] = Field(default_factory=list)
     default_policy: RoutePolicy = Field(
         default_factory=RoutePolicy,
         description="applies to direct model calls, and lends its residency rules to routes without their own",

@@ -34,6 +34,7 @@ class SwitchyardError(Exception):
         super().__init__(message)
         self.message = message
         self.param = param
+        self.headers: dict[str, str] = {}  # extra response headers, e.g. retry-after
         if code is not None:
             self.code = code
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .budgets import Budgets, Reservation, month_start, window_bounds
 from .config import GatewayConfig, ModelConfig, RouteConfig, RoutePolicy, Settings, server_options
 from .dispatch import Dispatcher
 from .errors import InvalidRequest, NotFound
@@ -42,6 +44,7 @@ class Resolution:
     premium: ModelConfig  # the counterfactual: what the route's premium model would have cost
     reasons: list[str] = field(default_factory=list)
     classes: set[str] = field(default_factory=set)
+    reservation: Reservation = field(default_factory=lambda: Reservation(settled=True))
 
     @property
     def reason(self) -> str:
@@ -72,7 +75,6 @@ class Gateway:
         }
         self.prices: dict[str, ModelPrice] = {m.name: resolve_price(m) for m in config.models}
         self.dispatcher = Dispatcher(self.pools)
-        self.policies = PolicyPipeline.build(config, default_policies(classify))
         self.options = server_options(settings, config)
         self.store = SQLiteStore(self.options.db_path)
         self.ledger = LedgerWriter(
@@ -80,12 +82,20 @@ class Gateway:
         )
         self.auth = Authenticator(self.store, settings.admin_key)
         self.tokens = TokenCounter()
+        self.budgets = Budgets(config.budgets)
+        self.policies = PolicyPipeline.build(self, default_policies(classify))
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
         self._warmups: list[asyncio.Task[None]] = []
 
     async def start(self, *, warm: bool = True) -> None:
         self.ledger.start()
+        if self.config.budgets:
+            # Spend windows continue across restarts: seed them from the ledger (indexed by day).
+            for window in ("day", "month"):
+                _, reset = window_bounds(window, time.time())
+                start = reset - 86400 if window == "day" else month_start(time.time())
+                self.budgets.seed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
         if warm:
             # Local models load in the background: the server answers at once, and a request that
             # arrives before its model is loaded waits for that load rather than starting another.
@@ -135,11 +145,18 @@ class Gateway:
         return max(candidates, key=lambda m: self.prices[m.name].input * 0.8 + self.prices[m.name].output * 0.2)
 
     async def resolve(
-        self, principal: Principal, name: str, *, kind: str = "chat", request: ChatRequest | None = None
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        kind: str = "chat",
+        request: ChatRequest | None = None,
+        inputs: Sequence[str] = (),
     ) -> Resolution:
         """The candidates for a request, in order, after every policy has had its say (or a refusal)."""
         route, candidates = self._candidates(name, kind)
         policy = self.config.policy_for(route)
-        ctx = RoutingContext(principal, name, route.name if route else None, policy, request)
+        ctx = RoutingContext(principal, name, route.name if route else None, policy, request, list(inputs))
         targets = await self.policies.apply(ctx, candidates)
-        return Resolution(name, ctx.route, targets, policy, self._premium(policy, candidates), ctx.reasons, ctx.classes)
+        premium = self._premium(policy, candidates)
+        return Resolution(name, ctx.route, targets, policy, premium, ctx.reasons, ctx.classes, ctx.reservation)

@@ -30,16 +30,9 @@ class TokenCounter:
                 return n
         return self._generic(text)
 
-    def prompt_text(self, request: ChatRequest) -> str:
-        parts = [f"{m.role}: {m.text()}" for m in request.messages]
-        for m in request.messages:
-            for call in m.tool_calls or ():
-                parts.append(call.function.name + call.function.arguments)
-        return "\n".join(parts)
-
     def estimate(self, request: ChatRequest, completion: str, provider: Provider | None = None) -> Usage:
         return Usage(
-            prompt_tokens=self.count(self.prompt_text(request), provider),
+            prompt_tokens=self.count(request.prompt_text(), provider),
             completion_tokens=self.count(completion, provider),
             estimated=True,
         )

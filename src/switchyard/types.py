@@ -111,6 +111,14 @@ class ChatRequest(BaseModel):
     def extra_fields(self) -> JSON:
         return dict(self.model_extra or {})
 
+    def prompt_text(self) -> str:
+        """Everything the request sends as text (messages, tool calls), for counting tokens."""
+        parts = [f"{m.role}: {m.text()}" for m in self.messages]
+        for m in self.messages:
+            for call in m.tool_calls or ():
+                parts.append(call.function.name + call.function.arguments)
+        return "\n".join(parts)
+
 
 class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="allow")

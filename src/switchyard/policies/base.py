@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..budgets import Reservation
 from ..config import ModelConfig, RoutePolicy
 from ..types import ChatRequest, Principal
 
@@ -18,8 +19,14 @@ class RoutingContext:
     route: str | None
     policy: RoutePolicy
     request: ChatRequest | None = None  # None for embeddings
+    inputs: list[str] = field(default_factory=list)  # embedding inputs (chat requests carry messages)
     classes: set[str] = field(default_factory=set)  # sensitivity classes found in the request
     reasons: list[str] = field(default_factory=list)
+    reservation: Reservation = field(default_factory=lambda: Reservation(settled=True))
+
+    def prompt_text(self) -> str:
+        """What the request sends, as text, for estimates (never logged or stored)."""
+        return "\n".join(self.inputs) if self.request is None else self.request.prompt_text()
 
     def note(self, reason: str) -> None:
         self.reasons.append(reason)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..config import GatewayConfig, ModelConfig
+from ..config import ModelConfig
 from ..types import ChatRequest
 from .access import AccessPolicy
 from .base import Policy, RoutingContext
+from .budget import BudgetPolicy
 from .residency import Classifier, ResidencyPolicy
 
-PolicyFactory = Callable[[GatewayConfig], Policy]
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+
+PolicyFactory = Callable[["Gateway"], Policy]
 
 
 def _no_classifier(request: ChatRequest) -> set[str]:
@@ -18,10 +23,12 @@ def _no_classifier(request: ChatRequest) -> set[str]:
 
 
 def default_policies(classify: Classifier | None = None) -> dict[str, PolicyFactory]:
-    """Built-in policies in pipeline order: access (RBAC), then sensitivity and residency."""
+    """Built-in policies in pipeline order: access (RBAC), sensitivity and residency, budgets. The
+    budget policy reserves spend, so it comes after every policy that may refuse on other grounds."""
     return {
-        "access": lambda cfg: AccessPolicy(cfg.access),
-        "residency": lambda cfg: ResidencyPolicy(classify or _no_classifier),
+        "access": lambda gw: AccessPolicy(gw.config.access),
+        "residency": lambda gw: ResidencyPolicy(classify or _no_classifier),
+        "budget": lambda gw: BudgetPolicy(gw.budgets, gw.prices, gw.tokens),
     }
 
 
@@ -30,8 +37,8 @@ class PolicyPipeline:
         self.policies = policies
 
     @classmethod
-    def build(cls, config: GatewayConfig, factories: dict[str, PolicyFactory]) -> PolicyPipeline:
-        return cls([factory(config) for factory in factories.values()])
+    def build(cls, gateway: Gateway, factories: dict[str, PolicyFactory]) -> PolicyPipeline:
+        return cls([factory(gateway) for factory in factories.values()])
 
     async def apply(self, ctx: RoutingContext, candidates: list[ModelConfig]) -> list[ModelConfig]:
         for policy in self.policies:

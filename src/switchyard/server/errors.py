@@ -22,7 +22,7 @@ def error_response(request: Request, err: SwitchyardError) -> Response:
         body = anthropic_wire.error_body(err)
     else:
         body = openai_wire.error_body(err)
-    headers = {}
+    headers = dict(err.headers)
     if err.status == 401:
         headers["www-authenticate"] = "Bearer"
     return JSONBody(body, status_code=err.status, headers=headers)

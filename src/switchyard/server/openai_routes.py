@@ -53,9 +53,9 @@ async def embeddings(request: Request) -> Response:
     gw = gateway(request)
     principal = authenticate(request)
     req = wire.parse_embedding_request(await read_json(request, gw.max_body_bytes))
-    res = await gw.resolve(principal, req.model, kind="embedding")
-    call = RecordedCall(gw, principal, "embeddings", res)
     texts = req.texts()
+    res = await gw.resolve(principal, req.model, kind="embedding", inputs=texts)
+    call = RecordedCall(gw, principal, "embeddings", res)
     model, out = await call.dispatch(request, lambda trace: gw.dispatcher.embed(texts, call.res.targets, trace))
     usage = out.usage
     if not usage.prompt_tokens:

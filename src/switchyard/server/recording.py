@@ -104,6 +104,7 @@ class RecordedCall:
             rec.tokens_estimated = usage.estimated
             rec.cost = self.gw.prices[rec.served_model].cost(usage)
             rec.counterfactual_cost = self.gw.prices[self.res.premium.name].cost(usage)
+        self.gw.budgets.settle(self.res.reservation, cost=rec.cost, tokens=rec.input_tokens + rec.output_tokens)
         rec.status = status or (error.status if error is not None else 200)
         rec.error_class = error.error_class if error is not None else None
         self.gw.ledger.record(rec)

@@ -98,6 +98,24 @@ class SQLiteStore:
         )
         return [UsageRow(*row) for row in rows]
 
+    def spend_by_scope(self, since: float) -> dict[str, float]:
+        """Spend since ``since`` per team (``team:x``) and per key (``key:id``), for budget windows."""
+        day = utc_day(since)  # the (day, team) index bounds the scan to the window
+        out: dict[str, float] = {}
+        for scope, sql in (
+            (
+                "team",
+                "SELECT team, SUM(cost) FROM requests WHERE day >= ? AND ts >= ? AND team IS NOT NULL GROUP BY team",
+            ),
+            (
+                "key",
+                "SELECT key_id, SUM(cost) FROM requests WHERE day >= ? AND ts >= ? AND key_id IS NOT NULL GROUP BY key_id",
+            ),
+        ):
+            for name, cost in self._query(sql, (day, since)):
+                out[f"{scope}:{name}"] = float(cost or 0)
+        return out
+
     def get(self, request_id: str) -> LedgerRecord | None:
         found = self._records("WHERE id = ?", (request_id,))
         return found[0] if found else None
