@@ -176,13 +176,14 @@ async def test_max_concurrency_runs_generations_in_parallel() -> None:
 
 async def test_closing_a_stream_stops_generation(ctx: ProviderContext, provider: LlamaCppProvider) -> None:
     strict = make(ctx, queue_size=0)  # refuses while its one slot is taken
-    stream = strict.stream(request(LONG_PROMPT, max_tokens=300))
+    # 1,500 tokens take the model tens of seconds; a closed stream must free its slot long before.
+    stream = strict.stream(request(LONG_PROMPT, max_tokens=1500))
     assert (await anext(stream)).content
     with pytest.raises(NoDeploymentAvailable):
         await strict.chat(request(max_tokens=2))
     closed = time.perf_counter()
     await stream.aclose()
-    deadline = closed + 2.0
+    deadline = closed + 10.0  # generous for a loaded CI machine; not a timing claim
     while True:
         try:
             resp = await strict.chat(request(max_tokens=2))
