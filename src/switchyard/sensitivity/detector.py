@@ -1,0 +1,117 @@
+"""``SensitivityDetector``: runs the detectors over every text of a request and names its classes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..types import ChatRequest
+from .base import Detector, SensitivityClass, Span, resolve
+from .health import ClinicalContext
+from .lexicon import Lexicon
+from .registry import default_detectors
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a scan found: the classes, the spans of each text (in the order given), and whether the
+    texts read as clinical."""
+
+    classes: frozenset[SensitivityClass]
+    spans: tuple[tuple[Span, ...], ...]
+    clinical: bool
+
+    @property
+    def sensitive(self) -> bool:
+        return bool(self.classes)
+
+    def labels(self) -> set[str]:
+        return {s.label for spans in self.spans for s in spans}
+
+
+class SensitivityDetector:
+    """Classifies texts into ``pii``, ``financial``, ``health`` and ``secret``.
+
+    Detectors come from the registry (all built-ins by default) and share one lazily loaded
+    ``Lexicon``; call ``warm()`` at start-up so the first request does not pay for loading it.
+    """
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector] | None = None,
+        *,
+        lexicon: Lexicon | None = None,
+        clinical: ClinicalContext | None = None,
+    ) -> None:
+        self.lexicon = lexicon or Lexicon()
+        self.detectors: tuple[Detector, ...] = tuple(
+            detectors if detectors is not None else default_detectors(self.lexicon)
+        )
+        self.clinical = clinical or ClinicalContext()
+
+    def warm(self) -> None:
+        self.lexicon.warm()
+
+    def detect(self, text: str) -> list[Span]:
+        """Non-overlapping spans of one text, in order."""
+        spans: list[Span] = []
+        if not text:
+            return spans
+        for d in self.detectors:
+            spans += d.detect(text)
+        return resolve(spans) if len(spans) > 1 else spans
+
+    def scan(self, texts: Iterable[str]) -> Finding:
+        """Scan texts that belong together (one request). See ``health`` for when ``health`` is added."""
+        texts = list(texts)
+        per_text = tuple(tuple(self.detect(t)) for t in texts)
+        classes: set[SensitivityClass] = {s.cls for spans in per_text for s in spans}
+        clinical = any(self.clinical.is_clinical(t) for t in texts)
+        if clinical and "pii" in classes:
+            classes.add("health")
+        return Finding(frozenset(classes), per_text, clinical)
+
+    def scan_request(self, request: ChatRequest) -> Finding:
+        return self.scan(request_texts(request))
+
+    def classify_request(self, request: ChatRequest) -> set[str]:
+        """The classes of everything the request would send: messages, tool arguments, tool results."""
+        return set(self.scan_request(request).classes)
+
+
+def request_texts(request: ChatRequest) -> list[str]:
+    """Every text a request carries: message contents (tool results are ``tool`` messages) and the
+    arguments of the tool calls in its history (JSON flattened to ``key: value`` lines, so that keys
+    such as ``"ssn"`` or ``"password"`` serve as cues)."""
+    texts: list[str] = []
+    for message in request.messages:
+        content = message.text()
+        if content:
+            texts.append(content)
+        for call in message.tool_calls or ():
+            if call.function.arguments:
+                texts.append(arguments_text(call.function.arguments))
+    return texts
+
+
+def arguments_text(arguments: str) -> str:
+    """A tool call's JSON arguments as ``key: value`` lines (the raw string when it is not JSON)."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    return "\n".join(json_lines(value))
+
+
+def json_lines(value: Any, key: str = "") -> Iterator[str]:
+    """``key: value`` lines for the string and number leaves of a JSON value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from json_lines(v, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            yield from json_lines(v, key)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        yield f"{key}: {value}" if key else str(value)
