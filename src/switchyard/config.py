@@ -223,6 +223,9 @@ class GatewayConfig(Strict):
     def model(self, name: str) -> ModelConfig | None:
         return next((m for m in self.models if m.name == name), None)
 
+    def has_residency_rules(self) -> bool:
+        return bool(self.default_policy.residency) or any(r.policy.residency for r in self.routes)
+
     def policy_for(self, route: RouteConfig | None) -> RoutePolicy:
         if route is None:
             return self.default_policy

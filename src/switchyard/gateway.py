@@ -25,6 +25,7 @@ from .pricing import ModelPrice, resolve_price
 from .providers.base import Provider, ProviderContext
 from .providers.registry import ProviderRegistry, default_registry
 from .providers.transport import HttpTransport
+from .sensitivity import SensitivityDetector
 from .store.sqlite import SQLiteStore
 from .tokens import TokenCounter
 from .types import ChatRequest, Principal
@@ -83,6 +84,10 @@ class Gateway:
         self.auth = Authenticator(self.store, settings.admin_key)
         self.tokens = TokenCounter()
         self.budgets = Budgets(config.budgets)
+        self.detector: SensitivityDetector | None = None
+        if classify is None and config.has_residency_rules():
+            self.detector = SensitivityDetector()
+            classify = self.detector.classify_request
         self.policies = PolicyPipeline.build(self, default_policies(classify))
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
@@ -96,10 +101,12 @@ class Gateway:
                 _, reset = window_bounds(window, time.time())
                 start = reset - 86400 if window == "day" else month_start(time.time())
                 self.budgets.seed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
+        if warm and self.detector is not None:
+            self._warmups.append(asyncio.create_task(asyncio.to_thread(self.detector.warm), name="warm-detector"))
         if warm:
             # Local models load in the background: the server answers at once, and a request that
             # arrives before its model is loaded waits for that load rather than starting another.
-            self._warmups = [
+            self._warmups += [
                 asyncio.create_task(self._warm(member.provider), name=f"warm-{name}")
                 for name, pool in self.pools.items()
                 for member in pool.members

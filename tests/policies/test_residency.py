@@ -76,3 +76,36 @@ def test_no_qualifying_candidate_is_403_not_egress(setup) -> None:  # type: igno
     assert external.requests == []
     ok = ask(gw, "cloud", "nothing sensitive here")
     assert ok.headers["x-switchyard-model"] == "external"
+
+
+def test_real_detector_keeps_a_clinical_note_on_prem(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """The shipped detector, end to end: a nursing note naming a patient is health data; it is served
+    on-prem, and the external upstream receives nothing of it."""
+    note = (
+        "PT JOHN MILLER, MRN 4452190, ADMITTED 03/14 WITH CHEST PAIN. BP 150/90, HR 104. "
+        "ON METOPROLOL 25MG BID. WIFE MARY AT BEDSIDE, CALL 617-555-0142."
+    )
+    with MockUpstream() as onprem, MockUpstream() as external:
+        cfg = GatewayConfig(
+            models=[
+                openai_model("external", external.url, locality="us"),
+                openai_model("local", onprem.url, locality="on_prem"),
+            ],
+            routes=[
+                RouteConfig(
+                    name="auto",
+                    models=["external", "local"],
+                    policy=RoutePolicy(residency={"health": ["on_prem"], "pii": ["on_prem", "eu"]}),
+                )
+            ],
+        )
+        gw = gateway_factory(cfg)  # no classifier injected: the gateway builds its detector
+        raw = ask(gw, "auto", note)
+        assert raw.headers["x-switchyard-model"] == "local"
+        assert external.requests == []
+        assert "MILLER" in onprem.requests[-1].raw.decode()
+        plain = ask(gw, "auto", "What is the boiling point of water at sea level?")
+        assert plain.headers["x-switchyard-model"] == "external"
+        gw.flush()
+        rec = gw.ledger().get(raw.headers["x-request-id"])
+        assert "health" in rec.classes and rec.locality == "on_prem"
