@@ -24,6 +24,8 @@ from .providers.base import Provider
 from .types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse
 
 T = TypeVar("T")
+# The request as a given target should receive it (e.g. pseudonymized for one outside the perimeter).
+Rewrite = Callable[[ModelConfig, ChatRequest], ChatRequest]
 
 
 @dataclass
@@ -131,9 +133,15 @@ class Dispatcher:
             member.breaker.record_failure()
 
     async def chat(
-        self, request: ChatRequest, targets: list[ModelConfig], trace: DispatchTrace
+        self,
+        request: ChatRequest,
+        targets: list[ModelConfig],
+        trace: DispatchTrace,
+        rewrite: Rewrite | None = None,
     ) -> tuple[ModelConfig, ChatResponse]:
-        return await self._call(targets, trace, lambda provider: provider.chat(request))
+        return await self._call(
+            targets, trace, lambda provider: provider.chat(rewrite(provider.model, request) if rewrite else request)
+        )
 
     async def embed(
         self, inputs: list[str], targets: list[ModelConfig], trace: DispatchTrace
@@ -168,12 +176,19 @@ class Dispatcher:
                 return model, result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def stream(self, request: ChatRequest, targets: list[ModelConfig], trace: DispatchTrace) -> OpenStream:
+    async def stream(
+        self,
+        request: ChatRequest,
+        targets: list[ModelConfig],
+        trace: DispatchTrace,
+        rewrite: Rewrite | None = None,
+    ) -> OpenStream:
         """Open a stream and wait for its first chunk, retrying and falling back until one arrives."""
         async with aclosing(self._attempts(targets, trace)) as attempts:
             async for model, member, attempt in attempts:
                 member.in_flight += 1
-                iterator = member.provider.stream(request).__aiter__()
+                sent = rewrite(model, request) if rewrite else request
+                iterator = member.provider.stream(sent).__aiter__()
                 try:
                     # asyncio.timeout, not wait_for: no extra task per chunk on the hot path.
                     async with asyncio.timeout(min(model.timeouts.first_token, model.timeouts.total)):

@@ -46,6 +46,7 @@ class Resolution:
     reasons: list[str] = field(default_factory=list)
     classes: set[str] = field(default_factory=set)
     reservation: Reservation = field(default_factory=lambda: Reservation(settled=True))
+    pseudonymize_for: set[str] = field(default_factory=set)
 
     @property
     def reason(self) -> str:
@@ -85,9 +86,9 @@ class Gateway:
         self.tokens = TokenCounter()
         self.budgets = Budgets(config.budgets)
         self.detector: SensitivityDetector | None = None
-        if classify is None and config.has_residency_rules():
+        if config.has_residency_rules():
             self.detector = SensitivityDetector()
-            classify = self.detector.classify_request
+            classify = classify or self.detector.classify_request
         self.policies = PolicyPipeline.build(self, default_policies(classify))
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
@@ -166,4 +167,6 @@ class Gateway:
         ctx = RoutingContext(principal, name, route.name if route else None, policy, request, list(inputs))
         targets = await self.policies.apply(ctx, candidates)
         premium = self._premium(policy, candidates)
-        return Resolution(name, ctx.route, targets, policy, premium, ctx.reasons, ctx.classes, ctx.reservation)
+        return Resolution(
+            name, ctx.route, targets, policy, premium, ctx.reasons, ctx.classes, ctx.reservation, ctx.pseudonymize_for
+        )

@@ -109,3 +109,29 @@ def test_real_detector_keeps_a_clinical_note_on_prem(gateway_factory) -> None:  
         gw.flush()
         rec = gw.ledger().get(raw.headers["x-request-id"])
         assert "health" in rec.classes and rec.locality == "on_prem"
+
+
+def test_pseudonymized_text_leaves_masked_and_comes_back_restored(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    text = "My name is John Miller and my email is john.miller@example.com, phone 617-555-0142."
+    with MockUpstream() as external:
+        cfg = GatewayConfig(
+            models=[openai_model("external", external.url, locality="us")],
+            routes=[
+                RouteConfig(
+                    name="masked",
+                    models=["external"],
+                    policy=RoutePolicy(residency={"pii": ["on_prem"]}, pseudonymize=True),
+                )
+            ],
+        )
+        gw = gateway_factory(cfg)
+        raw = ask(gw, "masked", text)
+        assert raw.parse().choices[0].message.content == "echo: " + text
+        assert "pseudonymized for external" in raw.headers["x-switchyard-reason"]
+        sent = external.requests[-1].raw.decode()
+        for secret in ("John Miller", "john.miller@example.com", "617-555-0142"):
+            assert secret not in sent
+        c = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+        stream = c.chat.completions.create(model="masked", messages=[{"role": "user", "content": text}], stream=True)
+        assert "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices) == "echo: " + text
+        assert "john.miller@example.com" not in external.requests[-1].raw.decode()

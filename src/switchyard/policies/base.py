@@ -22,6 +22,7 @@ class RoutingContext:
     inputs: list[str] = field(default_factory=list)  # embedding inputs (chat requests carry messages)
     classes: set[str] = field(default_factory=set)  # sensitivity classes found in the request
     reasons: list[str] = field(default_factory=list)
+    pseudonymize_for: set[str] = field(default_factory=set)  # models that may only get a masked copy
     reservation: Reservation = field(default_factory=lambda: Reservation(settled=True))
 
     def prompt_text(self) -> str:

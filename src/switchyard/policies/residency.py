@@ -39,6 +39,12 @@ class ResidencyPolicy:
             return candidates
         allowed = set.intersection(*(set(rules[c]) for c in governed))
         kept = [m for m in candidates if m.locality in allowed]
+        if ctx.policy.pseudonymize and len(kept) < len(candidates):
+            # Outside the allowed localities only a pseudonymized copy may go: detected spans are
+            # replaced by placeholders before sending and restored in the answer.
+            ctx.pseudonymize_for = {m.name for m in candidates if m not in kept}
+            ctx.note(f"residency: {','.join(governed)} pseudonymized for {','.join(sorted(ctx.pseudonymize_for))}")
+            return candidates
         if not kept:
             where = ", ".join(f"{c} -> {'/'.join(rules[c])}" for c in governed)
             raise PermissionDenied(

@@ -10,9 +10,11 @@ from typing import Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..config import ModelConfig
 from ..dispatch import OpenStream
 from ..errors import SwitchyardError
-from ..gateway import Gateway
+from ..gateway import Gateway, Resolution
+from ..sensitivity import Pseudonymizer, PseudonymSession
 from ..types import JSON, ChatRequest, ChatResponse, Chunk, Principal, Usage
 from .http import EventStreamResponse, JSONBody
 from .recording import RecordedCall
@@ -39,12 +41,17 @@ async def run_chat(
 ) -> Response:
     res = await gw.resolve(principal, req.model, request=req)
     call = RecordedCall(gw, principal, endpoint, res, stream=req.stream)
-    targets = call.res.targets
+    targets = res.targets
+    masking = Masking.for_resolution(gw, res, req)
+    rewrite = masking.rewrite if masking else None
     if req.stream:
-        opened = await call.dispatch(http_request, lambda trace: gw.dispatcher.stream(req, targets, trace))
-        events = _stream_body(gw, call, req, opened, wire)
+        opened = await call.dispatch(http_request, lambda trace: gw.dispatcher.stream(req, targets, trace, rewrite))
+        restore = masking.session if masking and masking.applies_to(opened.model.name) else None
+        events = _stream_body(gw, call, req, opened, wire, restore)
         return EventStreamResponse(events, headers=call.headers(opened.model.name))
-    model, resp = await call.dispatch(http_request, lambda trace: gw.dispatcher.chat(req, targets, trace))
+    model, resp = await call.dispatch(http_request, lambda trace: gw.dispatcher.chat(req, targets, trace, rewrite))
+    if masking and masking.applies_to(model.name):
+        resp = masking.session.restore_response(resp)
     if resp.usage is None:
         completion = (resp.content or "") + "".join(
             c.function.name + c.function.arguments for c in resp.tool_calls or ()
@@ -54,8 +61,40 @@ async def run_chat(
     return JSONBody(wire.render(resp, model.name, call.id), headers=call.headers(model.name))
 
 
+class Masking:
+    """Pseudonymization for one request: targets outside the perimeter get a masked copy (built once),
+    and their answers are restored before the client sees them."""
+
+    def __init__(self, session: PseudonymSession, request: ChatRequest, models: set[str]) -> None:
+        self.session = session
+        self.models = models
+        self._masked: ChatRequest | None = None
+        self._request = request
+
+    @classmethod
+    def for_resolution(cls, gw: Gateway, res: Resolution, request: ChatRequest) -> Masking | None:
+        if not res.pseudonymize_for or gw.detector is None:
+            return None
+        return cls(Pseudonymizer(gw.detector).session(), request, res.pseudonymize_for)
+
+    def applies_to(self, model: str) -> bool:
+        return model in self.models
+
+    def rewrite(self, model: ModelConfig, request: ChatRequest) -> ChatRequest:
+        if model.name not in self.models:
+            return request
+        if self._masked is None:
+            self._masked = self.session.mask_request(self._request)
+        return self._masked
+
+
 async def _stream_body(
-    gw: Gateway, call: RecordedCall, req: ChatRequest, opened: OpenStream, wire: ChatWire
+    gw: Gateway,
+    call: RecordedCall,
+    req: ChatRequest,
+    opened: OpenStream,
+    wire: ChatWire,
+    restore: PseudonymSession | None = None,
 ) -> AsyncIterator[bytes]:
     """Relay the stream; the record is queued before the closing event, so an answer the client saw
     complete is always in the ledger."""
@@ -71,8 +110,9 @@ async def _stream_body(
         async for chunk in opened.rest:
             yield chunk
 
+    source = restore.restore_stream(chunks()) if restore is not None else chunks()
     try:
-        async for chunk in chunks():
+        async for chunk in source:
             if chunk.usage is not None:
                 usage = chunk.usage
             if chunk.content:
