@@ -120,6 +120,10 @@ class RoutePolicy(Strict):
     premium: str | None = Field(
         default=None, description="the model the counterfactual cost is computed against (default: priciest)"
     )
+    strategy: Literal["fallback", "cascade"] = Field(
+        default="fallback",
+        description="fallback: candidates in order; cascade: cheapest first, escalating when a verifier refuses",
+    )
     on_limit: Literal["reject", "downgrade"] = Field(
         default="reject", description="at a budget limit: 429, or fall back to cheaper candidates that still fit"
     )

@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from .config import ModelConfig
-from .errors import NoDeploymentAvailable, SwitchyardError, UpstreamError, UpstreamTimeout
+from .errors import NoDeploymentAvailable, SwitchyardError, UpstreamError, UpstreamTimeout, VerifierRejected
 from .pool import DeploymentPool, Member
 from .providers.base import Provider
-from .types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse
+from .types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse, Usage
 
 T = TypeVar("T")
 # The request as a given target should receive it (e.g. pseudonymized for one outside the perimeter).
 Rewrite = Callable[[ModelConfig, ChatRequest], ChatRequest]
+# A cascade's judgement of an answer: a reason to escalate, or None to accept it.
+Accept = Callable[[ModelConfig, ChatResponse], str | None]
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Attempt:
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     error: SwitchyardError | None = None
+    usage: Usage | None = None  # set for answers that were paid for but not served (cascade refusals)
 
     @property
     def ok(self) -> bool:
@@ -124,9 +127,11 @@ class Dispatcher:
     def _settle(member: Member, attempt: Attempt, err: SwitchyardError | None) -> None:
         attempt.latency_ms = (time.monotonic() - attempt.started) * 1000
         attempt.error = err
+        if isinstance(err, VerifierRejected):
+            attempt.usage = err.usage
         if err is None:
             member.breaker.record_success()
-        elif _client_fault(err) or isinstance(err, NoDeploymentAvailable):
+        elif _client_fault(err) or isinstance(err, NoDeploymentAvailable | VerifierRejected):
             # Not the deployment's failure: the request itself was refused, or a local queue was full.
             member.breaker.release()
         else:
@@ -138,10 +143,20 @@ class Dispatcher:
         targets: list[ModelConfig],
         trace: DispatchTrace,
         rewrite: Rewrite | None = None,
+        accept: Accept | None = None,
     ) -> tuple[ModelConfig, ChatResponse]:
-        return await self._call(
-            targets, trace, lambda provider: provider.chat(rewrite(provider.model, request) if rewrite else request)
-        )
+        """``accept`` (cascades) may refuse an answer that is not from the last target: the request then
+        escalates to the next target, and the refused attempt stays in the trace."""
+
+        async def call(provider: Provider) -> ChatResponse:
+            response = await provider.chat(rewrite(provider.model, request) if rewrite else request)
+            if accept is not None and provider.model is not targets[-1]:
+                reason = accept(provider.model, response)
+                if reason is not None:
+                    raise VerifierRejected(f"{provider.model.name}: {reason}", usage=response.usage)
+            return response
+
+        return await self._call(targets, trace, call)
 
     async def embed(
         self, inputs: list[str], targets: list[ModelConfig], trace: DispatchTrace

@@ -18,10 +18,16 @@ where they enter; the HTTP layer renders these in one place (``server/errors.py`
         ├── UpstreamProtocolError   502, malformed upstream output, retryable
         ├── UpstreamTimeout         504, retryable
         ├── UpstreamRateLimited     429, retryable
+        ├── VerifierRejected        a cascade escalates past an answer its verifier refused
         └── NoDeploymentAvailable   503, every deployment's circuit is open or its queue is full
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .types import Usage
 
 
 class SwitchyardError(Exception):
@@ -119,6 +125,17 @@ class UpstreamTimeout(UpstreamError):
 class UpstreamRateLimited(UpstreamError):
     status = 429
     type = "rate_limit_error"
+
+
+class VerifierRejected(UpstreamError):
+    """A cascade's verifier refused a cheaper model's answer: escalate, do not retry, not a failure of
+    the deployment."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, usage: Usage | None = None) -> None:
+        super().__init__(message, code="verifier_rejected")
+        self.usage = usage  # the refused answer was still paid for
 
 
 class NoDeploymentAvailable(UpstreamError):

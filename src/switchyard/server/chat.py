@@ -16,6 +16,7 @@ from ..errors import SwitchyardError
 from ..gateway import Gateway, Resolution
 from ..sensitivity import Pseudonymizer, PseudonymSession
 from ..types import JSON, ChatRequest, ChatResponse, Chunk, Principal, Usage
+from ..verifiers import verify
 from .http import EventStreamResponse, JSONBody
 from .recording import RecordedCall
 
@@ -49,7 +50,10 @@ async def run_chat(
         restore = masking.session if masking and masking.applies_to(opened.model.name) else None
         events = _stream_body(gw, call, req, opened, wire, restore)
         return EventStreamResponse(events, headers=call.headers(opened.model.name))
-    model, resp = await call.dispatch(http_request, lambda trace: gw.dispatcher.chat(req, targets, trace, rewrite))
+    accept = (lambda _m, r: verify(req, r)) if res.policy.strategy == "cascade" else None
+    model, resp = await call.dispatch(
+        http_request, lambda trace: gw.dispatcher.chat(req, targets, trace, rewrite, accept)
+    )
     if masking and masking.applies_to(model.name):
         resp = masking.session.restore_response(resp)
     if resp.usage is None:

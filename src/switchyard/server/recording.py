@@ -76,8 +76,10 @@ class RecordedCall:
         rec, trace = self.record, self.trace
         rec.latency_ms = (time.monotonic() - self.started) * 1000
         rec.fallback_chain = trace.chain
-        rec.attempts = [
-            AttemptRecord(
+        rec.attempts = []
+        paid_elsewhere = 0.0  # answers paid for but not served (cascade refusals)
+        for i, a in enumerate(trace.attempts):
+            attempt = AttemptRecord(
                 seq=i,
                 ts=rec.ts + (a.started - self.started),
                 model=a.model,
@@ -88,8 +90,13 @@ class RecordedCall:
                 status="ok" if a.ok else "error",
                 error_class=a.error.error_class if a.error else None,
             )
-            for i, a in enumerate(trace.attempts)
-        ]
+            spent = usage if a.ok else a.usage
+            if spent is not None:
+                attempt.input_tokens, attempt.output_tokens = spent.prompt_tokens, spent.completion_tokens
+                attempt.cost = self.gw.prices[a.model].cost(spent)
+                if not a.ok:
+                    paid_elsewhere += attempt.cost
+            rec.attempts.append(attempt)
         if trace.attempts:
             last = trace.attempts[-1]
             model = self.gw.config.model(last.model)
@@ -102,7 +109,7 @@ class RecordedCall:
             rec.output_tokens = usage.completion_tokens
             rec.cached_tokens = usage.cached_tokens
             rec.tokens_estimated = usage.estimated
-            rec.cost = self.gw.prices[rec.served_model].cost(usage)
+            rec.cost = self.gw.prices[rec.served_model].cost(usage) + paid_elsewhere
             rec.counterfactual_cost = self.gw.prices[self.res.premium.name].cost(usage)
         self.gw.budgets.settle(self.res.reservation, cost=rec.cost, tokens=rec.input_tokens + rec.output_tokens)
         rec.status = status or (error.status if error is not None else 200)

@@ -20,6 +20,9 @@ class AttemptRecord:
     ttft_ms: float | None
     status: str  # "ok" or "error"
     error_class: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
 
 
 @dataclass(slots=True)

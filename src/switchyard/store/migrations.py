@@ -73,6 +73,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE requests ADD COLUMN classes TEXT NOT NULL DEFAULT ''
         """,
     ),
+    (
+        "0004_attempt_usage",
+        """
+        ALTER TABLE attempts ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE attempts ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE attempts ADD COLUMN cost REAL NOT NULL DEFAULT 0
+        """,
+    ),
 )
 
 

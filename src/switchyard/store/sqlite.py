@@ -72,6 +72,9 @@ class SQLiteStore:
                 a.ttft_ms,
                 a.status,
                 a.error_class,
+                a.input_tokens,
+                a.output_tokens,
+                a.cost,
             )
             for r in records
             for a in r.attempts
@@ -82,7 +85,12 @@ class SQLiteStore:
                 self._conn.executemany(
                     f"INSERT OR REPLACE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 25)})", rows
                 )
-                self._conn.executemany("INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)", attempts)
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO attempts (request_id, seq, ts, model, provider, locality, latency_ms, "
+                    "ttft_ms, status, error_class, input_tokens, output_tokens, cost) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    attempts,
+                )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -140,7 +148,8 @@ class SQLiteStore:
             rec.attempts = [
                 AttemptRecord(*a)
                 for a in self._query(
-                    "SELECT seq, ts, model, provider, locality, latency_ms, ttft_ms, status, error_class "
+                    "SELECT seq, ts, model, provider, locality, latency_ms, ttft_ms, status, error_class, "
+                    "input_tokens, output_tokens, cost "
                     "FROM attempts WHERE request_id = ? ORDER BY seq",
                     (rec.id,),
                 )
