@@ -48,6 +48,10 @@ class Authenticator:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self.cache_seconds = cache_seconds
 
+    def forget(self) -> None:
+        """Drop cached look-ups (after a key is revoked)."""
+        self._cache.clear()
+
     def authenticate(self, secret: str | None) -> Principal:
         if not secret:
             raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <key>'")
