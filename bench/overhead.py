@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import http.client
+import importlib.util
 import json
 import os
 import shutil
@@ -359,13 +360,16 @@ def free_port() -> int:
 
 
 def switchyard_command() -> list[str]:
-    """The console script installed next to this interpreter (there is no ``python -m switchyard``)."""
+    """``python -m switchyard`` with this interpreter when the package has a ``__main__``, else the
+    ``switchyard`` console script installed next to this interpreter (or on PATH)."""
+    if importlib.util.find_spec("switchyard.__main__") is not None:
+        return [sys.executable, "-m", "switchyard"]
     beside = Path(sys.executable).parent / "switchyard"
     if beside.exists():
         return [str(beside)]
     found = shutil.which("switchyard")
     if found is None:
-        raise SystemExit("overhead: the `switchyard` console script is not installed (pip install -e .)")
+        raise SystemExit("overhead: the `switchyard` package is not installed (pip install -e .)")
     return [found]
 
 
