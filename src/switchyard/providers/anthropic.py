@@ -385,3 +385,4 @@ class AnthropicProvider(Provider):
                         yield chunk
             finally:
                 await events.aclose()
+            await resp.finish()  # the body's end, so the connection can be reused

@@ -88,6 +88,7 @@ class OpenAICompatProvider(Provider):
                     continue
                 payload = line[5:].strip()
                 if payload == "[DONE]":
+                    await response.finish()
                     return
                 chunk = _parse_chunk(payload)
                 if chunk is not None:

@@ -41,12 +41,27 @@ class UpstreamStream:
     async def lines(self) -> AsyncIterator[str]:
         """Decoded lines without their line ending, as they arrive."""
         content = self._response.content
-        while True:
-            with translate_errors():
+        try:
+            while True:
                 raw = await content.readline()
-            if not raw:
-                return
-            yield raw.decode("utf-8", "replace").rstrip("\r\n")
+                if not raw:
+                    return
+                yield raw.decode("utf-8", "replace").rstrip("\r\n")
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise UpstreamTimeout(f"upstream timed out ({type(exc).__name__})") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectError(f"upstream connection failed ({type(exc).__name__})") from exc
+
+    async def finish(self, timeout: float = 1.0) -> None:
+        """Read whatever follows the end of the stream (the closing chunk of the body), so the connection
+        goes back to the pool instead of being dropped; never raises."""
+        if self._response.content.at_eof():
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._response.read()
+        except (TimeoutError, aiohttp.ClientError):
+            pass
 
 
 class HttpTransport:

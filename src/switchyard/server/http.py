@@ -100,17 +100,25 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        stream = asyncio.ensure_future(self._stream(send))
-        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        task = asyncio.current_task()
+        assert task is not None
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            await _wait_disconnect(receive)
+            gone = True
+            task.cancel()
+
+        watcher = asyncio.ensure_future(watch())
         try:
-            await asyncio.wait({stream, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            await self._stream(send)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            task.uncancel()  # the client left: the body iterator was cancelled, which is all we wanted
         finally:
-            for task in (stream, watcher):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(stream, watcher, return_exceptions=True)
+            watcher.cancel()
             close = getattr(self.body_iterator, "aclose", None)
             if close is not None:
                 await close()
-        if stream.done() and not stream.cancelled() and stream.exception() is not None:
-            raise stream.exception()  # type: ignore[misc]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -19,8 +20,13 @@ _REQUEST_COLUMNS = (
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _day_of(day_number: int) -> str:
+    return datetime.fromtimestamp(day_number * 86400, UTC).strftime("%Y-%m-%d")
+
+
 def utc_day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    return _day_of(int(ts // 86400))
 
 
 class SQLiteStore:
