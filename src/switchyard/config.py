@@ -252,7 +252,7 @@ class Settings(BaseSettings):
     db_path: Path = Path("switchyard.db")
     admin_key: str | None = None
     max_body_bytes: int = 4 * 1024 * 1024
-    ledger_flush_interval: float = 0.25
+    ledger_flush_interval: float = 0.1  # small batches: shorter GIL bursts in the writer thread
     ledger_batch_size: int = 500
     log_level: str = "info"
 
