@@ -87,6 +87,12 @@ def openapi_schema() -> dict[str, Any]:
                     "security": [{"apiKey": []}, {"bearer": []}],
                 }
             },
+            "/v1/admin/keys": {
+                "post": _op("Create an API key (shown once; needs keys:create)", None, "admin"),
+                "get": _op("List API keys (needs keys:read)", None, "admin"),
+            },
+            "/v1/admin/keys/{key_id}": {"delete": _op("Revoke an API key (needs keys:revoke)", None, "admin")},
+            "/v1/admin/usage": {"get": _op("Spend per day, team and model (needs usage:read)", None, "admin")},
             "/healthz": {"get": {**open_get, "summary": "Liveness"}},
             "/readyz": {"get": {**open_get, "summary": "Readiness"}},
         },
