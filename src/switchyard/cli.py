@@ -16,6 +16,7 @@ from rich.table import Table
 from .config import Settings, load_config, server_options
 from .errors import ConfigError
 from .keys import create_key
+from .routing.cli import app as router_app
 from .store.sqlite import SQLiteStore
 
 app = typer.Typer(help="switchyard: an OpenAI- and Anthropic-compatible LLM gateway.", no_args_is_help=True)
@@ -23,6 +24,7 @@ config_app = typer.Typer(help="Validate configuration.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a new key is shown once).", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
+app.add_typer(router_app, name="router")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded models)")]
 
