@@ -41,7 +41,7 @@ def test_fit_explain_versions(tmp_path: Path) -> None:
     for label in ("P(cheap as good)", "threshold", "choice"):
         assert label in result.output
     result = runner.invoke(app, ["explain", "apple pear ?", "--artifact", str(out), "--json"])
-    decision = json.loads(result.output)
+    decision = json.loads(result.stdout)
     assert 0 <= decision["p_as_good"] <= 1 and decision["choice"] in (DEFAULT_CHEAP, DEFAULT_PREMIUM)
 
     result = runner.invoke(app, ["fit", "--data", str(a), "--out", str(out), "--mode", "verify"])
