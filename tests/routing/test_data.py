@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from switchyard.routing.costs import BENCH_CHEAP_PRICE, BENCH_PREMIUM_PRICE, Tokenizer, call_cost
-from switchyard.routing.data import DEFAULT_CHEAP, DEFAULT_PREMIUM, RouterDataError, hash_fraction, read_outcomes
+from switchyard.routing.data import (
+    DEFAULT_CHEAP,
+    DEFAULT_PREMIUM,
+    OutcomeTable,
+    RouterDataError,
+    hash_fraction,
+    read_outcomes,
+)
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -60,3 +67,9 @@ def test_costs() -> None:
     cost = call_cost(np.array([1_000_000.0]), np.array([1_000_000.0]), BENCH_PREMIUM_PRICE)
     assert cost.tolist() == [40.0]
     assert call_cost(np.array([10.0]), np.array([1.0]), BENCH_CHEAP_PRICE)[0] == pytest.approx(6.6e-6)
+
+
+def test_table_from_sequences() -> None:
+    table = OutcomeTable.of(["a", "b"], [True, False], [True, True])
+    assert table.cheap_ok.dtype == bool and table.cheap_responses == [None, None]
+    assert not table.has_cheap_responses

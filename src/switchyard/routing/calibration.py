@@ -1,9 +1,9 @@
 """Thresholds for a target quality, calibrated on held-back predictions with a safety margin.
 
 A policy sends a prompt to the premium model when its score (expected quality lost per unit of relative
-saving) is above the threshold. For each target, the threshold is the most permissive one at which the
-held-back quality kept, *minus ``margin_z`` standard errors*, still reaches the target: a threshold that
-just reaches the target on one sample falls short on the next about half of the time.
+saving) is above the threshold. For each target, the threshold is the most permissive one from which on
+the held-back quality kept, *minus ``margin_z`` standard errors*, stays at or above the target: a
+threshold that just reaches the target on one sample falls short on the next about half of the time.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def calibrate(
     cheap_ok: NDArray[np.bool_],
     premium_ok: NDArray[np.bool_],
     targets: tuple[float, ...] = DEFAULT_TARGETS,
-    margin_z: float = 1.5,
+    margin_z: float = 1.0,
 ) -> dict[float, float]:
     """Threshold per target (premium when score > threshold). Non-increasing in the target."""
     order, kept, se = kept_curve(scores, cheap_ok, premium_ok)
@@ -57,14 +57,13 @@ def calibrate(
     lower = kept - margin_z * se
     table: dict[float, float] = {}
     for target in targets:
-        reached = np.nonzero(lower >= target - 1e-12)[0]
-        if len(reached) == 0:
-            table[target] = ALWAYS_PREMIUM
-            continue
-        k = int(reached[0])  # fewest premium calls that keep the target
+        short = np.nonzero(lower < target - 1e-12)[0]
+        # Fewest premium calls from which the bound stays at the target: a bump of the noisy curve
+        # above the target, followed by a dip below it, does not count.
+        k = int(short[-1]) + 1 if len(short) else 0
         if k == 0:
             table[target] = ALWAYS_CHEAP
-        elif k == len(s):
+        elif k >= len(s):  # len(s) + 1 when even all-premium misses the target
             table[target] = ALWAYS_PREMIUM
         elif s[k - 1] > s[k]:
             table[target] = float((s[k - 1] + s[k]) / 2)

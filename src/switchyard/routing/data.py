@@ -34,6 +34,25 @@ class OutcomeTable:
     cheap_responses: list[str | None]
     premium_responses: list[str | None]
 
+    @classmethod
+    def of(
+        cls,
+        prompts: Sequence[str],
+        cheap_ok: Sequence[bool] | NDArray[np.bool_],
+        premium_ok: Sequence[bool] | NDArray[np.bool_],
+        cheap_responses: Sequence[str | None] | None = None,
+        premium_responses: Sequence[str | None] | None = None,
+    ) -> OutcomeTable:
+        """A table from plain sequences (responses optional)."""
+        n = len(prompts)
+        return cls(
+            list(prompts),
+            np.asarray(cheap_ok, dtype=bool),
+            np.asarray(premium_ok, dtype=bool),
+            list(cheap_responses) if cheap_responses is not None else [None] * n,
+            list(premium_responses) if premium_responses is not None else [None] * n,
+        )
+
     def __len__(self) -> int:
         return len(self.prompts)
 

@@ -115,6 +115,10 @@ class RouterModel:
             self.encoder = LocalEncoder()
         return self.encoder
 
+    def warm(self) -> None:
+        """Load the embedding model now (blocking), rather than on the first request."""
+        self._encoder().encode(["warm-up"])
+
     def _inputs(self, prompts: Sequence[str], answers: Sequence[str] | None) -> _Inputs:
         return _featurize(prompts, answers if self.uses_answers else None, self._encoder(), self.tokenizer)
 
