@@ -120,13 +120,38 @@ class RoutePolicy(Strict):
     premium: str | None = Field(
         default=None, description="the model the counterfactual cost is computed against (default: priciest)"
     )
-    strategy: Literal["fallback", "cascade"] = Field(
+    strategy: Literal["fallback", "cascade", "router"] = Field(
         default="fallback",
-        description="fallback: candidates in order; cascade: cheapest first, escalating when a verifier refuses",
+        description=(
+            "fallback: candidates in order; cascade: cheapest first, escalating when a verifier refuses; "
+            "router: the cheapest candidate the trained router predicts good enough, the premium model otherwise"
+        ),
+    )
+    min_confidence: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description=(
+            "strategy cascade: escalate when the answer's mean token probability (from logprobs, where the "
+            "upstream gives them) is below this"
+        ),
+    )
+    router: str | None = Field(
+        default=None,
+        description="strategy router: the artifact directory `switchyard router fit` wrote (relative to the config file)",
+    )
+    target_quality: float = Field(
+        default=0.95, gt=0, le=1, description="strategy router: the share of the premium model's quality to keep"
     )
     on_limit: Literal["reject", "downgrade"] = Field(
         default="reject", description="at a budget limit: 429, or fall back to cheaper candidates that still fit"
     )
+
+    @model_validator(mode="after")
+    def _router_artifact(self) -> RoutePolicy:
+        if self.strategy == "router" and not self.router:
+            raise ValueError("strategy router needs `router`: the directory `switchyard router fit` wrote")
+        return self
 
     @model_validator(mode="after")
     def _known_classes(self) -> RoutePolicy:
@@ -372,9 +397,13 @@ def load_config(path: Path | None) -> GatewayConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping with models / routes")
     try:
-        return GatewayConfig.model_validate(raw)
+        config = GatewayConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(path, exc)) from exc
+    for route in config.routes:
+        if route.policy.router is not None and not Path(route.policy.router).is_absolute():
+            route.policy.router = str((path.parent / route.policy.router).resolve())
+    return config
 
 
 def api_key_from_env(env_var: str | None, environ: dict[str, str] | None = None) -> str | None:

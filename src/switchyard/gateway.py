@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .budgets import Budgets, Reservation, month_start, window_bounds
 from .config import GatewayConfig, ModelConfig, RouteConfig, RoutePolicy, Settings, server_options
@@ -20,6 +21,7 @@ from .keys import Authenticator
 from .ledger import LedgerWriter
 from .policies import PolicyPipeline, RoutingContext, default_policies
 from .policies.residency import Classifier
+from .policies.router import load_routers
 from .pool import DeploymentPool
 from .pricing import ModelPrice, resolve_price
 from .providers.base import Provider, ProviderContext
@@ -29,6 +31,9 @@ from .sensitivity import SensitivityDetector
 from .store.sqlite import SQLiteStore
 from .tokens import TokenCounter
 from .types import ChatRequest, Principal
+
+if TYPE_CHECKING:
+    from .routing.model import RouterModel
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,7 @@ class Gateway:
         if config.has_residency_rules():
             self.detector = SensitivityDetector()
             classify = classify or self.detector.classify_request
+        self.routers = load_routers([config.default_policy, *(r.policy for r in config.routes)])
         self.policies = PolicyPipeline.build(self, default_policies(classify))
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
@@ -102,6 +108,11 @@ class Gateway:
                 _, reset = window_bounds(window, time.time())
                 start = reset - 86400 if window == "day" else month_start(time.time())
                 self.budgets.seed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
+        if warm:
+            self._warmups += [
+                asyncio.create_task(self._warm_router(path, router), name=f"warm-router-{path}")
+                for path, router in self.routers.items()
+            ]
         if warm and self.detector is not None:
             self._warmups.append(asyncio.create_task(asyncio.to_thread(self.detector.warm), name="warm-detector"))
         if warm:
@@ -120,6 +131,13 @@ class Gateway:
             await provider.warm()
         except Exception:
             log.warning("warming %s failed; the first request will retry", provider.label, exc_info=True)
+
+    @staticmethod
+    async def _warm_router(path: str, router: RouterModel) -> None:
+        try:
+            await asyncio.to_thread(router.warm)
+        except Exception:
+            log.warning("loading the router's embedding model for %s failed; the first request will retry", path)
 
     async def aclose(self) -> None:
         self.started = False
@@ -145,7 +163,8 @@ class Gateway:
             raise InvalidRequest(f"model {name!r} is a {model.kind} model, not a {kind} model", param="model")
         return None, [model]
 
-    def _premium(self, policy: RoutePolicy, candidates: list[ModelConfig]) -> ModelConfig:
+    def premium_for(self, policy: RoutePolicy, candidates: list[ModelConfig]) -> ModelConfig:
+        """The model a route's counterfactual cost is counted against: named in policy, else the priciest."""
         if policy.premium is not None:
             named = self.config.model(policy.premium)
             if named is not None:
@@ -166,7 +185,7 @@ class Gateway:
         policy = self.config.policy_for(route)
         ctx = RoutingContext(principal, name, route.name if route else None, policy, request, list(inputs))
         targets = await self.policies.apply(ctx, candidates)
-        premium = self._premium(policy, candidates)
+        premium = self.premium_for(policy, candidates)
         return Resolution(
             name, ctx.route, targets, policy, premium, ctx.reasons, ctx.classes, ctx.reservation, ctx.pseudonymize_for
         )

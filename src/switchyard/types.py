@@ -99,6 +99,8 @@ class ChatRequest(BaseModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     n: int | None = Field(default=None, ge=1, le=1, description="only n=1 is supported")
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
     def output_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -160,6 +162,7 @@ class ChatResponse:
     finish_reason: str
     tool_calls: list[ToolCall] | None = None
     usage: Usage | None = None
+    logprobs: JSON | None = None  # OpenAI's ``choices[0].logprobs`` when the upstream sent them
 
 
 @dataclass(slots=True)

@@ -5,11 +5,14 @@ escalate to the next candidate? Each verifier judges what it can and abstains (`
   (an object), valid against the schema when one is given.
 - ``tool_arguments``: every tool call must name an offered tool, with arguments that are a JSON object
   valid against that tool's ``parameters`` schema; ``tool_choice: required`` demands a call.
+- ``confidence(p)`` (a route's ``min_confidence``): the geometric mean of the answer's token
+  probabilities, from the upstream's logprobs, must reach ``p``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +77,36 @@ def tool_arguments(request: ChatRequest, response: ChatResponse) -> str | None:
 
 
 DEFAULT_VERIFIERS: tuple[Verifier, ...] = (structured_output, tool_arguments)
+
+
+def mean_token_probability(response: ChatResponse) -> float | None:
+    """exp(mean log-probability) of the answer's tokens: the geometric mean of their probabilities, or
+    None when the upstream sent no logprobs."""
+    content = (response.logprobs or {}).get("content")
+    if not isinstance(content, list):
+        return None
+    values = [t["logprob"] for t in content if isinstance(t, dict) and isinstance(t.get("logprob"), int | float)]
+    if not values:
+        return None
+    return math.exp(sum(values) / len(values))
+
+
+def confidence(minimum: float) -> Verifier:
+    """Refuse an answer whose mean token probability is below ``minimum``. Answers without logprobs (the
+    upstream does not give them) are not judged."""
+
+    def check(request: ChatRequest, response: ChatResponse) -> str | None:
+        p = mean_token_probability(response)
+        if p is not None and p < minimum:
+            return f"low confidence: mean token probability {p:.2f} < {minimum:g}"
+        return None
+
+    return check
+
+
+def verifiers_for(min_confidence: float | None) -> tuple[Verifier, ...]:
+    """The verifiers of a cascade route."""
+    return DEFAULT_VERIFIERS if min_confidence is None else (*DEFAULT_VERIFIERS, confidence(min_confidence))
 
 
 def verify(

@@ -12,6 +12,7 @@ from .base import Policy, RoutingContext
 from .budget import BudgetPolicy
 from .cascade import CascadePolicy
 from .residency import Classifier, ResidencyPolicy
+from .router import RouterPolicy
 
 if TYPE_CHECKING:
     from ..gateway import Gateway
@@ -25,13 +26,14 @@ def _no_classifier(request: ChatRequest) -> set[str]:
 
 def default_policies(classify: Classifier | None = None) -> dict[str, PolicyFactory]:
     """Built-in policies in pipeline order: access (RBAC), sensitivity and residency, budgets, cascade
-    ordering. The budget policy reserves spend, so it comes after every policy that may refuse on other
+    or router ordering. The budget policy reserves spend, so it comes after every policy that may refuse on other
     grounds; the policies after it only reorder."""
     return {
         "access": lambda gw: AccessPolicy(gw.config.access),
         "residency": lambda gw: ResidencyPolicy(classify or _no_classifier),
         "budget": lambda gw: BudgetPolicy(gw.budgets, gw.prices, gw.tokens),
         "cascade": lambda gw: CascadePolicy(gw.prices),
+        "router": lambda gw: RouterPolicy(gw.routers, gw.prices, gw.premium_for),
     }
 
 

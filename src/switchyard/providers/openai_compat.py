@@ -67,6 +67,7 @@ class OpenAICompatProvider(Provider):
                 finish_reason=str(choice.get("finish_reason") or "stop"),
                 tool_calls=[ToolCall.model_validate(c) for c in calls] if calls else None,
                 usage=parse_usage(data.get("usage")),
+                logprobs=logprobs if isinstance(logprobs := choice.get("logprobs"), dict) else None,
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise UpstreamProtocolError(f"upstream response has an unexpected shape: {exc}") from exc

@@ -155,8 +155,19 @@ class RouterModel:
         result: BoolArray = assessment.score > self.threshold(target_quality)
         return result
 
-    def explain(self, prompt: str, target_quality: float, answer: str | None = None) -> Decision:
-        a = self.assess([prompt], None if answer is None else [answer])
+    def explain(
+        self,
+        prompt: str,
+        target_quality: float,
+        answer: str | None = None,
+        *,
+        cheap_price: Price | None = None,
+        premium_price: Price | None = None,
+    ) -> Decision:
+        """One prompt's prediction and choice; prices default to the ones the router was trained with."""
+        a = self.assess(
+            [prompt], None if answer is None else [answer], cheap_price=cheap_price, premium_price=premium_price
+        )
         threshold = self.threshold(target_quality)
         return Decision(
             float(a.p_as_good[0]),

@@ -15,8 +15,8 @@ from ..dispatch import OpenStream
 from ..errors import SwitchyardError
 from ..gateway import Gateway, Resolution
 from ..sensitivity import Pseudonymizer, PseudonymSession
-from ..types import JSON, ChatRequest, ChatResponse, Chunk, Principal, Usage
-from ..verifiers import verify
+from ..types import JSON, ChatRequest, ChatResponse, Chunk, Principal, ToolCallDelta, Usage
+from ..verifiers import verifiers_for, verify
 from .http import EventStreamResponse, JSONBody
 from .recording import RecordedCall
 
@@ -43,17 +43,32 @@ async def run_chat(
     res = await gw.resolve(principal, req.model, request=req)
     call = RecordedCall(gw, principal, endpoint, res, stream=req.stream)
     targets = res.targets
-    masking = Masking.for_resolution(gw, res, req)
-    rewrite = masking.rewrite if masking else None
-    if req.stream:
+    # A cascade judges whole answers: a streamed request on a cascade route whose answers a verifier can
+    # judge is run to completion first, and the accepted answer is then streamed to the client.
+    verified = res.policy.strategy == "cascade" and len(targets) > 1 and _verifiable(req, res)
+    if req.stream and not verified:
+        masking = Masking.for_resolution(gw, res, req)
+        rewrite = masking.rewrite if masking else None
         opened = await call.dispatch(http_request, lambda trace: gw.dispatcher.stream(req, targets, trace, rewrite))
         restore = masking.session if masking and masking.applies_to(opened.model.name) else None
         events = _stream_body(gw, call, req, opened, wire, restore)
         return EventStreamResponse(events, headers=call.headers(opened.model.name))
-    accept = (lambda _m, r: verify(req, r)) if res.policy.strategy == "cascade" else None
+    sent = req.model_copy(update={"stream": False, "stream_options": None}) if req.stream else req
+    if verified and res.policy.min_confidence is not None and not req.logprobs:
+        # The confidence verifier reads logprobs; the client gets them only if it asked too.
+        sent = sent.model_copy(update={"logprobs": True})
+    masking = Masking.for_resolution(gw, res, sent)
+    rewrite = masking.rewrite if masking else None
+    checks = verifiers_for(res.policy.min_confidence)
+
+    def accept(_model: ModelConfig, answer: ChatResponse) -> str | None:
+        return verify(req, answer, checks)
+
     model, resp = await call.dispatch(
-        http_request, lambda trace: gw.dispatcher.chat(req, targets, trace, rewrite, accept)
+        http_request, lambda trace: gw.dispatcher.chat(sent, targets, trace, rewrite, accept if verified else None)
     )
+    if not req.logprobs:
+        resp.logprobs = None
     if masking and masking.applies_to(model.name):
         resp = masking.session.restore_response(resp)
     if resp.usage is None:
@@ -62,7 +77,31 @@ async def run_chat(
         )
         resp.usage = gw.tokens.estimate(req, completion, call.trace.served_by)
     call.settle(usage=resp.usage)
+    if req.stream:
+        replay = _replay(wire.stream_encoder(req, model.name, call.id), resp, resp.usage)
+        return EventStreamResponse(replay, headers=call.headers(model.name))
     return JSONBody(wire.render(resp, model.name, call.id), headers=call.headers(model.name))
+
+
+def _verifiable(req: ChatRequest, res: Resolution) -> bool:
+    """Whether a verifier of the route can judge this request's answers (else a cascade just streams)."""
+    structured = req.response_format is not None and req.response_format.type != "text"
+    return structured or bool(req.tools) or res.policy.min_confidence is not None
+
+
+async def _replay(encoder: StreamEncoder, resp: ChatResponse, usage: Usage) -> AsyncIterator[bytes]:
+    """A complete answer as stream events: its text, its tool calls, the finish and the usage."""
+    chunks = []
+    if resp.content:
+        chunks.append(Chunk(content=resp.content))
+    for i, tc in enumerate(resp.tool_calls or ()):
+        delta = ToolCallDelta(index=i, id=tc.id, name=tc.function.name, arguments=tc.function.arguments)
+        chunks.append(Chunk(tool_calls=[delta]))
+    chunks.append(Chunk(finish_reason=resp.finish_reason))
+    for chunk in chunks:
+        if data := encoder.encode(chunk):
+            yield data
+    yield encoder.finish(usage)
 
 
 class Masking:

@@ -268,17 +268,24 @@ def _openai_tool_calls(r: Reply) -> list[JSON]:
     ]
 
 
-def openai_completion(r: Reply, rid: str, model: str, created: int) -> JSON:
+def openai_logprobs(r: Reply, logprob: float) -> JSON:
+    """``choices[].logprobs`` with every text piece at the same log-probability."""
+    tokens = [{"token": p, "logprob": logprob, "bytes": list(p.encode()), "top_logprobs": []} for p in r.pieces]
+    return {"content": tokens, "refusal": None}
+
+
+def openai_completion(r: Reply, rid: str, model: str, created: int, logprob: float | None = None) -> JSON:
     message: JSON = {"role": "assistant", "content": None if r.tool_calls else r.text, "refusal": None}
     if r.tool_calls:
         message["tool_calls"] = _openai_tool_calls(r)
+    logprobs = None if logprob is None or r.tool_calls else openai_logprobs(r, logprob)
     return {
         "id": rid,
         "object": "chat.completion",
         "created": created,
         "model": model,
         "system_fingerprint": "fp_mock",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": r.finish}],
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": r.finish}],
         "usage": openai_usage(r),
     }
 

@@ -75,12 +75,15 @@ class Fault:
     tool_name: str | None = None
     tool_arguments: str | None = None
     cached_tokens: int = 0
+    logprob: float = -0.05  # every token's log-probability, reported when the request asks for logprobs
 
     @classmethod
-    def ok(cls, text: str | None = None, *, delay: float = 0.0, cached_tokens: int = 0) -> Fault:
+    def ok(
+        cls, text: str | None = None, *, delay: float = 0.0, cached_tokens: int = 0, logprob: float = -0.05
+    ) -> Fault:
         """A normal answer: the echo, or ``text`` when given; ``cached_tokens`` of the prompt reported
-        as cache reads."""
-        return cls(text=text, delay=delay, cached_tokens=cached_tokens)
+        as cache reads; ``logprob`` per token when the request asks for ``logprobs``."""
+        return cls(text=text, delay=delay, cached_tokens=cached_tokens, logprob=logprob)
 
     @classmethod
     def tool_call(
@@ -437,7 +440,8 @@ class MockUpstream:
         reply, model = self._reply(body, fault, route == "messages"), str(body["model"])
         if route == "messages":
             return _wire.anthropic_message(reply, rid.replace("req_", "msg_"), model)
-        return _wire.openai_completion(reply, rid.replace("req_", "chatcmpl-"), model, int(time.time()))
+        logprob = fault.logprob if body.get("logprobs") is True else None
+        return _wire.openai_completion(reply, rid.replace("req_", "chatcmpl-"), model, int(time.time()), logprob)
 
     def _events(self, route: str, body: JSON, fault: Fault, rid: str) -> tuple[list[bytes], bytes]:
         """The stream's events, and the error event a ``STREAM_ERROR`` sends."""

@@ -69,7 +69,7 @@ def render_response(resp: ChatResponse, model: str, request_id: str) -> JSON:
         "object": "chat.completion",
         "created": resp.created,
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": resp.finish_reason, "logprobs": None}],
+        "choices": [{"index": 0, "message": message, "finish_reason": resp.finish_reason, "logprobs": resp.logprobs}],
     }
     if resp.usage is not None:
         out["usage"] = usage_json(resp.usage)
