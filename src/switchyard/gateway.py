@@ -18,6 +18,7 @@ from .dispatch import Dispatcher
 from .errors import InvalidRequest, NotFound
 from .keys import Authenticator
 from .ledger import LedgerWriter
+from .observability import GatewayMetrics, tracing_from_env
 from .policies import PolicyPipeline, RoutingContext, default_policies
 from .policies.residency import Classifier
 from .pool import DeploymentPool
@@ -26,6 +27,7 @@ from .providers.base import Provider, ProviderContext
 from .providers.registry import ProviderRegistry, default_registry
 from .providers.transport import HttpTransport
 from .sensitivity import SensitivityDetector
+from .store.base import LedgerRecord
 from .store.sqlite import SQLiteStore
 from .tokens import TokenCounter
 from .types import ChatRequest, Principal
@@ -90,6 +92,8 @@ class Gateway:
             self.detector = SensitivityDetector()
             classify = classify or self.detector.classify_request
         self.policies = PolicyPipeline.build(self, default_policies(classify))
+        self.metrics = GatewayMetrics(config, budgets=self.budgets.current_use, backlog=lambda: self.ledger.backlog)
+        self.tracing = tracing_from_env(settings.otlp_endpoint, self.provider_ctx.environ)
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
         self._warmups: list[asyncio.Task[None]] = []
@@ -126,10 +130,19 @@ class Gateway:
         for task in self._warmups:
             task.cancel()
         await self.ledger.aclose()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
         for pool in self.pools.values():
             await pool.aclose()
         await self.http.aclose()
         self.store.close()
+
+    def record(self, rec: LedgerRecord) -> None:
+        """A request's outcome is final: queue its ledger record, count it, trace it."""
+        self.ledger.record(rec)
+        self.metrics.observe(rec)
+        if self.tracing is not None:
+            self.tracing.record(rec)
 
     def _candidates(self, name: str, kind: str) -> tuple[RouteConfig | None, list[ModelConfig]]:
         route = self.config.route(name)

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from ..config import GatewayConfig, Settings, load_config
 from ..errors import SwitchyardError
 from ..gateway import Gateway
-from . import admin_routes, anthropic_routes, openai_routes
+from . import admin_routes, anthropic_routes, metrics_routes, openai_routes
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
 from .http import ClientDisconnected, JSONBody
 from .openapi import openapi_schema
@@ -69,6 +69,7 @@ def create_app(
             *openai_routes.routes,
             *anthropic_routes.routes,
             *admin_routes.routes,
+            *metrics_routes.routes,
         ],
         exception_handlers={
             SwitchyardError: handle_switchyard_error,
