@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: serve test install lint bench clean
+.PHONY: serve test install lint bench screenshot clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py --rps 300 --seconds 20
+
+# docs/dashboard.png: the dashboard over a seeded ledger, in headless Chromium (the end-to-end test).
+screenshot: $(STAMP)
+	SWITCHYARD_DASHBOARD_PNG=docs/dashboard.png $(BIN)/python -m pytest -q tests/dashboard/test_e2e.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

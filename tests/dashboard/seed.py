@@ -22,7 +22,7 @@ ROUTES = {"auto": ["qwen-7b", "llama-70b", "gpt-4o"], "support": ["llama-70b", "
 PREMIUM = {"auto": "gpt-4o", "support": "claude-sonnet"}
 
 
-def seed_config() -> GatewayConfig:
+def seed_config(fourth_team: str = XSS_TEAM) -> GatewayConfig:
     def model(name: str, provider: str, url: str, locality: str) -> ModelConfig:
         inp, out = PRICES[name]
         return ModelConfig(
@@ -37,7 +37,7 @@ def seed_config() -> GatewayConfig:
             model("qwen-7b", "openai", "http://127.0.0.1:9/v1", "eu"),  # a server on this host
         ],
         routes=[RouteConfig(name=n, models=m) for n, m in ROUTES.items()],
-        access={"teams": [TeamConfig(name=t) for t in ("research", "support", "legal", XSS_TEAM)]},  # type: ignore[arg-type]
+        access={"teams": [TeamConfig(name=t) for t in ("research", "support", "legal", fourth_team)]},  # type: ignore[arg-type]
         budgets=[
             BudgetConfig(team="research", usd_per_day=5.0),
             BudgetConfig(team="support", usd_per_month=50.0, requests_per_minute=600),
@@ -57,7 +57,8 @@ def _cost(model: str, tin: int, tout: int) -> float:
     return (tin * inp + tout * out) / 1e6
 
 
-def seed_rows(now: float, n: int = 90) -> list[SeedRow]:
+def seed_rows(now: float, n: int = 90, *, fourth_team: str = XSS_TEAM) -> list[SeedRow]:
+    """``fourth_team`` is a hostile name by default (the pages must show it as text)."""
     rng = random.Random(20261126)
     rows: list[SeedRow] = []
     scenarios = [
@@ -73,7 +74,7 @@ def seed_rows(now: float, n: int = 90) -> list[SeedRow]:
         ("auto", "gpt-4o", [], ["gpt-4o"], "fallback_order", 502, "UpstreamStatusError"),
         ("support", "llama-70b", [], ["llama-70b"], "fallback_order", 504, "UpstreamTimeout"),
     ]
-    teams = ["research", "support", "legal", XSS_TEAM]
+    teams = ["research", "support", "legal", fourth_team]
     for i in range(n):
         route, model, reasons, chain, code, status, error = scenarios[i % len(scenarios)]
         team = teams[rng.randrange(len(teams))]

@@ -39,7 +39,7 @@ def _tick_label(v: float, step: float) -> str:
     return f"${v:,.{decimals}f}"
 
 
-def spend_chart(days: Sequence[DaySpend], *, width: int = 720, height: int = 230) -> Markup:
+def spend_chart(days: Sequence[DaySpend], *, width: int = 1160, height: int = 240) -> Markup:
     """Spend per UTC day next to what the premium models would have cost (grouped bars)."""
     left, right, top, bottom = 64, 8, 12, 30
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -55,7 +55,7 @@ def spend_chart(days: Sequence[DaySpend], *, width: int = 720, height: int = 230
         y = top + plot_h - plot_h * v / top_v
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0" stroke-width="1"/>'
-            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="{INK}">'
+            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="{INK}">'
             f"{escape(_tick_label(v, step))}</text>"
         )
     n = max(1, len(days))
@@ -76,7 +76,7 @@ def spend_chart(days: Sequence[DaySpend], *, width: int = 720, height: int = 230
         if i % label_every == 0 or (i == n - 1 and n <= 10):
             cx = left + group * (i + 0.5)
             parts.append(
-                f'<text x="{cx:.1f}" y="{height - 10}" text-anchor="middle" font-size="11" fill="{INK}">'
+                f'<text x="{cx:.1f}" y="{height - 10}" text-anchor="middle" font-size="12" fill="{INK}">'
                 f"{escape(d.day[5:])}</text>"
             )
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{AXIS}"/>')

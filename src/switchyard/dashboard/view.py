@@ -80,6 +80,6 @@ def page(data: DashboardData, config: GatewayConfig, budgets: list[BudgetUse]) -
             [("proprietary", prop_requests, PROPRIETARY), ("open-weight", served - prop_requests, SPEND)]
         ),
         "colors": {"spend": SPEND, "premium": PREMIUM, "proprietary": PROPRIETARY},
-        "period_start": utc(data.since),
-        "period_end": utc(data.until),
+        "period_start": utc(data.since)[:-3],
+        "period_end": utc(data.until)[:-3],
     }
