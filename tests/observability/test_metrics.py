@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchyard.budgets import Budgets
@@ -92,3 +93,14 @@ def test_budget_gauges_read_the_counters_at_scrape_time() -> None:
     assert value(m, "switchyard_budget_limit", scope="team:t1", limit="usd_per_day") == 5.0
     assert value(m, "switchyard_budget_limit", scope="team:t1", limit="requests_per_minute") == 100
     assert value(m, "switchyard_ledger_backlog") == 7
+
+
+def test_histogram_buckets_are_cumulative_upper_bounds() -> None:
+    m = GatewayMetrics(_config())
+    for ms in (5.0, 120.0, 250.0, 999_000.0):
+        m.observe(_record(latency_ms=ms, stream=False))
+    name = "switchyard_request_duration_seconds_bucket"
+    assert [value(m, name, route="auto", model="a", le=le) for le in ("0.005", "0.1", "0.25", "120.0", "+Inf")] == [
+        1, 1, 3, 3, 4,
+    ]  # fmt: skip
+    assert value(m, "switchyard_request_duration_seconds_sum", route="auto", model="a") == pytest.approx(999.375)

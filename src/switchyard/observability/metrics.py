@@ -9,12 +9,13 @@ histogram operations on cached children; budget gauges are read from the budget 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from ..budgets import BudgetUse
 from ..config import GatewayConfig
@@ -59,18 +60,42 @@ def _error_types() -> frozenset[str]:
     return frozenset(seen)
 
 
-@dataclass(slots=True)
 class _Series:
-    """The children of one (team, route, model, status) combination, looked up once."""
+    """Running totals of one (team, route, model, status) combination."""
 
-    requests: Counter
-    input_tokens: Counter
-    output_tokens: Counter
-    cached_tokens: Counter
-    cost: Counter
-    counterfactual: Counter
-    duration: Histogram
-    ttft: Histogram
+    __slots__ = ("cached", "cost", "counterfactual", "input", "output", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.input = 0
+        self.output = 0
+        self.cached = 0
+        self.cost = 0.0
+        self.counterfactual = 0.0
+
+
+class _Histogram:
+    """Bucket counts (``le`` semantics, the last one +Inf), their sum and count."""
+
+    __slots__ = ("bounds", "count", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out, running = [], 0
+        for bound, n in zip((*map(floatToGoString, self.bounds), "+Inf"), self.counts, strict=True):
+            running += n
+            out.append((bound, float(running)))
+        return out
 
 
 class _GaugeCollector(Collector):
@@ -99,7 +124,7 @@ class _GaugeCollector(Collector):
         )
 
 
-class GatewayMetrics:
+class GatewayMetrics(Collector):
     def __init__(
         self,
         config: GatewayConfig,
@@ -108,66 +133,19 @@ class GatewayMetrics:
         backlog: Callable[[], int] = lambda: 0,
         cap: int = 20,
     ) -> None:
-        self.registry = CollectorRegistry()
         self.teams = LabelBounds([t.name for t in config.access.teams] + ["admin"], cap)
         self.routes = LabelBounds([r.name for r in config.routes], cap)
         self.models = LabelBounds([m.name for m in config.models], cap)
         self._error_types = _error_types()
-        r = self.registry
-        series = ["team", "route", "model"]
-        self.requests = Counter("switchyard_requests", "Requests by outcome", [*series, "status"], registry=r)
-        self.tokens = Counter("switchyard_tokens", "Tokens (input, output, cached)", [*series, "type"], registry=r)
-        self.cost = Counter("switchyard_cost_usd", "Spend in USD", series, registry=r)
-        self.counterfactual = Counter(
-            "switchyard_counterfactual_cost_usd",
-            "What the route's premium model would have cost for the same tokens (savings = this - cost)",
-            series,
-            registry=r,
-        )
-        self.duration = Histogram(
-            "switchyard_request_duration_seconds",
-            "Request latency seen by the gateway",
-            ["route", "model"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.ttft = Histogram(
-            "switchyard_time_to_first_token_seconds",
-            "Time to the first streamed token",
-            ["route", "model"],
-            buckets=TTFT_BUCKETS,
-            registry=r,
-        )
-        self.decisions = Counter(
-            "switchyard_route_decisions", "Routing decisions by reason code", ["route", "model", "reason"], registry=r
-        )
-        self.errors = Counter(
-            "switchyard_request_errors", "Failed requests by error type", ["route", "model", "error_type"], registry=r
-        )
-        self.http_errors = Counter(
-            "switchyard_http_errors",
-            "Error responses, including requests refused before routing (auth, access, budget)",
-            ["status", "error_type"],
-            registry=r,
-        )
-        r.register(_GaugeCollector(budgets, backlog))
         self._series: dict[tuple[str, str, str, str], _Series] = {}
-
-    def _children(self, team: str, route: str, model: str, status: str) -> _Series:
-        key = (team, route, model, status)
-        found = self._series.get(key)
-        if found is None:
-            found = self._series[key] = _Series(
-                self.requests.labels(team, route, model, status),
-                self.tokens.labels(team, route, model, "input"),
-                self.tokens.labels(team, route, model, "output"),
-                self.tokens.labels(team, route, model, "cached"),
-                self.cost.labels(team, route, model),
-                self.counterfactual.labels(team, route, model),
-                self.duration.labels(route, model),
-                self.ttft.labels(route, model),
-            )
-        return found
+        self._duration: dict[tuple[str, str], _Histogram] = {}
+        self._ttft: dict[tuple[str, str], _Histogram] = {}
+        self._decisions: dict[tuple[str, str, str], int] = {}
+        self._errors: dict[tuple[str, str, str], int] = {}
+        self._http_errors: dict[tuple[str, str], int] = {}
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+        self.registry.register(_GaugeCollector(budgets, backlog))
 
     def status_label(self, status: int) -> str:
         return str(status) if status in STATUSES else OTHER
@@ -178,28 +156,94 @@ class GatewayMetrics:
     def observe(self, rec: LedgerRecord) -> None:
         """Count one finished request (called once per ledger record)."""
         route, model = self.routes(rec.route), self.models(rec.served_model)
-        s = self._children(self.teams(rec.team), route, model, self.status_label(rec.status))
-        s.requests.inc()
-        if rec.input_tokens:
-            s.input_tokens.inc(rec.input_tokens)
-        if rec.output_tokens:
-            s.output_tokens.inc(rec.output_tokens)
-        if rec.cached_tokens:
-            s.cached_tokens.inc(rec.cached_tokens)
-        if rec.cost:
-            s.cost.inc(rec.cost)
-        if rec.counterfactual_cost:
-            s.counterfactual.inc(rec.counterfactual_cost)
-        s.duration.observe(rec.latency_ms / 1000)
+        key = (self.teams(rec.team), route, model, self.status_label(rec.status))
+        s = self._series.get(key)
+        if s is None:
+            s = self._series[key] = _Series()
+        s.requests += 1
+        s.input += rec.input_tokens
+        s.output += rec.output_tokens
+        s.cached += rec.cached_tokens
+        s.cost += rec.cost
+        s.counterfactual += rec.counterfactual_cost
+        pair = (route, model)
+        hist = self._duration.get(pair) or self._duration.setdefault(pair, _Histogram(LATENCY_BUCKETS))
+        hist.observe(rec.latency_ms / 1000)
         if rec.stream and rec.ttft_ms is not None:
-            s.ttft.observe(rec.ttft_ms / 1000)
+            hist = self._ttft.get(pair) or self._ttft.setdefault(pair, _Histogram(TTFT_BUCKETS))
+            hist.observe(rec.ttft_ms / 1000)
+        decisions = self._decisions
         for code in reason_codes(rec.reasons, route=rec.route, fallback_chain=rec.fallback_chain):
-            self.decisions.labels(route, model, code).inc()
+            k = (route, model, code)
+            decisions[k] = decisions.get(k, 0) + 1
         if rec.error_class:
-            self.errors.labels(route, model, self.error_label(rec.error_class)).inc()
+            k = (route, model, self.error_label(rec.error_class))
+            self._errors[k] = self._errors.get(k, 0) + 1
 
     def observe_error_response(self, status: int, error_class: str) -> None:
-        self.http_errors.labels(self.status_label(status), self.error_label(error_class)).inc()
+        k = (self.status_label(status), self.error_label(error_class))
+        self._http_errors[k] = self._http_errors.get(k, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        series = ["team", "route", "model"]
+        requests = CounterMetricFamily("switchyard_requests", "Requests by outcome", labels=[*series, "status"])
+        tokens = CounterMetricFamily("switchyard_tokens", "Tokens (input, output, cached)", labels=[*series, "type"])
+        cost = CounterMetricFamily("switchyard_cost_usd", "Spend in USD", labels=series)
+        counterfactual = CounterMetricFamily(
+            "switchyard_counterfactual_cost_usd",
+            "What the route's premium model would have cost for the same tokens (savings = this - cost)",
+            labels=series,
+        )
+        money: dict[tuple[str, str, str], list[float]] = {}
+        token_sums: dict[tuple[str, str, str], list[int]] = {}
+        for (team, route, model, status), s in list(self._series.items()):
+            requests.add_metric([team, route, model, status], s.requests)
+            m = money.setdefault((team, route, model), [0.0, 0.0])
+            m[0] += s.cost
+            m[1] += s.counterfactual
+            t = token_sums.setdefault((team, route, model), [0, 0, 0])
+            t[0] += s.input
+            t[1] += s.output
+            t[2] += s.cached
+        for labels, (spent, premium) in money.items():
+            cost.add_metric(list(labels), spent)
+            counterfactual.add_metric(list(labels), premium)
+        for labels, sums in token_sums.items():
+            for kind, n in zip(("input", "output", "cached"), sums, strict=True):
+                tokens.add_metric([*labels, kind], n)
+        yield from (requests, tokens, cost, counterfactual)
+        for name, doc, hists in (
+            ("switchyard_request_duration_seconds", "Request latency seen by the gateway", self._duration),
+            ("switchyard_time_to_first_token_seconds", "Time to the first streamed token", self._ttft),
+        ):
+            histogram = HistogramMetricFamily(name, doc, labels=["route", "model"])
+            for pair, h in list(hists.items()):
+                histogram.add_metric(list(pair), h.cumulative(), h.total)
+            yield histogram
+        for name, doc, label_names, counts in (
+            (
+                "switchyard_route_decisions",
+                "Routing decisions by reason code",
+                ["route", "model", "reason"],
+                self._decisions,
+            ),
+            (
+                "switchyard_request_errors",
+                "Failed requests by error type",
+                ["route", "model", "error_type"],
+                self._errors,
+            ),
+            (
+                "switchyard_http_errors",
+                "Error responses, including requests refused before routing (auth, access, budget)",
+                ["status", "error_type"],
+                self._http_errors,
+            ),
+        ):
+            family = CounterMetricFamily(name, doc, labels=label_names)
+            for values, n in list(counts.items()):
+                family.add_metric(list(values), n)
+            yield family
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,6 +37,8 @@ def reason_code(reason: str) -> str:
 
 def reason_codes(reasons: Sequence[str], *, route: str | None, fallback_chain: Sequence[str]) -> list[str]:
     """The codes one request's decision counts under (at least one, no duplicates)."""
+    if not reasons:  # the common case, kept cheap
+        return ["fallback"] if len(fallback_chain) > 1 else ["fallback_order" if route else "direct"]
     codes = list(dict.fromkeys(reason_code(r) for r in reasons))
     if len(fallback_chain) > 1:
         codes.append("fallback")
