@@ -70,12 +70,14 @@ def test_wrong_keys_get_one_generic_message(gw: RunningGateway) -> None:
         assert c.get("/").status_code == 303
 
 
-def test_usage_readers_log_in_until_their_key_is_revoked(gw: RunningGateway) -> None:
-    record, reader = create_key(gw.gateway.store, "finance-team", roles=("finance",))
+@pytest.mark.parametrize("roles", [("finance",), ("admin",)])
+def test_usage_readers_log_in_until_their_key_is_revoked(gw: RunningGateway, roles: tuple[str, ...]) -> None:
+    record, reader = create_key(gw.gateway.store, "finance-team", roles=roles)
     with browser(gw) as c:
         assert login(c, reader).status_code == 303
         home = c.get("/")
-        assert home.status_code == 200 and 'id="user">finance-team<' in home.text
+        shown = "admin" if "admin" in roles else "finance-team"
+        assert home.status_code == 200 and f'id="user">{shown}<' in home.text
         gw.gateway.store.revoke_key(record.id)
         assert c.get("/").status_code == 303
 

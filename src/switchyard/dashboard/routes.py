@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from ..errors import AuthenticationFailed
 from ..gateway import Gateway
+from ..keys import ADMIN_PRINCIPAL
 from ..policies.access import may
 from ..types import Principal
 from .charts import usd
@@ -71,7 +72,7 @@ class Dashboard:
             return None
         gw = _gateway(request)
         p = session.principal
-        if not p.is_admin:
+        if p.key_id != ADMIN_PRINCIPAL.key_id:  # a stored key (admin role or not) may have been revoked
             keys = await asyncio.to_thread(gw.store.list_keys)
             if not any(k.id == p.key_id and not k.revoked for k in keys):
                 return None
