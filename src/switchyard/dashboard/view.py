@@ -41,11 +41,10 @@ def budget_rows(uses: list[BudgetUse]) -> list[BudgetRow]:
     for u in uses:
         kind, _, name = u.scope.partition(":")
         money = u.limit_name.startswith("usd")
-        fmt = usd if money else (lambda v: f"{v:,.0f}")
+        used = usd(u.used) if money else f"{u.used:,.0f}"
+        limit = f"${u.limit:,.2f}" if money else f"{u.limit:,.0f}"
         ratio = u.used / u.limit if u.limit > 0 else 0.0
-        rows.append(
-            BudgetRow(kind, name, u.scope, u.limit_name, LIMIT_NAMES[u.limit_name], fmt(u.used), fmt(u.limit), ratio)
-        )
+        rows.append(BudgetRow(kind, name, u.scope, u.limit_name, LIMIT_NAMES[u.limit_name], used, limit, ratio))
     return rows
 
 
