@@ -55,6 +55,13 @@ class Tracing:
         self._error = StatusCode.ERROR
 
     def record(self, rec: LedgerRecord) -> None:
+        """Export one finished request as a span; a tracing fault never fails the request."""
+        try:
+            self._record(rec)
+        except Exception:
+            log.warning("tracing: dropped the span of request %s", rec.id, exc_info=True)
+
+    def _record(self, rec: LedgerRecord) -> None:
         operation = OPERATIONS.get(rec.endpoint, "chat")
         start = int(rec.ts * 1e9)
         attrs: dict[str, Any] = {
