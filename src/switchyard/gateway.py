@@ -19,6 +19,7 @@ from .dispatch import Dispatcher
 from .errors import InvalidRequest, NotFound
 from .keys import Authenticator
 from .ledger import LedgerWriter
+from .observability import GatewayMetrics, tracing_from_env
 from .policies import PolicyPipeline, RoutingContext, default_policies
 from .policies.residency import Classifier
 from .policies.router import load_routers
@@ -28,6 +29,7 @@ from .providers.base import Provider, ProviderContext
 from .providers.registry import ProviderRegistry, default_registry
 from .providers.transport import HttpTransport
 from .sensitivity import SensitivityDetector
+from .store.base import LedgerRecord
 from .store.sqlite import SQLiteStore
 from .tokens import TokenCounter
 from .types import ChatRequest, Principal
@@ -96,6 +98,8 @@ class Gateway:
             classify = classify or self.detector.classify_request
         self.routers = load_routers([config.default_policy, *(r.policy for r in config.routes)])
         self.policies = PolicyPipeline.build(self, default_policies(classify))
+        self.metrics = GatewayMetrics(config, budgets=self.budgets.current_use, backlog=lambda: self.ledger.backlog)
+        self.tracing = tracing_from_env(settings.otlp_endpoint, self.provider_ctx.environ)
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
         self._warmups: list[asyncio.Task[None]] = []
@@ -144,10 +148,19 @@ class Gateway:
         for task in self._warmups:
             task.cancel()
         await self.ledger.aclose()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
         for pool in self.pools.values():
             await pool.aclose()
         await self.http.aclose()
         self.store.close()
+
+    def record(self, rec: LedgerRecord) -> None:
+        """A request's outcome is final: queue its ledger record, count it, trace it."""
+        self.ledger.record(rec)
+        self.metrics.observe(rec)
+        if self.tracing is not None:
+            self.tracing.record(rec)
 
     def _candidates(self, name: str, kind: str) -> tuple[RouteConfig | None, list[ModelConfig]]:
         route = self.config.route(name)

@@ -184,5 +184,6 @@ def test_auth_and_size_errors(gw) -> None:  # type: ignore[no-untyped-def]
     assert r.status_code == 413 and "limit" in r.json()["error"]["message"]
     for path in ("/healthz", "/readyz", "/openapi.json"):
         assert httpx.get(gw.url + path).status_code == 200
-    assert "/v1/chat/completions" in httpx.get(gw.url + "/openapi.json").json()["paths"]
+    paths = httpx.get(gw.url + "/openapi.json").json()["paths"]
+    assert "/v1/chat/completions" in paths and "/metrics" in paths
     assert httpx.get(gw.url + "/v2/nothing").status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -12,9 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..config import GatewayConfig, Settings, load_config
+from ..dashboard import Dashboard
 from ..errors import SwitchyardError
 from ..gateway import Gateway
-from . import admin_routes, anthropic_routes, openai_routes
+from . import admin_routes, anthropic_routes, metrics_routes, openai_routes
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
 from .http import ClientDisconnected, JSONBody
 from .openapi import openapi_schema
@@ -52,6 +54,8 @@ def create_app(
         config = config or load_config(settings.config)
         gateway = Gateway(settings, config)
     gw = gateway
+    configured = gw.settings.dashboard_secret
+    dashboard = Dashboard(configured.encode() if configured else secrets.token_bytes(32), gw.settings.admin_key)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,6 +73,8 @@ def create_app(
             *openai_routes.routes,
             *anthropic_routes.routes,
             *admin_routes.routes,
+            *metrics_routes.routes,
+            *dashboard.routes(),
         ],
         exception_handlers={
             SwitchyardError: handle_switchyard_error,

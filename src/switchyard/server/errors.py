@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def error_response(request: Request, err: SwitchyardError) -> Response:
+    gw = getattr(request.app.state, "gateway", None)
+    if gw is not None:
+        gw.metrics.observe_error_response(err.status, err.error_class)
     if request.url.path.startswith("/v1/messages"):
         body = anthropic_wire.error_body(err)
     else:

@@ -93,6 +93,21 @@ def openapi_schema() -> dict[str, Any]:
             },
             "/v1/admin/keys/{key_id}": {"delete": _op("Revoke an API key (needs keys:revoke)", None, "admin")},
             "/v1/admin/usage": {"get": _op("Spend per day, team and model (needs usage:read)", None, "admin")},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (the metrics token, a key allowed metrics:read, or loopback)",
+                    "tags": ["observability"],
+                    "security": [{"bearer": []}, {}],
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        "401": {"description": "no token or key, and not on loopback"},
+                        "403": {"description": "the key's roles do not allow metrics:read"},
+                    },
+                }
+            },
             "/healthz": {"get": {**open_get, "summary": "Liveness"}},
             "/readyz": {"get": {**open_get, "summary": "Readiness"}},
         },

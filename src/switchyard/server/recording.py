@@ -114,7 +114,7 @@ class RecordedCall:
         self.gw.budgets.settle(self.res.reservation, cost=rec.cost, tokens=rec.input_tokens + rec.output_tokens)
         rec.status = status or (error.status if error is not None else 200)
         rec.error_class = error.error_class if error is not None else None
-        self.gw.ledger.record(rec)
+        self.gw.record(rec)
 
     def headers(self, served: str | None) -> dict[str, str]:
         headers = {"x-request-id": self.record.id, "x-switchyard-reason": self.res.reason}
