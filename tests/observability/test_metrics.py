@@ -81,6 +81,8 @@ def test_reason_codes_come_from_a_fixed_set() -> None:
     assert reason_codes([], route="auto", fallback_chain=["a"]) == ["fallback_order"]
     assert reason_codes([], route=None, fallback_chain=["a"]) == ["direct"]
     assert reason_code("residency: pii pseudonymized for big") == "residency_pseudonymized"
+    assert reason_code("router: p_as_good=0.83 score=0.012<=0.11 at target 0.95 -> cheap") == "router_cheap"
+    assert reason_code("router: p_as_good=0.20 score=0.3>0.11 at target 0.95 -> premium") == "router_premium"
     assert set(codes) <= set(REASON_CODES)
 
 
