@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -98,3 +101,38 @@ def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
     yield make
     for cm in reversed(stack):
         cm.__exit__(None, None, None)
+
+
+def need_binary(path: str, what: str) -> str:
+    """A system program a test needs: skip without it on a workstation, fail in CI (which installs it)."""
+    found = shutil.which(path)
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{what} ({path}) is not installed; .ci/run should install it")
+        pytest.skip(f"{what} ({path}) is not installed")
+    return found
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port, no persistence, for the whole session."""
+    binary = need_binary("redis-server", "Redis")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen([*args, "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -12,15 +12,18 @@ in memory for one process (spend windows are seeded from the ledger at start-up)
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from .config import BudgetConfig
-from .errors import RateLimited
+from .errors import CountersUnavailable, RateLimited
 from .types import Principal
+
+log = logging.getLogger(__name__)
 
 METRICS = {
     # metric -> (config field, window)
@@ -50,21 +53,75 @@ def month_start(ts: float) -> float:
     return t.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
-class Counters(Protocol):
-    def get(self, key: str) -> float: ...
+@dataclass(frozen=True)
+class Charge:
+    """An amount to add to one window's counter, if the counter stays within ``limit``."""
 
-    def add(self, key: str, amount: float) -> None: ...
+    key: str
+    amount: float
+    limit: float
+    expires_at: float  # when the window ends: the counter may be dropped after it
+
+
+class Counters(Protocol):
+    """Where the counters live. Every method is atomic with respect to other callers (replicas too)."""
+
+    def get_many(self, keys: Sequence[str]) -> list[float]: ...
+
+    def charge(self, charges: Sequence[Charge]) -> int | None:
+        """When every counter stays within its limit, add every amount and return None; otherwise add
+        nothing and return the index of the first charge over its limit."""
+        ...
+
+    def add(self, key: str, amount: float, expires_at: float) -> None: ...
+
+    def seed(self, key: str, amount: float, expires_at: float) -> None:
+        """Start-up: set a counter the store does not hold yet (a shared store may already hold it)."""
+        ...
 
 
 class MemoryCounters:
-    def __init__(self) -> None:
+    """Counters of one process. Windows that ended are dropped as new ones start."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._values: dict[str, float] = {}
+        self._expiry: dict[str, float] = {}
+        self._clock = clock
+        self._next_prune = 0.0
 
     def get(self, key: str) -> float:
         return self._values.get(key, 0.0)
 
-    def add(self, key: str, amount: float) -> None:
+    def get_many(self, keys: Sequence[str]) -> list[float]:
+        return [self._values.get(k, 0.0) for k in keys]
+
+    def charge(self, charges: Sequence[Charge]) -> int | None:
+        for i, c in enumerate(charges):
+            if self._values.get(c.key, 0.0) + c.amount > c.limit:
+                return i
+        for c in charges:
+            self.add(c.key, c.amount, c.expires_at)
+        return None
+
+    def add(self, key: str, amount: float, expires_at: float) -> None:
+        if key not in self._values:
+            self._expiry[key] = expires_at
+            self._prune()
         self._values[key] = self._values.get(key, 0.0) + amount
+
+    def seed(self, key: str, amount: float, expires_at: float) -> None:
+        self.add(key, amount, expires_at)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def _prune(self) -> None:
+        now = self._clock()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + 60
+        for key in [k for k, exp in self._expiry.items() if exp <= now]:
+            del self._values[key], self._expiry[key]
 
 
 @dataclass(frozen=True)
@@ -80,7 +137,7 @@ class BudgetUse:
 
 @dataclass
 class Reservation:
-    entries: list[tuple[str, str, float]] = field(default_factory=list)  # (counter key, metric, amount)
+    entries: list[tuple[Charge, str]] = field(default_factory=list)  # (what was charged, metric)
     settled: bool = False
 
 
@@ -95,7 +152,7 @@ class Budgets:
         self, budgets: list[BudgetConfig], counters: Counters | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.budgets = budgets
-        self.counters = counters or MemoryCounters()
+        self.counters = counters or MemoryCounters(clock)
         self.clock = clock
 
     def applicable(self, principal: Principal) -> list[BudgetConfig]:
@@ -103,33 +160,35 @@ class Budgets:
             return []
         return [b for b in self.budgets if b.team == principal.team or b.key == principal.key_id]
 
-    def _plan(self, budgets: list[BudgetConfig], est: Estimate) -> tuple[list[tuple[str, str, float]], float | None]:
-        """The counter increments this request needs, and the reset time of the first limit it breaks."""
+    def _plan(self, budgets: list[BudgetConfig], est: Estimate) -> list[tuple[Charge, str, float]]:
+        """The charges this request needs, with their metric and the time their window resets."""
         now = self.clock()
         amounts = {"requests": 1.0, "tokens": float(est.tokens), "usd_day": est.cost, "usd_month": est.cost}
-        entries: list[tuple[str, str, float]] = []
+        plan: list[tuple[Charge, str, float]] = []
         for b in budgets:
             for metric, (field_name, window) in METRICS.items():
                 limit = getattr(b, field_name)
                 if limit is None:
                     continue
                 wkey, reset = window_bounds(window, now)
-                key = f"{b.scope}|{metric}|{wkey}"
-                if self.counters.get(key) + amounts[metric] > limit:
-                    return [], reset
-                entries.append((key, metric, amounts[metric]))
-        return entries, None
+                plan.append((Charge(f"{b.scope}|{metric}|{wkey}", amounts[metric], float(limit), reset), metric, reset))
+        return plan
 
     def fits(self, principal: Principal, est: Estimate) -> bool:
-        return self._plan(self.applicable(principal), est)[1] is None
+        """Whether the estimate fits every applicable limit now (a hint: ``reserve`` decides)."""
+        plan = self._plan(self.applicable(principal), est)
+        current = self.counters.get_many([c.key for c, _, _ in plan])
+        return all(now + c.amount <= c.limit for (c, _, _), now in zip(plan, current, strict=True))
 
     def reserve(self, principal: Principal, est: Estimate) -> Reservation:
         """Check every applicable limit and reserve the estimate against all of them, or raise 429."""
         budgets = self.applicable(principal)
         if not budgets:
             return Reservation(settled=True)
-        entries, reset = self._plan(budgets, est)
-        if reset is not None:
+        plan = self._plan(budgets, est)
+        broken = self.counters.charge([c for c, _, _ in plan])
+        if broken is not None:
+            reset = plan[broken][2]
             wait = max(1, int(reset - self.clock() + 0.999))
             err = RateLimited(
                 f"budget or rate limit reached for team {principal.team!r}; it resets in {wait}s",
@@ -137,9 +196,7 @@ class Budgets:
             )
             err.headers = {"retry-after": str(wait), "x-ratelimit-reset": str(int(reset))}
             raise err
-        for key, _, amount in entries:
-            self.counters.add(key, amount)
-        return Reservation(entries)
+        return Reservation([(c, metric) for c, metric, _ in plan])
 
     def settle(self, reservation: Reservation, *, cost: float, tokens: int) -> None:
         """Replace the reservation with what the call really used (requests stay counted)."""
@@ -147,27 +204,35 @@ class Budgets:
             return
         reservation.settled = True
         actual = {"tokens": float(tokens), "usd_day": cost, "usd_month": cost}
-        for key, metric, amount in reservation.entries:
-            if metric in actual:
-                self.counters.add(key, actual[metric] - amount)
+        try:
+            for charge, metric in reservation.entries:
+                if metric in actual and actual[metric] != charge.amount:
+                    self.counters.add(charge.key, actual[metric] - charge.amount, charge.expires_at)
+        except CountersUnavailable:
+            # The reservation (a worst case) stays counted: budgets err on the safe side, and the request
+            # itself is already answered and recorded.
+            log.warning("could not settle a budget reservation: the counters did not answer")
 
     def current_use(self) -> list[BudgetUse]:
         """Every configured limit with its current window's use, in config order (metrics, dashboard)."""
         now = self.clock()
-        out = []
+        rows: list[tuple[str, str, float, str, float]] = []
         for b in self.budgets:
             for metric, (field_name, window) in METRICS.items():
                 limit = getattr(b, field_name)
                 if limit is None:
                     continue
                 wkey, reset = window_bounds(window, now)
-                used = self.counters.get(f"{b.scope}|{metric}|{wkey}")
-                out.append(BudgetUse(b.scope, field_name, float(limit), used, reset))
-        return out
+                rows.append((b.scope, field_name, float(limit), f"{b.scope}|{metric}|{wkey}", reset))
+        used = self.counters.get_many([key for _, _, _, key, _ in rows]) if rows else []
+        return [
+            BudgetUse(scope, name, limit, value, reset)
+            for (scope, name, limit, _, reset), value in zip(rows, used, strict=True)
+        ]
 
     def seed_spend(self, spend: dict[str, float], window: str) -> None:
         """Start-up: spend already in the ledger for the current day or month, by scope (``team:x``)."""
-        wkey, _ = window_bounds(window, self.clock())
+        wkey, reset = window_bounds(window, self.clock())
         metric = "usd_day" if window == "day" else "usd_month"
         for scope, amount in spend.items():
-            self.counters.add(f"{scope}|{metric}|{wkey}", amount)
+            self.counters.seed(f"{scope}|{metric}|{wkey}", amount, reset)

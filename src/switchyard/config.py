@@ -218,6 +218,9 @@ class ServerConfig(Strict):
     port: int | None = None
     max_body_bytes: int | None = None
     db_path: str | None = None
+    redis_url: str | None = Field(
+        default=None, description="shared budget and rate-limit counters for replicas, e.g. redis://127.0.0.1:6379/0"
+    )
 
 
 class GatewayConfig(Strict):
@@ -288,6 +291,9 @@ class Settings(BaseSettings):
     )
     dashboard_secret: str | None = Field(
         default=None, description="signs dashboard session cookies; unset: a random one per process"
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for budget counters shared by replicas; unset: in-process counters"
     )
 
 
@@ -363,6 +369,7 @@ class ServerOptions:
     port: int
     db_path: str
     max_body_bytes: int
+    redis_url: str | None = None
 
 
 def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
@@ -375,7 +382,11 @@ def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
         return getattr(settings, name) if name in explicit or from_file is None else from_file
 
     return ServerOptions(
-        host=pick("host"), port=pick("port"), db_path=str(pick("db_path")), max_body_bytes=pick("max_body_bytes")
+        host=pick("host"),
+        port=pick("port"),
+        db_path=str(pick("db_path")),
+        max_body_bytes=pick("max_body_bytes"),
+        redis_url=pick("redis_url"),
     )
 
 

@@ -138,6 +138,14 @@ class VerifierRejected(UpstreamError):
         self.usage = usage  # the refused answer was still paid for
 
 
+class CountersUnavailable(SwitchyardError):
+    """The shared budget counters (Redis) did not answer: budgets cannot be checked, so the request is
+    refused rather than let through unmetered."""
+
+    status = 503
+    type = "service_unavailable"
+
+
 class NoDeploymentAvailable(UpstreamError):
     status = 503
     type = "service_unavailable"

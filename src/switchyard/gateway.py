@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .budgets import Budgets, Reservation, month_start, window_bounds
 from .config import GatewayConfig, ModelConfig, RouteConfig, RoutePolicy, Settings, server_options
 from .dispatch import Dispatcher
-from .errors import InvalidRequest, NotFound
+from .errors import CountersUnavailable, InvalidRequest, NotFound
 from .keys import Authenticator
 from .ledger import LedgerWriter
 from .observability import GatewayMetrics, tracing_from_env
@@ -28,6 +28,7 @@ from .pricing import ModelPrice, resolve_price
 from .providers.base import Provider, ProviderContext
 from .providers.registry import ProviderRegistry, default_registry
 from .providers.transport import HttpTransport
+from .redis_counters import RedisCounters
 from .sensitivity import SensitivityDetector
 from .store.base import LedgerRecord
 from .store.sqlite import SQLiteStore
@@ -91,7 +92,8 @@ class Gateway:
         )
         self.auth = Authenticator(self.store, settings.admin_key)
         self.tokens = TokenCounter()
-        self.budgets = Budgets(config.budgets)
+        self.counters = RedisCounters(self.options.redis_url) if self.options.redis_url else None
+        self.budgets = Budgets(config.budgets, self.counters)
         self.detector: SensitivityDetector | None = None
         if config.has_residency_rules():
             self.detector = SensitivityDetector()
@@ -106,12 +108,21 @@ class Gateway:
 
     async def start(self, *, warm: bool = True) -> None:
         self.ledger.start()
+        if self.counters is not None:
+            try:
+                await asyncio.to_thread(self.counters.ping)
+            except CountersUnavailable as exc:
+                log.error("%s; requests with budgets get 503 until it answers", exc.message)
         if self.config.budgets:
-            # Spend windows continue across restarts: seed them from the ledger (indexed by day).
-            for window in ("day", "month"):
-                _, reset = window_bounds(window, time.time())
-                start = reset - 86400 if window == "day" else month_start(time.time())
-                self.budgets.seed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
+            # Spend windows continue across restarts: seed them from the ledger (indexed by day). A shared
+            # store keeps counters it already holds.
+            try:
+                for window in ("day", "month"):
+                    _, reset = window_bounds(window, time.time())
+                    start = reset - 86400 if window == "day" else month_start(time.time())
+                    self.budgets.seed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
+            except CountersUnavailable as exc:
+                log.error("spend windows not seeded from the ledger: %s", exc.message)
         if warm:
             self._warmups += [
                 asyncio.create_task(self._warm_router(path, router), name=f"warm-router-{path}")
@@ -154,6 +165,8 @@ class Gateway:
             await pool.aclose()
         await self.http.aclose()
         self.store.close()
+        if self.counters is not None:
+            self.counters.close()
 
     def record(self, rec: LedgerRecord) -> None:
         """A request's outcome is final: queue its ledger record, count it, trace it."""
