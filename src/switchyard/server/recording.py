@@ -33,7 +33,7 @@ class RecordedCall:
         self.settled = False
         self.record = LedgerRecord(
             id=uuid.uuid4().hex,
-            ts=time.time(),
+            ts=gw.clock(),
             key_id=principal.key_id,
             team=principal.team,
             endpoint=endpoint,
