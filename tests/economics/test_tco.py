@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,9 @@ from switchyard.economics.tco import (
     gpu_need,
     token_cost,
 )
+from switchyard.economics.workload import measure_workload
+from switchyard.store.sqlite import SQLiteStore
+from tests.store.test_sqlite import record
 
 runner = CliRunner(env={"COLUMNS": "200"})
 MEASURED = Path(__file__).resolve().parents[3] / "shared" / "data" / "throughput" / "h200_dense_bf16.json"
@@ -177,3 +181,36 @@ def test_tco_command_rejects_bad_input_clearly() -> None:
     assert bad.exit_code == 2 and "unknown GPU 'tpu'" in bad.output
     price = runner.invoke(app, ["tco", "--tokens-per-month", "300M", "--premium", "cheap"])
     assert price.exit_code == 2 and "not a price" in price.output
+
+
+# --- measured from the ledger ---------------------------------------------------------------------
+def test_workload_measured_from_the_ledger(tmp_path: Path) -> None:
+    day = 86400.0
+    t0 = 1_780_000_000.0 // day * day
+    store = SQLiteStore(tmp_path / "l.db")
+    recs = [replace(record(i, ts=t0 + 3600 + i), input_tokens=800, output_tokens=200) for i in range(6)]  # one minute
+    recs += [replace(record(10 + i, ts=t0 + 2 * day + 60 * i), input_tokens=800, output_tokens=200) for i in range(4)]
+    recs.append(replace(record(99, ts=t0 - 40 * day), input_tokens=10**9))  # outside the window
+    store.write(recs)
+    w = measure_workload(store, days=30, now=t0 + 2 * day + 3600)
+    store.close()
+    assert w is not None
+    assert w.tokens_per_month == pytest.approx(10 * 1000 * 30 / 3)  # 3 days span -> scaled to 30
+    assert w.input_share == pytest.approx(0.8) and w.tokens_per_request == pytest.approx(1000)
+    assert w.peak_rps == pytest.approx(6 / 60)
+
+
+def test_tco_command_from_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHYARD_DB_PATH", str(tmp_path / "l.db"))
+    monkeypatch.delenv("SWITCHYARD_CONFIG", raising=False)
+    empty = runner.invoke(app, ["tco", "--from-ledger"])
+    assert empty.exit_code == 1 and "no traffic" in empty.output
+    store = SQLiteStore(tmp_path / "l.db")
+    store.write([replace(record(i), input_tokens=900, output_tokens=100) for i in range(20)])
+    store.close()
+    out = runner.invoke(app, ["tco", "--from-ledger", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["workload"]["tokens_per_month"] == pytest.approx(20 * 1000 * 30)
+    assert data["workload"]["input_share"] == pytest.approx(0.9)
+    assert data["workload"]["source"].startswith("ledger")

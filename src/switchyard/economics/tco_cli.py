@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..config import Settings, load_config, server_options
 from ..errors import ConfigError
+from ..store.sqlite import SQLiteStore
 from .catalog import DEFAULT_BATCH, Throughput, build_catalog
 from .tco import ApiPrice, OwnedGpu, TcoResult, Workload, compare
+from .workload import measure_workload
 
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}
 
@@ -72,6 +76,19 @@ def print_result(r: TcoResult) -> None:
         typer.echo(f"{p.month:>5}  " + "  ".join(f"{p.costs[n]:>24,.2f}" for n in names))
 
 
+def _from_ledger(config: Path | None, days: int) -> Workload:
+    settings = Settings()
+    store = SQLiteStore(server_options(settings, load_config(config or settings.config)).db_path)
+    try:
+        measured = measure_workload(store, days, time.time())
+    finally:
+        store.close()
+    if measured is None:
+        typer.echo(f"the ledger has no traffic in the last {days} days", err=True)
+        raise typer.Exit(1)
+    return measured
+
+
 def _finite(value: object) -> object:
     """JSON has no infinity: ``never`` is written as null."""
     if isinstance(value, float) and math.isinf(value):
@@ -90,6 +107,9 @@ def tco(
     input_share: Annotated[float, typer.Option(min=0, max=1, help="share of the tokens that are input")] = 0.8,
     peak_rps: Annotated[float, typer.Option(min=0, help="peak requests per second")] = 0.0,
     tokens_per_request: Annotated[float, typer.Option(min=1, help="mean input+output tokens per request")] = 1000,
+    from_ledger: Annotated[bool, typer.Option(help="measure the workload from the ledger over --window")] = False,
+    window: Annotated[int, typer.Option(min=1, help="with --from-ledger: the last N days")] = 30,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (for --from-ledger)")] = None,
     premium: Annotated[str, typer.Option(help="premium API price per 1M tokens: blended (6.03) or in/out")] = "6.03",
     open_api: Annotated[str, typer.Option("--open", help="open-weight API price per 1M tokens")] = "0.83",
     gpu: Annotated[str, typer.Option(help="GPU from the catalog: h100, a100, h200")] = "h100",
@@ -121,10 +141,12 @@ def tco(
     except (ConfigError, ValueError) as exc:
         typer.echo(exc.message if isinstance(exc, ConfigError) else str(exc), err=True)
         raise typer.Exit(2) from None
-    if tokens_per_month is not None:
+    if from_ledger:
+        workload = _from_ledger(config, window)
+    elif tokens_per_month is not None:
         workload = Workload(parse_amount(tokens_per_month), input_share, peak_rps, tokens_per_request)
     else:
-        typer.echo("give --tokens-per-month (e.g. 300M)", err=True)
+        typer.echo("give --tokens-per-month (e.g. 300M) or --from-ledger", err=True)
         raise typer.Exit(2)
     capex_usd = capex if capex is not None else spec.capex_usd
     owned = None
