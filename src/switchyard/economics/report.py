@@ -10,7 +10,8 @@ prints as a table, JSON or CSV, that ``plots.py`` draws, and that a dashboard ca
   premium model);
 - the share of requests and tokens served by proprietary vs open-weight models (from the config's
   ``weights``) and by on-prem vs external localities (from the ledger), overall and per day;
-- latency p50 / p95 per model, read from the rollups' latency histograms (within one bucket, ~12%).
+- latency p50 / p95 per model, read from the rollups' latency histograms (within one bucket, ~12%;
+  over the report's days, for all teams and routes: the histograms are per model).
 
 Reports cover whole UTC days: the rollups are daily.
 """
@@ -269,8 +270,11 @@ def _by_cost(lines: Iterable[SpendLine]) -> list[SpendLine]:
 
 
 def build_report(store: LedgerRollups, models: Mapping[str, ModelInfo], filters: ReportFilters) -> Report:
-    rows = store.daily(filters.rollup())
-    latency = store.latency_histogram(filters.rollup())
+    """The report for ``filters``. Each grouping is one small query on the rollups (by its key, model
+    and locality), so the work depends on the number of days, teams and models, not of requests."""
+    f = filters.rollup()
+    by_day_rows = store.daily(f, ("day", "model", "locality"))
+    latency = store.latency_histogram(f)
 
     def info(model: str) -> ModelInfo:
         return models.get(model) or ModelInfo(UNKNOWN)
@@ -278,27 +282,30 @@ def build_report(store: LedgerRollups, models: Mapping[str, ModelInfo], filters:
     def blend(model: str) -> float | None:
         return info(model).standard_blend
 
+    def grouped(dimension: str, label: Callable[[DailyRollup], str]) -> list[SpendLine]:
+        return _by_cost(_grouped(store.daily(f, (dimension, "model")), label, blend).values())
+
     total = SpendLine("total")
     shares = Shares("total")
-    for d in rows:
-        total.add(d, blend(d.model))
-        shares.add(d, info(d.model).weights)
-    by_model = _grouped(rows, lambda d: d.model, blend, lambda k: ModelLine(k, weights=info(k).weights))
-    _add_latency(by_model, latency)
-    days = _grouped(rows, lambda d: d.day, blend)
     day_model: dict[str, dict[str, float]] = {}
     day_shares: dict[str, Shares] = {}
-    for d in rows:
+    for d in by_day_rows:
+        total.add(d, blend(d.model))
+        weights = info(d.model).weights
+        shares.add(d, weights)
+        day_shares.setdefault(d.day, Shares(d.day)).add(d, weights)
         cell = day_model.setdefault(d.day, {})
         cell[d.model] = cell.get(d.model, 0.0) + d.cost
-        day_shares.setdefault(d.day, Shares(d.day)).add(d, info(d.model).weights)
+    by_model = _grouped(by_day_rows, lambda d: d.model, blend, lambda k: ModelLine(k, weights=info(k).weights))
+    _add_latency(by_model, latency)
+    days = _grouped(by_day_rows, lambda d: d.day, blend)
     return Report(
         filters=filters,
         total=total,
-        by_team=_by_cost(_grouped(rows, lambda d: d.team or "-", blend).values()),
-        by_route=_by_cost(_grouped(rows, lambda d: d.route or "(direct)", blend).values()),
+        by_team=grouped("team", lambda d: d.team or "-"),
+        by_route=grouped("route", lambda d: d.route or "(direct)"),
         by_model=[m for m in _by_cost(by_model.values()) if isinstance(m, ModelLine)],
-        by_provider=_by_cost(_grouped(rows, lambda d: d.provider or "(none)", blend).values()),
+        by_provider=grouped("provider", lambda d: d.provider or "(none)"),
         by_day=[days[k] for k in sorted(days)],
         day_model_cost={k: day_model[k] for k in sorted(day_model)},
         shares=shares,

@@ -81,6 +81,9 @@ class RollupFilter:
     route: str | None = None
 
 
+DAILY_DIMENSIONS = ("day", "team", "route", "model", "provider", "locality")
+
+
 @dataclass(slots=True)
 class DailyRollup:
     """One day's totals for a (team, route, model, provider, locality); keys are summed together."""
@@ -136,9 +139,11 @@ class LedgerStore(Protocol):
 class LedgerRollups(Protocol):
     """Reads of the ledger's rollups: bounded by days and small, whatever the ledger's size."""
 
-    def daily(self, f: RollupFilter) -> list[DailyRollup]: ...
+    def daily(self, f: RollupFilter, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]: ...
 
-    def latency_histogram(self, f: RollupFilter) -> list[LatencyCount]: ...
+    def latency_histogram(self, f: RollupFilter) -> list[LatencyCount]:
+        """Per model and bucket over the filter's days (latency is not split by team or route)."""
+        ...
 
     def peak_minute_requests(self, since: float, until: float) -> int: ...
 

@@ -4,12 +4,15 @@ The store applies these increments in the same transaction as the rows themselve
 to the existing totals), so the rollups are exactly the sum of the ledger whatever the number of
 writers. Three summaries:
 
-- ``usage_daily``: per UTC day, team, key, route, served model, provider and locality — requests,
-  errors, sensitive requests, tokens in / out / cached, cost, counterfactual cost, latency sum. Budget
-  windows (day, month) and every report read this instead of the ledger.
-- ``latency_daily``: per day, team, route and model, a histogram of successful requests' latency in
-  log-spaced buckets (ten a decade): p50 / p95 over any window are read from it within one bucket
-  (~12%), which plain sums cannot give.
+- ``usage_daily``: per UTC day, team, route, served model, provider and locality — requests, errors,
+  sensitive requests, tokens in / out / cached, cost, counterfactual cost, latency sum. Team budget
+  windows (day, month) and every report read this instead of the ledger;
+- ``key_daily``: per day and key — requests, tokens, cost (key budgets). Keys are kept out of
+  ``usage_daily`` so its size does not grow with the number of keys;
+- ``latency_daily``: per day and model, a histogram of successful requests' latency in log-spaced
+  buckets (ten a decade): p50 / p95 over any window of days are read from it within one bucket
+  (~12%), which plain sums cannot give. Latency is a property of the model and its deployment, so the
+  histogram is not split by team or route (that would multiply its size by both);
 - ``requests_minutely``: requests and tokens per minute, for the peak request rate (``switchyard tco
   --from-ledger``).
 
@@ -40,14 +43,16 @@ def bucket_bounds(bucket: int) -> tuple[float, float]:
     return low, high
 
 
-DailyKey = tuple[str, str, str, str, str, str, str]  # day, team, key_id, route, model, provider, locality
-LatencyKey = tuple[str, str, str, str, int]  # day, team, route, model, bucket
+DailyKey = tuple[str, str, str, str, str, str]  # day, team, route, model, provider, locality
+KeyDayKey = tuple[str, str]  # day, key_id
+LatencyKey = tuple[str, str, int]  # day, model, bucket
 
 
 @dataclass
 class Increments:
     # day key -> [requests, errors, sensitive, input, output, cached, cost, counterfactual, latency sum]
     daily: dict[DailyKey, list[float]] = field(default_factory=dict)
+    keys: dict[KeyDayKey, list[float]] = field(default_factory=dict)  # [requests, input, output, cost]
     latency: dict[LatencyKey, int] = field(default_factory=dict)
     minutes: dict[int, list[int]] = field(default_factory=dict)  # minute -> [requests, input, output]
 
@@ -56,6 +61,9 @@ class Increments:
             (*k, int(v[0]), int(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), *v[6:])
             for k, v in self.daily.items()
         ]
+
+    def key_rows(self) -> list[tuple[object, ...]]:
+        return [(*k, int(v[0]), int(v[1]), int(v[2]), v[3]) for k, v in self.keys.items()]
 
     def latency_rows(self) -> list[tuple[object, ...]]:
         return [(*k, n) for k, n in self.latency.items()]
@@ -71,7 +79,7 @@ def increments(records: Iterable[LedgerRecord], day_of: dict[str, str]) -> Incre
         day = day_of[r.id]
         team, route = r.team or "", r.route or ""
         model = r.served_model or r.requested
-        key = (day, team, r.key_id or "", route, model, r.provider or "", r.locality or "")
+        key = (day, team, route, model, r.provider or "", r.locality or "")
         row = inc.daily.get(key)
         if row is None:
             row = inc.daily[key] = [0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0]
@@ -85,8 +93,17 @@ def increments(records: Iterable[LedgerRecord], day_of: dict[str, str]) -> Incre
         row[6] += r.cost
         row[7] += r.counterfactual_cost
         row[8] += r.latency_ms
+        if r.key_id is not None:
+            kkey = (day, r.key_id)
+            k = inc.keys.get(kkey)
+            if k is None:
+                k = inc.keys[kkey] = [0, 0, 0, 0.0]
+            k[0] += 1
+            k[1] += r.input_tokens
+            k[2] += r.output_tokens
+            k[3] += r.cost
         if not error and r.served_model is not None:
-            lkey = (day, team, route, r.served_model, latency_bucket(r.latency_ms))
+            lkey = (day, r.served_model, latency_bucket(r.latency_ms))
             inc.latency[lkey] = inc.latency.get(lkey, 0) + 1
         minute = int(r.ts // 60)
         m = inc.minutes.get(minute)
@@ -99,10 +116,10 @@ def increments(records: Iterable[LedgerRecord], day_of: dict[str, str]) -> Incre
 
 
 UPSERT_DAILY = """
-    INSERT INTO usage_daily (day, team, key_id, route, model, provider, locality, requests, errors, sensitive,
+    INSERT INTO usage_daily (day, team, route, model, provider, locality, requests, errors, sensitive,
         input_tokens, output_tokens, cached_tokens, cost, counterfactual_cost, latency_ms_sum)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-    ON CONFLICT (day, team, key_id, route, model, provider, locality) DO UPDATE SET
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    ON CONFLICT (day, team, route, model, provider, locality) DO UPDATE SET
         requests = requests + excluded.requests, errors = errors + excluded.errors,
         sensitive = sensitive + excluded.sensitive, input_tokens = input_tokens + excluded.input_tokens,
         output_tokens = output_tokens + excluded.output_tokens,
@@ -110,9 +127,15 @@ UPSERT_DAILY = """
         counterfactual_cost = counterfactual_cost + excluded.counterfactual_cost,
         latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum
 """
+UPSERT_KEY = """
+    INSERT INTO key_daily (day, key_id, requests, input_tokens, output_tokens, cost) VALUES (?,?,?,?,?,?)
+    ON CONFLICT (day, key_id) DO UPDATE SET requests = requests + excluded.requests,
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+        cost = cost + excluded.cost
+"""
 UPSERT_LATENCY = """
-    INSERT INTO latency_daily (day, team, route, model, bucket, requests) VALUES (?,?,?,?,?,?)
-    ON CONFLICT (day, team, route, model, bucket) DO UPDATE SET requests = requests + excluded.requests
+    INSERT INTO latency_daily (day, model, bucket, requests) VALUES (?,?,?,?)
+    ON CONFLICT (day, model, bucket) DO UPDATE SET requests = requests + excluded.requests
 """
 UPSERT_MINUTE = """
     INSERT INTO requests_minutely (minute, requests, input_tokens, output_tokens) VALUES (?,?,?,?)

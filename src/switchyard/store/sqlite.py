@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from . import rollups
-from .base import AttemptRecord, DailyRollup, KeyRecord, LatencyCount, LedgerRecord, RollupFilter, UsageRow
+from .base import (
+    DAILY_DIMENSIONS,
+    AttemptRecord,
+    DailyRollup,
+    KeyRecord,
+    LatencyCount,
+    LedgerRecord,
+    RollupFilter,
+    UsageRow,
+)
 from .migrations import migrate
 
 _REQUEST_COLUMNS = (
@@ -30,6 +39,10 @@ def utc_day(ts: float) -> str:
     return _day_of(int(ts // 86400))
 
 
+class _Replayed(Exception):
+    """Some records of a batch are already in the ledger."""
+
+
 class SQLiteStore:
     """One connection guarded by a lock: writes come in batches from the ledger writer's thread, reads
     are rare (key look-ups are cached by the caller)."""
@@ -43,6 +56,8 @@ class SQLiteStore:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            # 64 MiB of page cache (default 2 MiB): the ledger's id index takes random inserts (uuid4 ids)
+            self._conn.execute("PRAGMA cache_size=-65536")
             self._conn.execute("PRAGMA foreign_keys=ON")
             migrate(self._conn)
 
@@ -62,14 +77,22 @@ class SQLiteStore:
             return
         unique = list({r.id: r for r in records}.values())
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                fresh = self._fresh(unique)
-                self._insert(fresh)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+            for careful in (False, True):
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # Replays are rare: insert optimistically, and only when some id was already there
+                    # start again, leaving out the ids the ledger has.
+                    self._insert(self._fresh(unique) if careful else unique)
+                except _Replayed:
+                    self._conn.execute("ROLLBACK")
+                    if careful:
+                        raise
+                    continue
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+                return
 
     def _fresh(self, records: list[LedgerRecord]) -> list[LedgerRecord]:
         seen: set[str] = set()
@@ -80,6 +103,8 @@ class SQLiteStore:
         return [r for r in records if r.id not in seen] if seen else records
 
     def _insert(self, records: list[LedgerRecord]) -> None:
+        if not records:
+            return
         days = {r.id: utc_day(r.ts) for r in records}
         rows = [
             (
@@ -99,7 +124,11 @@ class SQLiteStore:
             for a in r.attempts
         ]  # fmt: skip
         conn = self._conn
-        conn.executemany(f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 25)})", rows)
+        cur = conn.executemany(
+            f"INSERT OR IGNORE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 25)})", rows
+        )
+        if cur.rowcount != len(rows):
+            raise _Replayed
         conn.executemany(
             "INSERT INTO attempts (request_id, seq, ts, model, provider, locality, latency_ms, "
             "ttft_ms, status, error_class, input_tokens, output_tokens, cost) "
@@ -108,6 +137,7 @@ class SQLiteStore:
         )
         inc = rollups.increments(records, days)
         conn.executemany(rollups.UPSERT_DAILY, inc.daily_rows())
+        conn.executemany(rollups.UPSERT_KEY, inc.key_rows())
         conn.executemany(rollups.UPSERT_LATENCY, inc.latency_rows())
         conn.executemany(rollups.UPSERT_MINUTE, inc.minute_rows())
 
@@ -143,10 +173,9 @@ class SQLiteStore:
         whole days from the rollups, a leading part-day from the ledger's ``ts`` index."""
         first_day, partial = self._split(since)
         out: dict[str, float] = {}
-        for scope, column in (("team", "team"), ("key", "key_id")):
+        for scope, column, table in (("team", "team", "usage_daily"), ("key", "key_id", "key_daily")):
             found = self._query(
-                f"SELECT {column}, SUM(cost) FROM usage_daily WHERE day >= ? AND {column} != '' GROUP BY 1",
-                (first_day,),
+                f"SELECT {column}, SUM(cost) FROM {table} WHERE day >= ? AND {column} != '' GROUP BY 1", (first_day,)
             )
             if partial is not None:
                 found += self._query(
@@ -169,19 +198,26 @@ class SQLiteStore:
                 args.append(value)
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
-    def daily(self, f: RollupFilter) -> list[DailyRollup]:
+    def daily(self, f: RollupFilter, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]:
+        """Rollup totals grouped by ``group_by`` (a subset of :data:`DAILY_DIMENSIONS`); dimensions not
+        grouped by come back as ``""``."""
+        unknown = set(group_by) - set(DAILY_DIMENSIONS)
+        if unknown or not group_by:
+            raise ValueError(f"group_by: unknown dimensions {sorted(unknown)} (known: {DAILY_DIMENSIONS})")
         where, args = self._where(f)
+        dims = ", ".join(d if d in group_by else "''" for d in DAILY_DIMENSIONS)
+        keys = ", ".join(group_by)
         rows = self._query(
-            f"""SELECT day, team, route, model, provider, locality, SUM(requests), SUM(errors), SUM(sensitive),
-                       SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost),
-                       SUM(counterfactual_cost), SUM(latency_ms_sum)
-                FROM usage_daily {where} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6""",
+            f"""SELECT {dims}, SUM(requests), SUM(errors), SUM(sensitive), SUM(input_tokens), SUM(output_tokens),
+                       SUM(cached_tokens), SUM(cost), SUM(counterfactual_cost), SUM(latency_ms_sum)
+                FROM usage_daily {where} GROUP BY {keys} ORDER BY {keys}""",
             args,
         )
         return [DailyRollup(*row) for row in rows]
 
     def latency_histogram(self, f: RollupFilter) -> list[LatencyCount]:
-        where, args = self._where(f)
+        """Latency counts per model and bucket over ``f``'s days (the histogram has no team or route)."""
+        where, args = self._where(RollupFilter(f.since_day, f.until_day))
         rows = self._query(
             f"SELECT model, bucket, SUM(requests) FROM latency_daily {where} GROUP BY 1, 2 ORDER BY 1, 2", args
         )
