@@ -90,6 +90,8 @@ def print_table(report: Report, console: Console) -> None:
     console.print(_spend_table("by team", report.by_team, "team"))
     console.print(_spend_table("by route", report.by_route, "route"))
     console.print(_model_table(report.by_model))
+    if report.filters.team or report.filters.route:
+        console.print("(latency percentiles are per model over these days, for all teams and routes)")
     console.print(_spend_table("by provider", report.by_provider, "provider"))
     console.print(_spend_table("by day", report.by_day, "day"))
     shares = Table("day", "requests", "proprietary req", "proprietary tok", "on-prem req", "on-prem tok",
