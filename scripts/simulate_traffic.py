@@ -391,7 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", type=Path, default=Path("sim"), help="ledger, report (txt/json/csv) and PNGs go here")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNGs")
+    ap.add_argument("--report-only", action="store_true", help="report on the ledger already in --out")
     args = ap.parse_args(argv)
+    if args.report_only:
+        cfg = gateway_config("http://127.0.0.1:9", "http://127.0.0.1:9", "http://127.0.0.1:9")  # never called
+        return write_report(args.out, cfg, args.no_plots, {})
 
     args.out.mkdir(parents=True, exist_ok=True)
     db = args.out / "ledger.db"
@@ -424,7 +428,11 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = asyncio.run(drive(url, keys, planned, clock, upstreams, cfg, args.concurrency, rng))
     elapsed = time.monotonic() - t0
     print(f"done in {elapsed:.0f} s: {dict(outcomes)}")
+    return write_report(args.out, cfg, args.no_plots, {"client_outcomes": dict(outcomes), "seconds": round(elapsed, 1)})
 
+
+def write_report(out: Path, cfg: GatewayConfig, no_plots: bool, extra: dict[str, Any]) -> int:
+    db = out / "ledger.db"
     store = SQLiteStore(db)
     report = build_report(store, models_from_config(cfg), ReportFilters())
     store.close()
@@ -432,20 +440,19 @@ def main(argv: list[str] | None = None) -> int:
         rows = int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
     from rich.console import Console
 
-    with (args.out / "report.txt").open("w") as fh:
+    with (out / "report.txt").open("w") as fh:
         print_table(report, Console(file=fh, width=200))
-    (args.out / "report.json").write_text(json.dumps(report.as_dict(), indent=2))
-    (args.out / "report.csv").write_text(to_csv(report))
-    pngs = [] if args.no_plots else [str(p) for p in write_plots(report, args.out)]
+    (out / "report.json").write_text(json.dumps(report.as_dict(), indent=2))
+    (out / "report.csv").write_text(to_csv(report))
+    pngs = [] if no_plots else [str(p) for p in write_plots(report, out)]
     summary = summarize(report)
-    summary.update({"ledger_rows": rows, "client_outcomes": dict(outcomes), "seconds": round(elapsed, 1),
-                    "pngs": pngs})  # fmt: skip
+    summary.update({"ledger_rows": rows, **extra, "pngs": pngs})
     t = report.total
     print(f"ledger: {rows:,} requests; spend ${t.cost:,.2f} vs ${t.counterfactual_cost:,.2f} premium-only "
           f"(saved ${t.savings:,.2f}, {summary['savings_share']:.1%}); proprietary share of requests "
           f"{summary['proprietary_request_share']:.1%} (first day {summary['proprietary_request_share_first_day']:.1%}, "
           f"last day {summary['proprietary_request_share_last_day']:.1%})")  # fmt: skip
-    print(f"report: {args.out / 'report.txt'}, .json, .csv" + (f"; charts: {', '.join(pngs)}" if pngs else ""))
+    print(f"report: {out / 'report.txt'}, .json, .csv" + (f"; charts: {', '.join(pngs)}" if pngs else ""))
     print(json.dumps(summary))
     return 0
 

@@ -94,18 +94,10 @@ def cumulative_savings(report: Report, path: Path) -> Path:
     ax.fill_between(x, spent, premium, color="tab:green", alpha=0.25, label="savings")
     t = report.total
     if x:
-        share = f" ({t.savings_share:.0%})" if t.savings_share is not None else ""
-        ax.annotate(
-            f"saved ${t.savings:,.2f}{share}",
-            xy=(x[-1], (spent[-1] + premium[-1]) / 2),
-            xytext=(-10, 0),
-            textcoords="offset points",
-            ha="right",
-            va="center",
-            fontsize=11,
-            fontweight="bold",
-            color="darkgreen",
-        )
+        share = f" ({t.savings_share:.0%} of the premium-only cost)" if t.savings_share is not None else ""
+        ax.text(0.98, 0.06, f"saved ${t.savings:,.2f}{share}\nspent ${t.cost:,.2f} instead of "
+                f"${t.counterfactual_cost:,.2f}", transform=ax.transAxes, ha="right", va="bottom", fontsize=11,
+                fontweight="bold", color="darkgreen")  # fmt: skip
     ax.set_ylabel("cumulative USD")
     ax.set_title(_title(report, f"Cumulative spend vs premium-only counterfactual — saved ${t.savings:,.2f}"))
     ax.legend(loc="upper left")
@@ -180,4 +172,5 @@ CHARTS = {
 
 def write_plots(report: Report, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    return [draw(report, folder / name) for name, draw in CHARTS.items()]
+    with _pyplot().rc_context({"text.parse_math": False}):  # "$" is money here, not TeX
+        return [draw(report, folder / name) for name, draw in CHARTS.items()]

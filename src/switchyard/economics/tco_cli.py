@@ -43,7 +43,7 @@ def print_result(r: TcoResult) -> None:
     w = r.workload
     typer.echo(
         f"workload ({w.source}): {w.tokens_per_month / 1e6:,.1f}M tokens/month, {w.input_share:.0%} input, "
-        f"peak {w.peak_rps:g} req/s, {w.tokens_per_request:,.0f} tokens/request"
+        f"peak {w.peak_rps:.3g} req/s, {w.tokens_per_request:,.0f} tokens/request"
     )
     t = r.throughput
     typer.echo(
