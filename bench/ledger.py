@@ -50,7 +50,7 @@ MODELS = [
 
 def generate(n: int, start: float, end: float, rng: random.Random) -> list[LedgerRecord]:
     """``n`` requests between ``start`` and ``end``, in time order (as a gateway writes them), with
-    random 128-bit ids (as uuid4 gives)."""
+    time-ordered ids as ``ledger.new_request_id`` makes them."""
     out = []
     step = (end - start) / n
     rand, randrange, bits = rng.random, rng.randrange, rng.getrandbits
@@ -63,10 +63,10 @@ def generate(n: int, start: float, end: float, rng: random.Random) -> list[Ledge
         latency = 50 + 2000 * rand() * rand()
         out.append(
             LedgerRecord(
-                id=f"{bits(128):032x}", ts=ts, key_id=key, team=team, endpoint="chat", requested="auto",
+                id=f"{int(ts * 1000):012x}{bits(80):020x}", ts=ts, key_id=key, team=team, endpoint="chat", requested="auto",
                 route=ROUTES[randrange(5)], served_model=model, provider=provider, locality=locality,
                 input_tokens=tin, output_tokens=tout, cost=(tin * pin + tout * pout) / 1e6, latency_ms=latency,
-                status=200 if ok else 502, counterfactual_cost=(tin * 2.5 + tout * 10.0) / 1e6,
+                status=200 if ok else 502, counterfactual_cost=(tin * 3.0 + tout * 15.0) / 1e6,
                 attempts=[AttemptRecord(0, ts, model, provider, locality, latency, None, "ok" if ok else "error")],
             )
         )  # fmt: skip
@@ -101,10 +101,10 @@ def fill_history(db: Path, rows: int, start: float, end: float) -> None:
                          10 + abs(random()) % 790 AS tout, 50 + abs(random()) % 2000 AS lat FROM seq)
             INSERT INTO requests (id, ts, day, key_id, team, endpoint, requested, route, served_model, provider,
                 locality, input_tokens, output_tokens, cost, latency_ms, status, counterfactual_cost)
-            SELECT lower(hex(randomblob(16))), ts, strftime('%Y-%m-%d', ts, 'unixepoch'), k.key_id, k.team, 'chat',
+            SELECT printf('%012x', CAST(ts * 1000 AS INTEGER)) || lower(hex(randomblob(10))), ts, strftime('%Y-%m-%d', ts, 'unixepoch'), k.key_id, k.team, 'chat',
                    'auto', r.route, m.name, m.provider, m.locality, tin * ok, tout * ok,
                    ok * (tin * m.pin + tout * m.pout) / 1e6, lat, CASE WHEN ok THEN 200 ELSE 502 END,
-                   ok * (tin * 2.5 + tout * 10.0) / 1e6
+                   ok * (tin * 3.0 + tout * 15.0) / 1e6
             FROM g JOIN bm m ON m.idx = g.mi JOIN bk k ON k.idx = g.ki JOIN br r ON r.idx = g.ri"""
     )
     conn.execute(
