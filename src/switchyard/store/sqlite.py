@@ -56,7 +56,7 @@ class SQLiteStore:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            # 64 MiB of page cache (default 2 MiB): the ledger's id index takes random inserts (uuid4 ids)
+            # 64 MiB of page cache (default 2 MiB): reports and inserts on a large ledger stay in memory
             self._conn.execute("PRAGMA cache_size=-65536")
             self._conn.execute("PRAGMA foreign_keys=ON")
             migrate(self._conn)
