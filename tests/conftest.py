@@ -63,11 +63,12 @@ def run_gateway(
     *,
     environ: dict[str, str] | None = None,
     classify: Classifier | None = None,
+    clock: Callable[[], float] = time.time,
     **settings: Any,
 ) -> Iterator[RunningGateway]:
     port = free_port()
     s = Settings(db_path=db_path, admin_key=ADMIN_KEY, ledger_flush_interval=0.05, **settings)
-    gw = Gateway(s, config, environ=environ or {}, classify=classify)
+    gw = Gateway(s, config, environ=environ or {}, classify=classify, clock=clock)
     server = uvicorn.Server(uvicorn.Config(create_app(gateway=gw), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -144,3 +144,13 @@ def test_sigterm_keeps_every_acknowledged_request(tmp_path: Path) -> None:
     store = SQLiteStore(db)
     rows = store.recent(1000)
     assert len([r for r in rows if r.status == 200]) == acknowledged
+
+
+def test_request_ids_are_unique_and_time_ordered() -> None:
+    from switchyard.ledger import new_request_id
+
+    ids = [new_request_id(1_780_000_000.0 + i / 10) for i in range(2000)]
+    assert len(set(ids)) == 2000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert ids == sorted(ids)  # later requests sort after earlier ones (100 ms apart here)
+    same_ms = {new_request_id(1_780_000_000.0) for _ in range(1000)}
+    assert len(same_ms) == 1000  # 80 random bits tell apart requests of the same millisecond

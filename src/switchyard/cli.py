@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import Settings, load_config, server_options
+from .economics.report_cli import report
+from .economics.tco_cli import tco
 from .errors import ConfigError
 from .keys import create_key
 from .routing.cli import app as router_app
@@ -25,6 +27,8 @@ keys_app = typer.Typer(help="Manage API keys (stored hashed; a new key is shown 
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(router_app, name="router")
+app.command()(tco)
+app.command()(report)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded models)")]
 

@@ -21,6 +21,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .errors import ConfigError
 
 Balance = Literal["round_robin", "least_busy"]
+Weights = Literal["proprietary", "open-weight"]
+LOCAL_PROVIDERS = frozenset({"llamacpp", "sentence_transformers"})
 LOCALITY_PATTERN = re.compile(r"^(on_prem|[a-z]{2}(-[a-z0-9]+)*)$")
 
 
@@ -73,6 +75,11 @@ class ModelConfig(Strict):
     balance: Balance = "round_robin"
     locality: str = Field(pattern=LOCALITY_PATTERN.pattern)
     tier: str = "standard"
+    weights: Weights | None = Field(
+        default=None,
+        description="proprietary or open-weight, for the reports' proprietary share; default: a tag "
+        "`open-weight`/`proprietary`, else open-weight for local providers and on_prem models, else proprietary",
+    )
     tags: list[str] = Field(default_factory=list)
     context_window: int | None = Field(default=None, gt=0)
     price: Price | None = None
@@ -98,10 +105,32 @@ class ModelConfig(Strict):
                 self.path = finder()
         return self
 
+    @model_validator(mode="after")
+    def _default_weights(self) -> ModelConfig:
+        if self.weights is None:
+            self.weights = default_weights(self.provider, self.locality, self.tags)
+        return self
+
+    @property
+    def is_proprietary(self) -> bool:
+        return self.weights == "proprietary"
+
     def all_deployments(self) -> list[Deployment]:
         if self.deployments:
             return self.deployments
         return [Deployment(base_url=self.base_url, api_key_env=self.api_key_env, path=self.path)]
+
+
+def default_weights(provider: str, locality: str, tags: list[str]) -> Weights:
+    """A model's licence class when the config does not say: its tags first, then where it runs — a
+    local provider or an on-prem server runs weights you have (open-weight), a remote API is taken to
+    be proprietary (set ``weights: open-weight`` for hosted open models such as DeepSeek or Llama)."""
+    for tag in tags:
+        if tag in ("open-weight", "proprietary"):
+            return "open-weight" if tag == "open-weight" else "proprietary"
+    if provider in LOCAL_PROVIDERS or locality == "on_prem":
+        return "open-weight"
+    return "proprietary"
 
 
 SENSITIVITY_CLASSES = ("pii", "financial", "health", "secret")

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,8 +71,12 @@ class Gateway:
         environ: Mapping[str, str] | None = None,
         http: HttpTransport | None = None,
         classify: Classifier | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` gives the wall-clock time stamped on ledger records and used for budget windows
+        (a simulation replays a month of traffic by passing its own)."""
         self.settings = settings
+        self.clock = clock
         self.config = config
         self.http = http or HttpTransport()
         self.provider_ctx = ProviderContext(
@@ -93,7 +97,7 @@ class Gateway:
         self.auth = Authenticator(self.store, settings.admin_key)
         self.tokens = TokenCounter()
         self.counters = RedisCounters(self.options.redis_url) if self.options.redis_url else None
-        self.budgets = Budgets(config.budgets, self.counters)
+        self.budgets = Budgets(config.budgets, self.counters, clock=clock)
         self.detector: SensitivityDetector | None = None
         if config.has_residency_rules():
             self.detector = SensitivityDetector()
@@ -116,10 +120,11 @@ class Gateway:
         if self.config.budgets:
             # Spend windows continue across restarts: seed them from the ledger (indexed by day). A shared
             # store keeps counters it already holds.
+            now = self.clock()
             try:
                 for window in ("day", "month"):
-                    _, reset = window_bounds(window, time.time())
-                    start = reset - 86400 if window == "day" else month_start(time.time())
+                    _, reset = window_bounds(window, now)
+                    start = reset - 86400 if window == "day" else month_start(now)
                     self.budgets.seed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
             except CountersUnavailable as exc:
                 log.error("spend windows not seeded from the ledger: %s", exc.message)

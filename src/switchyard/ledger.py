@@ -7,11 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Sequence
 
 from .store.base import LedgerRecord, LedgerStore
 
 log = logging.getLogger(__name__)
+
+
+def new_request_id(ts: float) -> str:
+    """32 hex digits: the time in milliseconds (12), then 80 random bits (20) — unique like a uuid4, but
+    time-ordered, so the ledger's id indexes grow at their end instead of taking random inserts (on a
+    10M-row ledger that is what keeps the insert rate up)."""
+    return f"{int(ts * 1000) & 0xFFFFFFFFFFFF:012x}{secrets.token_hex(10)}"
 
 
 class LedgerWriter:

@@ -4,7 +4,6 @@ dispatch trace, queued exactly once whatever the outcome (answer, error, or clie
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -13,6 +12,7 @@ from starlette.requests import Request
 from ..dispatch import DispatchTrace
 from ..errors import SwitchyardError, UpstreamError
 from ..gateway import Gateway, Resolution
+from ..ledger import new_request_id
 from ..store.base import AttemptRecord, LedgerRecord
 from ..types import Principal, Usage
 from .http import ClientDisconnected, until_disconnect
@@ -31,9 +31,10 @@ class RecordedCall:
         self.trace = DispatchTrace()
         self.started = time.monotonic()
         self.settled = False
+        now = gw.clock()
         self.record = LedgerRecord(
-            id=uuid.uuid4().hex,
-            ts=time.time(),
+            id=new_request_id(now),
+            ts=now,
             key_id=principal.key_id,
             team=principal.team,
             endpoint=endpoint,

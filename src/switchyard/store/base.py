@@ -70,6 +70,48 @@ class UsageRow:
     errors: int
 
 
+@dataclass(frozen=True, slots=True)
+class RollupFilter:
+    """Whole UTC days ``since_day``..``until_day`` (inclusive, ``YYYY-MM-DD``; None = unbounded), and
+    optionally one team and one route (``""`` selects records without one)."""
+
+    since_day: str | None = None
+    until_day: str | None = None
+    team: str | None = None
+    route: str | None = None
+
+
+DAILY_DIMENSIONS = ("day", "team", "route", "model", "provider", "locality")
+
+
+@dataclass(slots=True)
+class DailyRollup:
+    """One day's totals for a (team, route, model, provider, locality); keys are summed together."""
+
+    day: str
+    team: str
+    route: str
+    model: str
+    provider: str
+    locality: str
+    requests: int
+    errors: int
+    sensitive: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost: float
+    counterfactual_cost: float
+    latency_ms_sum: float
+
+
+@dataclass(slots=True)
+class LatencyCount:
+    model: str
+    bucket: int  # see store/rollups.py for the bucket bounds
+    requests: int
+
+
 @dataclass(slots=True)
 class KeyRecord:
     id: str
@@ -92,6 +134,18 @@ class LedgerStore(Protocol):
     def get(self, request_id: str) -> LedgerRecord | None: ...
 
     def recent(self, limit: int = 100) -> list[LedgerRecord]: ...
+
+
+class LedgerRollups(Protocol):
+    """Reads of the ledger's rollups: bounded by days and small, whatever the ledger's size."""
+
+    def daily(self, f: RollupFilter, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]: ...
+
+    def latency_histogram(self, f: RollupFilter) -> list[LatencyCount]:
+        """Per model and bucket over the filter's days (latency is not split by team or route)."""
+        ...
+
+    def peak_minute_requests(self, since: float, until: float) -> int: ...
 
 
 class KeyStore(Protocol):

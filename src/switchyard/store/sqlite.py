@@ -10,7 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .base import AttemptRecord, KeyRecord, LedgerRecord, UsageRow
+from . import rollups
+from .base import (
+    DAILY_DIMENSIONS,
+    AttemptRecord,
+    DailyRollup,
+    KeyRecord,
+    LatencyCount,
+    LedgerRecord,
+    RollupFilter,
+    UsageRow,
+)
 from .migrations import migrate
 
 _REQUEST_COLUMNS = (
@@ -29,6 +39,10 @@ def utc_day(ts: float) -> str:
     return _day_of(int(ts // 86400))
 
 
+class _Replayed(Exception):
+    """Some records of a batch are already in the ledger."""
+
+
 class SQLiteStore:
     """One connection guarded by a lock: writes come in batches from the ledger writer's thread, reads
     are rare (key look-ups are cached by the caller)."""
@@ -42,6 +56,8 @@ class SQLiteStore:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            # 64 MiB of page cache (default 2 MiB): reports and inserts on a large ledger stay in memory
+            self._conn.execute("PRAGMA cache_size=-65536")
             self._conn.execute("PRAGMA foreign_keys=ON")
             migrate(self._conn)
 
@@ -55,11 +71,44 @@ class SQLiteStore:
 
     # ledger ---------------------------------------------------------------------------------------
     def write(self, records: Sequence[LedgerRecord]) -> None:
+        """Insert records and add them to the rollups, in one transaction. Records are immutable: an id
+        already in the ledger (a replayed batch) is skipped, so the rollups never count it twice."""
         if not records:
             return
+        unique = list({r.id: r for r in records}.values())
+        with self._lock:
+            for careful in (False, True):
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # Replays are rare: insert optimistically, and only when some id was already there
+                    # start again, leaving out the ids the ledger has.
+                    self._insert(self._fresh(unique) if careful else unique)
+                except _Replayed:
+                    self._conn.execute("ROLLBACK")
+                    if careful:
+                        raise
+                    continue
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+                return
+
+    def _fresh(self, records: list[LedgerRecord]) -> list[LedgerRecord]:
+        seen: set[str] = set()
+        for i in range(0, len(records), 500):
+            ids = [r.id for r in records[i : i + 500]]
+            sql = f"SELECT id FROM requests WHERE id IN ({','.join('?' * len(ids))})"
+            seen.update(row[0] for row in self._conn.execute(sql, ids))
+        return [r for r in records if r.id not in seen] if seen else records
+
+    def _insert(self, records: list[LedgerRecord]) -> None:
+        if not records:
+            return
+        days = {r.id: utc_day(r.ts) for r in records}
         rows = [
             (
-                r.id, r.ts, utc_day(r.ts), r.key_id, r.team, r.endpoint, r.requested, r.route, r.served_model,
+                r.id, r.ts, days[r.id], r.key_id, r.team, r.endpoint, r.requested, r.route, r.served_model,
                 r.provider, r.locality, r.input_tokens, r.output_tokens, r.cached_tokens, int(r.tokens_estimated),
                 r.cost, r.latency_ms, r.ttft_ms, r.status, r.error_class, ",".join(r.fallback_chain), int(r.stream),
                 r.counterfactual_cost, "\n".join(r.reasons), ",".join(r.classes),
@@ -68,67 +117,118 @@ class SQLiteStore:
         ]  # fmt: skip
         attempts = [
             (
-                r.id,
-                a.seq,
-                a.ts,
-                a.model,
-                a.provider,
-                a.locality,
-                a.latency_ms,
-                a.ttft_ms,
-                a.status,
-                a.error_class,
-                a.input_tokens,
-                a.output_tokens,
-                a.cost,
+                r.id, a.seq, a.ts, a.model, a.provider, a.locality, a.latency_ms, a.ttft_ms, a.status,
+                a.error_class, a.input_tokens, a.output_tokens, a.cost,
             )
             for r in records
             for a in r.attempts
-        ]
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                self._conn.executemany(
-                    f"INSERT OR REPLACE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 25)})", rows
-                )
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO attempts (request_id, seq, ts, model, provider, locality, latency_ms, "
-                    "ttft_ms, status, error_class, input_tokens, output_tokens, cost) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    attempts,
-                )
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        ]  # fmt: skip
+        conn = self._conn
+        cur = conn.executemany(
+            f"INSERT OR IGNORE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 25)})", rows
+        )
+        if cur.rowcount != len(rows):
+            raise _Replayed
+        conn.executemany(
+            "INSERT INTO attempts (request_id, seq, ts, model, provider, locality, latency_ms, "
+            "ttft_ms, status, error_class, input_tokens, output_tokens, cost) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            attempts,
+        )
+        inc = rollups.increments(records, days)
+        conn.executemany(rollups.UPSERT_DAILY, inc.daily_rows())
+        conn.executemany(rollups.UPSERT_KEY, inc.key_rows())
+        conn.executemany(rollups.UPSERT_LATENCY, inc.latency_rows())
+        conn.executemany(rollups.UPSERT_MINUTE, inc.minute_rows())
+
+    @staticmethod
+    def _split(since: float) -> tuple[str, tuple[float, float] | None]:
+        """The first whole UTC day the rollups answer for, and the leading part-day (if ``since`` is
+        not midnight) to read from the ledger itself — bounded to that day by the ``ts`` index."""
+        start = since // 86400 * 86400
+        if since == start:
+            return utc_day(start), None
+        return utc_day(start + 86400), (since, start + 86400)
 
     def usage(self, since: float | None = None) -> list[UsageRow]:
+        """Spend per day, team and model, from the rollups (and the ledger for a leading part-day)."""
+        first_day, partial = self._split(since or 0.0)
         rows = self._query(
-            """SELECT day, COALESCE(team, '-'), COALESCE(served_model, requested), COUNT(*),
-                      SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost),
-                      SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END)
-               FROM requests WHERE ts >= ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
-            (since or 0.0,),
+            """SELECT day, CASE team WHEN '' THEN '-' ELSE team END, model, SUM(requests), SUM(input_tokens),
+                      SUM(output_tokens), SUM(cached_tokens), SUM(cost), SUM(errors)
+               FROM usage_daily WHERE day >= ? GROUP BY 1, 2, 3""",
+            (first_day,),
         )
-        return [UsageRow(*row) for row in rows]
+        if partial is not None:
+            rows += self._query(
+                """SELECT day, COALESCE(team, '-'), COALESCE(served_model, requested), COUNT(*),
+                          SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), SUM(status >= 400)
+                   FROM requests WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3""",
+                partial,
+            )
+        return sorted((UsageRow(*row) for row in rows), key=lambda r: (r.day, r.team, r.model))
 
     def spend_by_scope(self, since: float) -> dict[str, float]:
-        """Spend since ``since`` per team (``team:x``) and per key (``key:id``), for budget windows."""
-        day = utc_day(since)  # the (day, team) index bounds the scan to the window
+        """Spend since ``since`` per team (``team:x``) and per key (``key:id``), for budget windows:
+        whole days from the rollups, a leading part-day from the ledger's ``ts`` index."""
+        first_day, partial = self._split(since)
         out: dict[str, float] = {}
-        for scope, sql in (
-            (
-                "team",
-                "SELECT team, SUM(cost) FROM requests WHERE day >= ? AND ts >= ? AND team IS NOT NULL GROUP BY team",
-            ),
-            (
-                "key",
-                "SELECT key_id, SUM(cost) FROM requests WHERE day >= ? AND ts >= ? AND key_id IS NOT NULL GROUP BY key_id",
-            ),
-        ):
-            for name, cost in self._query(sql, (day, since)):
-                out[f"{scope}:{name}"] = float(cost or 0)
+        for scope, column, table in (("team", "team", "usage_daily"), ("key", "key_id", "key_daily")):
+            found = self._query(
+                f"SELECT {column}, SUM(cost) FROM {table} WHERE day >= ? AND {column} != '' GROUP BY 1", (first_day,)
+            )
+            if partial is not None:
+                found += self._query(
+                    f"SELECT {column}, SUM(cost) FROM requests WHERE ts >= ? AND ts < ? AND {column} IS NOT NULL "
+                    "GROUP BY 1",
+                    partial,
+                )
+            for name, cost in found:
+                out[f"{scope}:{name}"] = out.get(f"{scope}:{name}", 0.0) + float(cost or 0)
         return out
+
+    # rollups --------------------------------------------------------------------------------------
+    @staticmethod
+    def _where(f: RollupFilter) -> tuple[str, list[Any]]:
+        clauses, args = [], []
+        for sql, value in (("day >= ?", f.since_day), ("day <= ?", f.until_day), ("team = ?", f.team),
+                           ("route = ?", f.route)):  # fmt: skip
+            if value is not None:
+                clauses.append(sql)
+                args.append(value)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def daily(self, f: RollupFilter, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]:
+        """Rollup totals grouped by ``group_by`` (a subset of :data:`DAILY_DIMENSIONS`); dimensions not
+        grouped by come back as ``""``."""
+        unknown = set(group_by) - set(DAILY_DIMENSIONS)
+        if unknown or not group_by:
+            raise ValueError(f"group_by: unknown dimensions {sorted(unknown)} (known: {DAILY_DIMENSIONS})")
+        where, args = self._where(f)
+        dims = ", ".join(d if d in group_by else "''" for d in DAILY_DIMENSIONS)
+        keys = ", ".join(group_by)
+        rows = self._query(
+            f"""SELECT {dims}, SUM(requests), SUM(errors), SUM(sensitive), SUM(input_tokens), SUM(output_tokens),
+                       SUM(cached_tokens), SUM(cost), SUM(counterfactual_cost), SUM(latency_ms_sum)
+                FROM usage_daily {where} GROUP BY {keys} ORDER BY {keys}""",
+            args,
+        )
+        return [DailyRollup(*row) for row in rows]
+
+    def latency_histogram(self, f: RollupFilter) -> list[LatencyCount]:
+        """Latency counts per model and bucket over ``f``'s days (the histogram has no team or route)."""
+        where, args = self._where(RollupFilter(f.since_day, f.until_day))
+        rows = self._query(
+            f"SELECT model, bucket, SUM(requests) FROM latency_daily {where} GROUP BY 1, 2 ORDER BY 1, 2", args
+        )
+        return [LatencyCount(*row) for row in rows]
+
+    def peak_minute_requests(self, since: float, until: float) -> int:
+        rows = self._query(
+            "SELECT MAX(requests) FROM requests_minutely WHERE minute >= ? AND minute < ?",
+            (int(since // 60), int(until // 60) + 1),
+        )
+        return int(rows[0][0] or 0)
 
     def get(self, request_id: str) -> LedgerRecord | None:
         found = self._records("WHERE id = ?", (request_id,))
