@@ -23,10 +23,15 @@ PREMIUM = {"auto": "gpt-4o", "support": "claude-sonnet"}
 
 
 def seed_config(fourth_team: str = XSS_TEAM) -> GatewayConfig:
-    def model(name: str, provider: str, url: str, locality: str) -> ModelConfig:
+    def model(name: str, provider: str, url: str, locality: str, tags: tuple[str, ...] = ()) -> ModelConfig:
         inp, out = PRICES[name]
         return ModelConfig(
-            name=name, provider=provider, base_url=url, locality=locality, price=Price(input=inp, output=out)
+            name=name,
+            provider=provider,
+            base_url=url,
+            locality=locality,
+            price=Price(input=inp, output=out),
+            tags=list(tags),
         )
 
     return GatewayConfig(
@@ -34,7 +39,7 @@ def seed_config(fourth_team: str = XSS_TEAM) -> GatewayConfig:
             model("gpt-4o", "openai", "https://api.openai.com/v1", "us"),
             model("claude-sonnet", "anthropic", "https://api.anthropic.com", "us"),
             model("llama-70b", "openai", "http://10.0.0.5:8000/v1", "on_prem"),  # self-hosted vLLM
-            model("qwen-7b", "openai", "http://127.0.0.1:9/v1", "eu"),  # a server on this host
+            model("qwen-7b", "openai", "http://127.0.0.1:9/v1", "eu", ("open-weight",)),  # a server on this host
         ],
         routes=[RouteConfig(name=n, models=m) for n, m in ROUTES.items()],
         access={"teams": [TeamConfig(name=t) for t in ("research", "support", "legal", fourth_team)]},  # type: ignore[arg-type]

@@ -14,14 +14,12 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import urlparse
 
 from ..config import ModelConfig
 from ..observability.reasons import reason_codes
 from ..store.sqlite import utc_day
 
 Source = Literal["proprietary", "open_weight"]
-LOCAL_PROVIDERS = frozenset({"llamacpp", "sentence_transformers"})
 
 
 class HasPath(Protocol):
@@ -190,19 +188,7 @@ def _days(since: float, until: float) -> list[str]:
 
 
 def model_source(model: ModelConfig | None) -> Source:
-    """Whether a model's answers are bought from an external API or come from weights run in-house.
-
-    Derived until the model config says so itself: a tag ``proprietary`` or ``open-weight`` decides;
-    local provider kinds (llama.cpp, sentence-transformers), ``locality: on_prem`` and HTTP deployments
-    on loopback hosts are open-weight; other HTTP deployments (OpenAI, Anthropic, ...) proprietary.
-    """
-    if model is None:
-        return "proprietary"
-    if "proprietary" in model.tags:
-        return "proprietary"
-    if "open-weight" in model.tags or model.provider in LOCAL_PROVIDERS or model.locality == "on_prem":
-        return "open_weight"
-    hosts = [urlparse(d.base_url).hostname or "" for d in model.all_deployments() if d.base_url]
-    if hosts and all(h in ("localhost", "::1") or h.startswith("127.") for h in hosts):
-        return "open_weight"
-    return "proprietary"
+    """Whether a model's answers are bought from an external API or come from weights run in-house: the
+    model config's ``weights`` (see ``config.default_weights``); a model no longer configured counts as
+    proprietary."""
+    return "proprietary" if model is None or model.is_proprietary else "open_weight"
