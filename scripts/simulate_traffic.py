@@ -392,9 +392,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("sim"), help="ledger, report (txt/json/csv) and PNGs go here")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNGs")
     ap.add_argument("--report-only", action="store_true", help="report on the ledger already in --out")
+    ap.add_argument(
+        "--screenshot", action="store_true", help="also save the dashboard's 30-day page as --out/dashboard.png"
+    )
     args = ap.parse_args(argv)
     if args.report_only:
         cfg = gateway_config("http://127.0.0.1:9", "http://127.0.0.1:9", "http://127.0.0.1:9")  # never called
+        if args.screenshot:
+            dashboard_screenshot(args.out, cfg)
         return write_report(args.out, cfg, args.no_plots, {})
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -428,7 +433,31 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = asyncio.run(drive(url, keys, planned, clock, upstreams, cfg, args.concurrency, rng))
     elapsed = time.monotonic() - t0
     print(f"done in {elapsed:.0f} s: {dict(outcomes)}")
+    if args.screenshot:
+        dashboard_screenshot(args.out, cfg)
     return write_report(args.out, cfg, args.no_plots, {"client_outcomes": dict(outcomes), "seconds": round(elapsed, 1)})
+
+
+def dashboard_screenshot(out: Path, cfg: GatewayConfig) -> None:
+    """Serve the ledger in ``out`` and save the dashboard's 30-day page, logged in with a one-off admin
+    key, as ``out/dashboard.png`` (headless Debian Chromium; see switchyard.testing.browser)."""
+    import secrets
+    import tempfile
+
+    from switchyard.testing import browser
+
+    if not browser.available():
+        print("no screenshot: apt-get install -y chromium chromium-driver", file=sys.stderr)
+        return
+    key = "sy-" + secrets.token_urlsafe(24)
+    settings = Settings(db_path=out / "ledger.db", admin_key=key, config=None)
+    gw = Gateway(settings, cfg, environ={})
+    with serve(gw) as url, tempfile.TemporaryDirectory() as profile, browser.chromium(Path(profile)) as drv:
+        browser.log_in(drv, url, key)
+        drv.get(url + "/?period=30d")
+        browser.wait_for(drv, "[data-testid=spend]")
+        browser.full_page_screenshot(drv, out / "dashboard.png")
+    print(f"dashboard: {out / 'dashboard.png'}")
 
 
 def write_report(out: Path, cfg: GatewayConfig, no_plots: bool, extra: dict[str, Any]) -> int:

@@ -19,37 +19,20 @@ from pathlib import Path
 import pytest
 
 from switchyard.store.sqlite import SQLiteStore
+from switchyard.testing import browser
+from switchyard.testing.browser import wait_for
 from tests.conftest import ADMIN_KEY, RunningGateway, run_gateway
 
 from .seed import PROPRIETARY, XSS_TEAM, SeedRow, seed_config, seed_rows
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-    "--window-size=1360,1000",
-)
-
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+if not browser.available():
     message = "headless Chromium is needed: apt-get install -y chromium chromium-driver (see .ci/run)"
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message, allow_module_level=True)
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 
 def money(text: str) -> float:
@@ -77,34 +60,13 @@ def seeded(tmp_path: Path) -> Iterator[tuple[RunningGateway, list[SeedRow], floa
 
 
 @pytest.fixture
-def driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
-    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium must never fetch a browser or driver
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    drv.set_page_load_timeout(30)
-    try:
+def driver(tmp_path: Path) -> Iterator[WebDriver]:
+    with browser.chromium(tmp_path / "chromium-profile") as drv:
         yield drv
-    finally:
-        drv.quit()
-
-
-def wait_for(drv: WebDriver, css: str) -> None:
-    """Form posts and link clicks navigate asynchronously: wait until the next page shows ``css``."""
-    WebDriverWait(drv, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
 
 
 def text(drv: WebDriver, css: str) -> str:
     return str(drv.find_element(By.CSS_SELECTOR, css).text)
-
-
-def screenshot(drv: WebDriver, path: Path) -> None:
-    height = drv.execute_script("return document.documentElement.scrollHeight")
-    drv.set_window_size(1360, int(height) + 20)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert drv.save_screenshot(str(path))
 
 
 def test_dashboard_in_chromium(seeded: tuple[RunningGateway, list[SeedRow], float], driver: WebDriver, tmp_path: Path) -> None:  # fmt: skip
@@ -180,7 +142,7 @@ def test_dashboard_in_chromium(seeded: tuple[RunningGateway, list[SeedRow], floa
     assert first.find_element(By.CSS_SELECTOR, "[data-col=error]").text == errors[0].error_class
 
     shot = tmp_path / "dashboard.png"
-    screenshot(drv, shot)
+    browser.full_page_screenshot(drv, shot)
     assert shot.stat().st_size > 10_000
     if DOCS_PNG:
         shutil.copyfile(shot, DOCS_PNG)
