@@ -16,6 +16,7 @@ from rich.table import Table
 from .config import Settings, load_config, server_options
 from .errors import ConfigError
 from .keys import create_key
+from .rag.cli import app as rag_app
 from .routing.cli import app as router_app
 from .store.sqlite import SQLiteStore
 
@@ -25,6 +26,7 @@ keys_app = typer.Typer(help="Manage API keys (stored hashed; a new key is shown 
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(router_app, name="router")
+app.add_typer(rag_app, name="rag")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded models)")]
 
