@@ -14,7 +14,7 @@ from starlette.routing import Route
 from ..config import GatewayConfig, Settings, load_config
 from ..errors import SwitchyardError
 from ..gateway import Gateway
-from . import admin_routes, anthropic_routes, openai_routes
+from . import admin_routes, anthropic_routes, openai_routes, rag_routes
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
 from .http import ClientDisconnected, JSONBody
 from .openapi import openapi_schema
@@ -52,6 +52,7 @@ def create_app(
         config = config or load_config(settings.config)
         gateway = Gateway(settings, config)
     gw = gateway
+    rag = rag_routes.RagHolder(gw)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -60,6 +61,7 @@ def create_app(
             yield
         finally:
             await gw.aclose()
+            rag.close()
 
     app = Starlette(
         routes=[
@@ -69,6 +71,7 @@ def create_app(
             *openai_routes.routes,
             *anthropic_routes.routes,
             *admin_routes.routes,
+            *rag_routes.routes,
         ],
         exception_handlers={
             SwitchyardError: handle_switchyard_error,
@@ -79,4 +82,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gw
+    app.state.rag = rag
     return app
