@@ -7,8 +7,15 @@ from pathlib import Path
 
 import httpx
 
-from switchyard.config import GatewayConfig, ModelConfig, Price, RagConfig, RouteConfig, RoutePolicy
-from switchyard.config import embedded_embedding_model_path
+from switchyard.config import (
+    GatewayConfig,
+    ModelConfig,
+    Price,
+    RagConfig,
+    RouteConfig,
+    RoutePolicy,
+    embedded_embedding_model_path,
+)
 from switchyard.keys import create_key
 from switchyard.store.sqlite import SQLiteStore
 
