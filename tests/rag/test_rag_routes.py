@@ -140,3 +140,28 @@ def test_bad_requests_name_the_field(gw: RunningGateway) -> None:
             extra_body={"switchyard": {"collections": ["ok"], "k": 0}},
         )
     assert "switchyard.k" in str(err.value)
+
+
+def test_erasure_endpoint_drops_cached_answers(gw: RunningGateway, upstream: MockUpstream) -> None:
+    key = _cardiology(gw)
+    upstream.set_default(Fault.ok("Dialysis [kidney#0]."))
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
+    ask = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": "what filters blood when kidneys fail?"}],
+        "extra_body": {"switchyard": {"collections": ["cardio"], "k": 1, "cache": True}},
+    }
+    first = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
+    sent = len(upstream.requests)
+    again = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
+    assert "x-switchyard-cache" not in first.headers and again.headers["x-switchyard-cache"] == "hit"
+    assert again.parse().choices[0].message.content == "Dialysis [kidney#0]." and len(upstream.requests) == sent
+    with client(gw, team_key(gw, "oncology")) as c:
+        assert c.post("/v1/rag/erase", json={"subject": "patient-kidney", "collections": ["cardio"]}).status_code == 403
+    with client(gw, key) as c:
+        r = c.post("/v1/rag/erase", json={"subject": "patient-kidney"})
+        assert r.status_code == 200 and r.json()["erased"] == {"cardio": 1}
+        hits = c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "dialysis kidneys"}).json()["data"]
+        assert all(h["provenance"]["document"] != "kidney" for h in hits)
+    after = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
+    assert "x-switchyard-cache" not in after.headers and len(upstream.requests) == sent + 1

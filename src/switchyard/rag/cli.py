@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ..config import Settings, load_config, server_options
 from ..errors import SwitchyardError
 from .beir import read_corpus, read_qrels, read_queries
 from .chunking import ChunkOptions
@@ -18,11 +20,13 @@ from .embed import LocalEmbedder
 from .eval import run, score, select_queries
 from .ingest import Ingestor
 from .lexical import LEXICAL
+from .loaders import documents_from
 from .rerank import Reranker
 from .retrieval import RetrievalOptions, Retriever
+from .service import RagService
 from .sqlite_store import SQLiteRagStore
 from .tokenize import HFTokenizer
-from .types import Collection
+from .types import Acl, Collection
 
 app = typer.Typer(help="Local RAG: collections, ingest, search, erasure, evaluation, tuning.", no_args_is_help=True)
 
@@ -52,6 +56,152 @@ def _corpus_key(corpus: Path, limit: int | None) -> str:
         while block := f.read(1 << 20):
             h.update(block)
     return "eval-" + h.hexdigest()[:16]
+
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded models)")]
+TeamsOpt = Annotated[list[str] | None, typer.Option(help="team (repeat for more; '*' for all)")]
+
+
+def _service(config_path: Path | None) -> RagService:
+    """The RAG service of the configured gateway, used as the operator (no ACL: like `keys`)."""
+    settings = Settings()
+    cfg = load_config(config_path or settings.config)
+    return RagService.from_config(cfg, server_options(settings, cfg).db_path)
+
+
+def _collection_row(c: Collection) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "sensitivity": c.sensitivity,
+        "acl": {"read": c.acl.read, "write": c.acl.write, "admin": c.acl.admin},
+        "embed_model": c.embed_model,
+        "documents": c.documents,
+        "chunks": c.chunks,
+    }
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(help="collection name")],
+    sensitivity: Annotated[str, typer.Option(help="public, internal or confidential")] = "internal",
+    read: TeamsOpt = None,
+    write: TeamsOpt = None,
+    admin: TeamsOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a collection; its ACL names the teams that may read, write and administer it."""
+    with _run(config) as service:
+        c = service.create(None, name, sensitivity, Acl(read or [], write or [], admin or []))
+        typer.echo(json.dumps(_collection_row(c)))
+
+
+@app.command("list")
+def list_cmd(config: ConfigOpt = None) -> None:
+    """List collections (one JSON object per line)."""
+    with _run(config) as service:
+        for c in service.visible(None):
+            typer.echo(json.dumps(_collection_row(c)))
+
+
+@app.command()
+def acl(
+    name: Annotated[str, typer.Argument(help="collection name")],
+    read: TeamsOpt = None,
+    write: TeamsOpt = None,
+    admin: TeamsOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Replace a collection's ACL."""
+    with _run(config) as service:
+        c = service.set_acl(None, name, Acl(read or [], write or [], admin or []))
+        typer.echo(json.dumps(_collection_row(c)))
+
+
+@app.command()
+def drop(name: Annotated[str, typer.Argument(help="collection name")], config: ConfigOpt = None) -> None:
+    """Delete a collection with every document, chunk, vector and cached answer in it."""
+    with _run(config) as service:
+        service.delete(None, name)
+        typer.echo(f"deleted {name}")
+
+
+@app.command()
+def ingest(
+    name: Annotated[str, typer.Argument(help="collection name")],
+    paths: Annotated[list[Path], typer.Argument(help="files or folders (txt, md, html, pdf)")],
+    subject: Annotated[str | None, typer.Option(help="the data subject these documents are about")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Add files to a collection (a changed file replaces its chunks; an unchanged one is skipped)."""
+    from rich.progress import Progress
+
+    with _run(config) as service:
+        docs = [d for p in paths for d in documents_from(p, subject)]
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"ingest {name}", total=len(docs))
+            report = service.add(None, name, docs, lambda n: bar.advance(task, n))
+        typer.echo(json.dumps(report.as_dict()))
+
+
+@app.command()
+def documents(name: Annotated[str, typer.Argument(help="collection name")], config: ConfigOpt = None) -> None:
+    """List a collection's documents (one JSON object per line)."""
+    with _run(config) as service:
+        service.collection(None, name, "read")
+        for d in service.store.list_documents(name, limit=10_000):
+            typer.echo(json.dumps(d))
+
+
+@app.command()
+def remove(
+    name: Annotated[str, typer.Argument(help="collection name")],
+    doc_id: Annotated[str, typer.Argument(help="document id")],
+    config: ConfigOpt = None,
+) -> None:
+    """Delete one document (text, chunks, vectors, index entries, cached answers), then compact."""
+    with _run(config) as service:
+        service.delete_document(None, name, doc_id)
+        typer.echo(f"deleted {doc_id}")
+
+
+@app.command()
+def erase(
+    subject: Annotated[str, typer.Option(help="the data subject to erase")],
+    collection: Annotated[list[str] | None, typer.Option(help="only these collections")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Right to erasure: delete every document about a subject, then compact the store."""
+    with _run(config) as service:
+        typer.echo(json.dumps({"subject": subject, "erased": service.erase_subject(None, subject, collection)}))
+
+
+@app.command()
+def search(
+    names: Annotated[list[str], typer.Argument(help="collection(s)")],
+    query: Annotated[str, typer.Option("--query", "-q", help="what to look for")],
+    k: Annotated[int, typer.Option("-k", help="how many chunks")] = 5,
+    config: ConfigOpt = None,
+) -> None:
+    """Search collections; one JSON hit per line, with per-stage scores and provenance."""
+    import asyncio
+
+    with _run(config) as service:
+        for h in asyncio.run(service.search(None, names, query, k)):
+            typer.echo(json.dumps({"id": h.chunk.id, "score": h.score, "stages": h.stages, **h.provenance()}))
+
+
+@contextmanager
+def _run(config: Path | None) -> Iterator[RagService]:
+    try:
+        service = _service(config)
+    except SwitchyardError as exc:
+        raise _fail(exc.message) from None
+    try:
+        yield service
+    except SwitchyardError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        service.close()
 
 
 @app.command("eval")

@@ -193,13 +193,16 @@ class RagService:
     def erase_subject(
         self, principal: Principal | None, subject: str, names: Sequence[str] | None = None
     ) -> dict[str, int]:
-        """Erase a data subject's documents everywhere (or in ``names``); the caller must administer every
-        collection concerned. Deletions are made physical (compaction) before this returns."""
+        """Erase a data subject's documents in ``names`` (each of which the caller must administer), or in
+        every collection the caller administers. Deletions are made physical (compaction) before this
+        returns."""
         if not subject:
             raise InvalidRequest("'subject' is required", param="subject")
-        targets = list(names) if names else [c.name for c in self.store.list_collections()]
-        for name in targets:
-            self.collection(principal, name, "admin")
+        if names:
+            targets = [self.collection(principal, name, "admin").name for name in names]
+        else:
+            every = self.store.list_collections()
+            targets = [c.name for c in every if principal is None or may(principal, c, "admin")]
         erased = self.store.delete_subject(subject, targets)
         self.store.compact()
         return erased
