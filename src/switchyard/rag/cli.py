@@ -43,10 +43,11 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _eval_store_path(model_id: str, options: ChunkOptions) -> Path:
-    """One cache store per model and chunking; each corpus is a collection named by its content hash, and
-    ingest skips documents already there, so a later run over the same corpus embeds nothing."""
-    key = f"{model_id}:{options.max_tokens}:{options.overlap}"
+def _eval_store_path(options: ChunkOptions) -> Path:
+    """One cache store per chunking; each corpus is a collection named by its content hash, vectors are
+    kept per model, and ingest skips what is already there: a later run over the same corpus, with a model
+    seen before, embeds nothing."""
+    key = f"all-MiniLM-L6-v2-tokenizer:{options.max_tokens}:{options.overlap}"
     return CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.rag.db"
 
 
@@ -241,7 +242,7 @@ def eval_cmd(
         options = ChunkOptions(max_tokens=chunk_tokens)
         _set_threads(threads)
         embedder = LocalEmbedder(embed_model)
-        path = store or _eval_store_path(embedder.model_id, options)
+        path = store or _eval_store_path(options)
         rag_store = SQLiteRagStore(path)
         name = _corpus_key(corpus, limit_docs)
         if rag_store.get_collection(name) is None:

@@ -4,6 +4,7 @@ that also serves ``local-embed`` holds the model once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,8 +53,11 @@ class LocalEmbedder:
     @property
     def model_id(self) -> str:
         if self._id is None:
-            name = Path(self.path).name
-            self._id = f"{name}@{model_fingerprint(self.path)[:12]}"
+            manifest = Path(self.path) / "rag_tune.json"  # a tuned version names itself (tuned.py)
+            if manifest.is_file():
+                self._id = str(json.loads(manifest.read_text())["model_id"])
+            else:
+                self._id = f"{Path(self.path).name}@{model_fingerprint(self.path)[:12]}"
         return self._id
 
     def model(self) -> Any:

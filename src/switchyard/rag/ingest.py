@@ -94,7 +94,22 @@ class Ingestor:
                 report.chunks += len(chunks)
             if progress:
                 progress(len(batch))
+        self.fill_vectors(collection, report)
         return report
+
+    def fill_vectors(self, collection: str, report: IngestReport | None = None, batch: int = 512) -> int:
+        """Embed the chunks that have no vector of this ingestor's model yet (a collection switched to a
+        tuned model, or documents stored by another model); returns how many were embedded."""
+        if self.embedder is None:
+            return 0
+        model = self.embedder.model_id
+        rowids, texts = self.store.missing_vectors(collection, model)
+        for start in range(0, len(rowids), batch):
+            part = slice(start, start + batch)
+            self.store.set_vectors(model, rowids[part], self.embedder.encode(texts[part]))
+        if report is not None:
+            report.embedded += len(rowids)
+        return len(rowids)
 
     def _embed(
         self, collection: str, model: str, todo: list[tuple[Document, str, list[Chunk]]], report: IngestReport

@@ -33,9 +33,13 @@ CREATE INDEX IF NOT EXISTS documents_subject ON documents(subject);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
     chunk_id TEXT NOT NULL, text TEXT NOT NULL, indexed TEXT NOT NULL, tokens INTEGER NOT NULL,
-    heading TEXT NOT NULL, model TEXT, vector BLOB,
+    heading TEXT NOT NULL, model TEXT, vector BLOB,  -- model/vector: unused since vectors moved out
     FOREIGN KEY (collection, doc_id) REFERENCES documents(collection, id) ON DELETE CASCADE);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(collection, doc_id);
+CREATE TABLE IF NOT EXISTS vectors (
+    chunk INTEGER NOT NULL REFERENCES chunks(rowid) ON DELETE CASCADE, model TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (chunk, model)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS vectors_model ON vectors(model, chunk);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(indexed, tokenize = 'porter unicode61');
 CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS answer_refs (
@@ -111,6 +115,10 @@ class SQLiteRagStore:
         for pragma in ("journal_mode=WAL", "foreign_keys=ON", "secure_delete=ON", "synchronous=NORMAL"):
             self._db.execute(f"PRAGMA {pragma}")
         self._db.executescript(SCHEMA)
+        # Vectors were once a column of chunks: move them to their own table (one row per model).
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO vectors SELECT rowid, model, vector FROM chunks WHERE vector IS NOT NULL")
+            db.execute("UPDATE chunks SET vector = NULL, model = NULL WHERE vector IS NOT NULL")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -186,7 +194,8 @@ class SQLiteRagStore:
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
             for text, blob in self._q(
-                f"SELECT indexed, vector FROM chunks WHERE collection=? AND model=? AND indexed IN ({marks})",
+                "SELECT c.indexed, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.rowid"
+                f" WHERE c.collection=? AND v.model=? AND c.indexed IN ({marks})",
                 (collection, model, *part),
             ):
                 if blob is not None:
@@ -211,24 +220,15 @@ class SQLiteRagStore:
             )
             for i, chunk in enumerate(doc.chunks):
                 text = indexed_text(doc.title, chunk)
-                vec = None if doc.vectors is None else np.ascontiguousarray(doc.vectors[i], dtype=np.float32).tobytes()
                 cur = db.execute(
-                    "INSERT INTO chunks (collection, doc_id, ordinal, chunk_id, text, indexed, tokens, heading, model, vector)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        collection,
-                        doc.id,
-                        chunk.ordinal,
-                        chunk.id,
-                        chunk.text,
-                        text,
-                        chunk.tokens,
-                        chunk.heading,
-                        model,
-                        vec,
-                    ),
+                    "INSERT INTO chunks (collection, doc_id, ordinal, chunk_id, text, indexed, tokens, heading)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    (collection, doc.id, chunk.ordinal, chunk.id, chunk.text, text, chunk.tokens, chunk.heading),
                 )
                 db.execute("INSERT INTO chunks_fts (rowid, indexed) VALUES (?, ?)", (cur.lastrowid, text))
+                if doc.vectors is not None:
+                    vec = np.ascontiguousarray(doc.vectors[i], dtype=np.float32).tobytes()
+                    db.execute("INSERT INTO vectors VALUES (?,?,?)", (cur.lastrowid, model, vec))
             db.execute("UPDATE collections SET version=version+1 WHERE name=?", (collection,))
         return replaced
 
@@ -286,9 +286,35 @@ class SQLiteRagStore:
         rows = self._q("SELECT rowid, indexed FROM chunks WHERE collection=? ORDER BY rowid", (collection,))
         return [r[0] for r in rows], [r[1] for r in rows]
 
+    def missing_vectors(self, collection: str, model: str) -> tuple[list[int], list[str]]:
+        rows = self._q(
+            "SELECT rowid, indexed FROM chunks c WHERE collection=? AND NOT EXISTS"
+            " (SELECT 1 FROM vectors v WHERE v.chunk = c.rowid AND v.model = ?) ORDER BY rowid",
+            (collection, model),
+        )
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def set_vectors(self, model: str, rowids: Sequence[int], matrix: Matrix) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
+                [
+                    (r, model, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                    for r, v in zip(rowids, matrix, strict=True)
+                ],
+            )
+
+    def drop_vectors(self, collection: str, model: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM vectors WHERE model=? AND chunk IN (SELECT rowid FROM chunks WHERE collection=?)",
+                (model, collection),
+            )
+
     def vectors(self, collection: str, model: str) -> tuple[NDArray[np.int64], Matrix]:
         rows = self._q(
-            "SELECT rowid, vector FROM chunks WHERE collection=? AND model=? AND vector IS NOT NULL ORDER BY rowid",
+            "SELECT c.rowid, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.rowid"
+            " WHERE c.collection=? AND v.model=? ORDER BY c.rowid",
             (collection, model),
         )
         if not rows:
