@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..config import Settings, load_config, server_options
+from ..config import GatewayConfig, Settings, load_config, server_options
 from ..errors import SwitchyardError
 from .beir import read_corpus, read_qrels, read_queries
 from .chunking import ChunkOptions
@@ -203,6 +204,82 @@ def _run(config: Path | None) -> Iterator[RagService]:
         raise _fail(exc.message) from None
     finally:
         service.close()
+
+
+@app.command()
+def tune(
+    name: Annotated[str, typer.Argument(help="collection to tune for")],
+    queries: Annotated[Path | None, typer.Option(help="labelled queries (BEIR queries.jsonl)")] = None,
+    qrels: Annotated[Path | None, typer.Option(help="their judgements (qrels TSV: query-id, doc id, score)")] = None,
+    synthetic: Annotated[int, typer.Option(help="else: questions the local chat model writes for N passages")] = 200,
+    chat_model: Annotated[str, typer.Option(help="the chat model that writes synthetic questions")] = "local-chat",
+    epochs: Annotated[int, typer.Option(help="training epochs")] = 1,
+    batch_size: Annotated[int, typer.Option(help="pairs per step (in-batch negatives)")] = 16,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 2e-5,
+    store: Annotated[Path | None, typer.Option(help="a RAG store file other than the configured one")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="where tuned versions go (default: rag.models_dir)")] = None,
+    threads: Annotated[int, typer.Option(help="torch threads (0: torch's default)")] = 0,
+    config: ConfigOpt = None,
+) -> None:
+    """Fine-tune the embedding model for a collection; the new version replaces the current one only if it
+    measures better on held-out queries (hash half b; half a trains). JSON last line."""
+    import asyncio
+
+    from .tune import TuneOptions, labelled_pairs, synthetic_pairs
+    from .tune import tune as run_tune
+
+    _set_threads(threads)
+    settings = Settings()
+    try:
+        cfg = load_config(config or settings.config)
+        if models_dir is not None:
+            cfg.rag.models_dir = str(models_dir)
+        if store is not None:
+            cfg.rag.db_path = str(store)
+        service = RagService.from_config(cfg, server_options(settings, cfg).db_path)
+        service.collection(None, name, "admin")
+        if (queries is None) != (qrels is None):
+            raise _fail("give both --queries and --qrels, or neither (synthetic questions)")
+        if queries is not None and qrels is not None:
+            judged = read_qrels(qrels)
+            pairs = labelled_pairs(service, name, read_queries(queries), judged)
+        else:
+            pairs, judged = asyncio.run(synthetic_pairs(service, name, synthetic, _asker(cfg, chat_model)))
+        typer.echo(f"{len(pairs)} pairs", err=True)
+        opts = TuneOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+        result = run_tune(service, name, pairs, judged, opts, lambda s, t: typer.echo(f"step {s}/{t}", err=True))
+    except SwitchyardError as exc:
+        raise _fail(exc.message) from None
+    verdict = "switched to" if result.accepted else "kept the current model; saved but not used:"
+    typer.echo(
+        f"{verdict} {result.model_id} ({result.path}); held-out nDCG@10 {result.base['final']['ndcg@10']} -> "
+        f"{result.tuned['final']['ndcg@10']}"
+    )
+    typer.echo(json.dumps(asdict(result)))
+
+
+def _asker(cfg: GatewayConfig, model_name: str) -> Callable[[str], Awaitable[str]]:
+    """One prompt -> the answer of a configured chat model (a provider of the gateway, used directly)."""
+    import os
+
+    from ..providers.base import ProviderContext
+    from ..providers.registry import default_registry
+    from ..providers.transport import HttpTransport
+    from ..types import ChatRequest
+
+    model = cfg.model(model_name)
+    if model is None or model.kind != "chat":
+        raise _fail(f"no chat model {model_name!r} in the config")
+    ctx = ProviderContext(http=HttpTransport(), environ=dict(os.environ))
+    provider = default_registry().create(model, model.all_deployments()[0], ctx)
+
+    async def ask(prompt: str) -> str:
+        req = ChatRequest.model_validate(
+            {"model": model_name, "messages": [{"role": "user", "content": prompt}], "max_tokens": 48, "temperature": 0}
+        )
+        return (await provider.chat(req)).content or ""
+
+    return ask
 
 
 @app.command("eval")

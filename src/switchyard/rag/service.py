@@ -94,6 +94,10 @@ class RagService:
             SQLiteRagStore(rag_db_path(ledger_path, cfg)), cfg, embed_path=path, shared=shared, reranker=reranker
         )
 
+    @property
+    def lexical(self) -> LexicalRetriever:
+        return self._lexical
+
     # --- models
     def default_embedder(self) -> Embedder:
         return self.embedder_for(None)
