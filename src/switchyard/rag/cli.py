@@ -303,6 +303,7 @@ def eval_cmd(
     rerank_url: Annotated[str | None, typer.Option(help="a /v1/rerank endpoint")] = None,
     rerank_model: Annotated[str, typer.Option(help="model name sent to the rerank endpoint")] = "rerank",
     rerank_path: Annotated[Path | None, typer.Option(help="a local cross-encoder directory")] = None,
+    rerank_depth: Annotated[int, typer.Option(help="fused candidates the reranker sees")] = 30,
     threads: Annotated[int, typer.Option(help="torch threads for embedding (0: torch's default)")] = 0,
     limit_docs: Annotated[int | None, typer.Option(help="only the first N documents (smoke tests)")] = None,
     limit_queries: Annotated[int | None, typer.Option(help="only the first N queries (smoke tests)")] = None,
@@ -324,7 +325,7 @@ def eval_cmd(
         name = _corpus_key(corpus, limit_docs)
         if rag_store.get_collection(name) is None:
             rag_store.create_collection(Collection(name, embed_model=embedder.model_id))
-        opts = RetrievalOptions(fusion=fusion, rrf_k=rrf_k)
+        opts = RetrievalOptions(fusion=fusion, rrf_k=rrf_k, rerank_depth=rerank_depth)
         if dense_weight is not None:
             opts.weights = {"bm25": 1 - dense_weight, "dense": dense_weight}
         reranker = _reranker(rerank_url, rerank_model, rerank_path)
@@ -357,9 +358,7 @@ def _reranker(url: str | None, model: str, path: Path | None) -> Reranker | None
     if path is not None:
         return CrossEncoderReranker(path)
     if url:
-        from ..providers.transport import HttpTransport
-
-        return RemoteReranker(url, model, HttpTransport())
+        return RemoteReranker(url, model)
     return None
 
 

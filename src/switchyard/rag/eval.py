@@ -69,21 +69,29 @@ def run(
     raws: list[StageResults] = []
     latencies: list[float] = []
     doc_of: dict[int, str] = {}
-    for i, qid in enumerate(qids):
-        t0 = time.perf_counter()
-        results = retriever.first_stages([collection], queries[qid], None)
+
+    async def one(query: str) -> StageResults:
+        results = retriever.first_stages([collection], query, None)
+        return await retriever.rerank(query, results)
+
+    async def every() -> None:
+        for i, qid in enumerate(qids):
+            t0 = time.perf_counter()
+            results = await one(queries[qid])
+            latencies.append((time.perf_counter() - t0) * 1000)
+            raws.append(results)
+            need = {r for ranked in results.stages.values() for r, _ in ranked if r not in doc_of}
+            for rowid, stored in store.chunks(list(need)).items():
+                doc_of[rowid] = stored.chunk.doc_id
+            rankings.append(
+                {s: docs_of([doc_of[r] for r, _ in ranked if r in doc_of]) for s, ranked in results.stages.items()}
+            )
+            if progress:
+                progress("query", i + 1, len(qids))
         if retriever.reranker is not None:
-            results = asyncio.run(retriever.rerank(queries[qid], results))
-        latencies.append((time.perf_counter() - t0) * 1000)
-        raws.append(results)
-        need = {r for ranked in results.stages.values() for r, _ in ranked if r not in doc_of}
-        for rowid, stored in store.chunks(list(need)).items():
-            doc_of[rowid] = stored.chunk.doc_id
-        rankings.append(
-            {s: docs_of([doc_of[r] for r, _ in ranked if r in doc_of]) for s, ranked in results.stages.items()}
-        )
-        if progress:
-            progress("query", i + 1, len(qids))
+            await retriever.reranker.aclose()
+
+    asyncio.run(every())
     return EvalRun(qids, rankings, raws, latencies, report, ingest_seconds, len(corpus), {"doc_of": doc_of})
 
 

@@ -23,6 +23,8 @@ class Reranker(Protocol):
         """One relevance score per text, higher is better."""
         ...
 
+    async def aclose(self) -> None: ...
+
 
 class CrossEncoderReranker:
     name = "cross-encoder"
@@ -52,6 +54,9 @@ class CrossEncoderReranker:
     async def rerank(self, query: str, texts: Sequence[str]) -> list[float]:
         return await asyncio.to_thread(self._score, query, list(texts))
 
+    async def aclose(self) -> None:
+        return None
+
 
 class RemoteReranker:
     name = "remote"
@@ -60,7 +65,7 @@ class RemoteReranker:
         self,
         url: str,
         model: str,
-        transport: HttpTransport,
+        transport: HttpTransport | None = None,
         *,
         api_key: str | None = None,
         connect_timeout: float = 5.0,
@@ -68,7 +73,8 @@ class RemoteReranker:
     ) -> None:
         self.url = url
         self.model = model
-        self.transport = transport
+        self._own_transport = transport is None
+        self.transport = transport or HttpTransport()
         self.api_key = api_key
         self.connect_timeout = connect_timeout
         self.timeout = timeout
@@ -91,14 +97,16 @@ class RemoteReranker:
             raise UpstreamProtocolError(f"rerank endpoint sent an unexpected body ({type(exc).__name__})") from exc
         return scores
 
+    async def aclose(self) -> None:
+        if self._own_transport:
+            await self.transport.aclose()
+
 
 def make_reranker(spec: Mapping[str, Any], transport: HttpTransport | None) -> Reranker:
     """From a config mapping: ``{path: DIR}`` or ``{url: URL, model: NAME, api_key_env: VAR}``."""
     builders: dict[str, Callable[[], Reranker]] = {
         "path": lambda: CrossEncoderReranker(spec["path"]),
-        "url": lambda: RemoteReranker(
-            spec["url"], spec.get("model", "rerank"), transport or HttpTransport(), api_key=spec.get("api_key")
-        ),
+        "url": lambda: RemoteReranker(spec["url"], spec.get("model", "rerank"), transport, api_key=spec.get("api_key")),
     }
     for key, build in builders.items():
         if spec.get(key):
