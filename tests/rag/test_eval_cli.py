@@ -38,9 +38,13 @@ def test_eval_reports_every_stage_and_reuses_its_store(tmp_path: Path) -> None:
     assert report["queries"] == len(QUERIES)  # the unjudged query is ignored
     assert report["hit@10"] == 1.0 and report["ndcg@10"] > 0.8
     assert report["ingest_docs_per_s"] > 0 and report["query_p95_ms"] >= report["query_p50_ms"] > 0
-    again = json.loads(runner.invoke(app, [*args, "--json", "--fusion", "rrf"]).stdout.strip().splitlines()[-1])
-    assert again["ingest_reused_docs"] == len(DOCS) and again["ingest_docs_per_s"] is None
-    assert again["fusion"]["method"] == "rrf"
+    again = runner.invoke(app, [*args, "--json", "--fusion", "rrf", "--sweep-fusion"])
+    report = json.loads(again.stdout.strip().splitlines()[-1])
+    assert report["ingest_reused_docs"] == len(DOCS) and report["ingest_docs_per_s"] is None
+    assert report["fusion"]["method"] == "rrf"
+    sweep = report["sweep"]
+    assert sweep["best"]["fusion"] in ("rrf", "weighted") and len(sweep["grid"]) > 10
+    assert sweep["current"]["fusion"] == "rrf" and set(sweep["current_halves"]) == {"a", "b"}
 
 
 def test_eval_names_a_missing_file(tmp_path: Path) -> None:

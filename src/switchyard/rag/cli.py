@@ -305,6 +305,9 @@ def eval_cmd(
     rerank_path: Annotated[Path | None, typer.Option(help="a local cross-encoder directory")] = None,
     rerank_depth: Annotated[int, typer.Option(help="fused candidates the reranker sees")] = 30,
     threads: Annotated[int, typer.Option(help="torch threads for embedding (0: torch's default)")] = 0,
+    sweep_fusion: Annotated[
+        bool, typer.Option("--sweep-fusion", help="also choose fusion settings on half a, report half b")
+    ] = False,
     limit_docs: Annotated[int | None, typer.Option(help="only the first N documents (smoke tests)")] = None,
     limit_queries: Annotated[int | None, typer.Option(help="only the first N queries (smoke tests)")] = None,
 ) -> None:
@@ -339,6 +342,11 @@ def eval_cmd(
     report["embed_model"] = embedder.model_id
     report["half"] = half
     report["fusion"] = {"method": opts.fusion, "weights": opts.weights, "rrf_k": opts.rrf_k}
+    if sweep_fusion:
+        from .sweep import sweep
+
+        current = {"fusion": opts.fusion, "dense_weight": opts.weights.get("dense", 0.5), "rrf_k": opts.rrf_k}
+        report["sweep"] = sweep(result, judged, current)
     if not as_json:
         _print_table(report)
     typer.echo(json.dumps(report))
