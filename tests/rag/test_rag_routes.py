@@ -78,12 +78,17 @@ def test_team_cannot_search_or_chat_over_another_teams_collection(gw: RunningGat
 
 
 def test_admin_key_administers_but_does_not_read(gw: RunningGateway) -> None:
-    _cardiology(gw)
+    cardio = _cardiology(gw)
     with client(gw) as c:
         assert [x["name"] for x in c.get("/v1/rag/collections").json()["data"]] == ["cardio"]
         assert c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "heart"}).status_code == 403
         assert c.delete("/v1/rag/collections/cardio/documents/kidney").status_code == 200
         assert c.delete("/v1/rag/collections/cardio/documents/kidney").status_code == 404
+        assert c.get("/v1/rag/collections/cardio/documents").status_code == 403
+    with client(gw, cardio) as c:
+        r = c.get("/v1/rag/collections/cardio/documents", params={"limit": "x"})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "limit"
+        assert len(c.get("/v1/rag/collections/cardio/documents").json()["data"]) == len(DOCS) - 1
 
 
 def test_rag_chat_injects_cited_context_and_keeps_confidential_context_on_premises(

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import NotFound
+from ..errors import InvalidRequest, NotFound
 from ..gateway import Gateway
 from ..rag.chat import RagContext, augment, citations, rag_options
 from ..rag.service import RagService
@@ -226,7 +226,10 @@ async def list_documents(request: Request) -> Response:
     service = rag(request)
     name = request.path_params["name"]
     await asyncio.to_thread(service.collection, principal, name, "read")
-    limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
+    raw = request.query_params.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidRequest("'limit' must be a whole number from 1 to 1000", param="limit")
+    limit = int(raw)
     docs = await asyncio.to_thread(service.store.list_documents, name, limit)
     return JSONBody({"object": "list", "data": docs})
 
