@@ -68,7 +68,17 @@ def test_config_check(tmp_path: Path) -> None:
 def test_every_command_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make serve" in readme and "make test" in readme
-    for command in ("serve", "config check", "keys create", "usage", "report", "tco"):
+    for command in (
+        "serve",
+        "config check",
+        "keys create",
+        "usage",
+        "report",
+        "tco",
+        "rag eval",
+        "rag tune",
+        "rag erase",
+    ):
         assert f"switchyard {command}" in readme, command
-    for group in ([], ["config"], ["keys"]):
+    for group in ([], ["config"], ["keys"], ["rag"]):
         assert runner.invoke(app, [*group, "--help"]).exit_code == 0

@@ -18,6 +18,7 @@ from .economics.report_cli import report
 from .economics.tco_cli import tco
 from .errors import ConfigError
 from .keys import create_key
+from .rag.cli import app as rag_app
 from .routing.cli import app as router_app
 from .store.sqlite import SQLiteStore
 
@@ -29,6 +30,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(router_app, name="router")
 app.command()(tco)
 app.command()(report)
+app.add_typer(rag_app, name="rag")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded models)")]
 

@@ -252,12 +252,44 @@ class ServerConfig(Strict):
     )
 
 
+class RagRerankConfig(Strict):
+    """A local cross-encoder directory (``path``) or a ``/v1/rerank``-style endpoint (``url``)."""
+
+    path: str | None = None
+    url: str | None = None
+    model: str = "rerank"
+    api_key_env: str | None = None
+    depth: int = Field(default=30, ge=1, le=500, description="fused candidates the reranker sees")
+
+
+class RagConfig(Strict):
+    """Local RAG (``switchyard.rag``): its own SQLite file, the embedding model, chunking, retrieval."""
+
+    db_path: str | None = Field(default=None, description="default: the ledger's path with suffix .rag.db")
+    embed_model: str = Field(default="local-embed", description="a sentence_transformers model of this config")
+    chunk_tokens: int = Field(default=512, ge=16, le=8192)
+    chunk_overlap: float = Field(default=0.12, ge=0, lt=0.5)
+    lexical: Literal["bm25", "fts5"] = "bm25"
+    fusion: Literal["rrf", "weighted"] = "weighted"
+    dense_weight: float = Field(default=0.5, ge=0, le=1, description="weight of dense scores; BM25 gets 1 - w")
+    rrf_k: float = Field(default=60.0, gt=0)
+    top_k: int = Field(default=5, ge=1, le=50, description="chunks injected into a RAG chat")
+    rerank: RagRerankConfig | None = None
+    sensitivity_classes: dict[str, list[str]] = Field(
+        default_factory=lambda: {"confidential": ["health", "pii"], "internal": [], "public": []},
+        description="sensitivity of a collection -> data classes its context carries into routing",
+    )
+    models_dir: str = Field(default="rag-models", description="tuned embedding models, one folder per version")
+    cache_answers: bool = True
+
+
 class GatewayConfig(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     models: list[ModelConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     access: AccessConfig = Field(default_factory=AccessConfig)
     budgets: list[BudgetConfig] = Field(default_factory=list)
+    rag: RagConfig = Field(default_factory=RagConfig)
     default_policy: RoutePolicy = Field(
         default_factory=RoutePolicy,
         description="applies to direct model calls, and lends its residency rules to routes without their own",

@@ -32,6 +32,7 @@ class ResidencyPolicy:
             ctx.classes = await asyncio.to_thread(self.classify, ctx.request)
         else:
             ctx.classes = self.classify(ctx.request)
+        ctx.classes = ctx.classes | ctx.request.context_classes()  # e.g. context from a confidential RAG collection
         governed = sorted(c for c in ctx.classes if c in rules)
         if not governed:
             if ctx.classes:

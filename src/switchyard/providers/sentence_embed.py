@@ -10,7 +10,6 @@ model actually processed (special tokens included), with the model's own tokeniz
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,6 +18,7 @@ from ..config import Deployment, ModelConfig
 from ..errors import UpstreamError
 from ..types import EmbeddingResponse, Usage
 from .base import Provider, ProviderContext
+from .st_loader import load_sentence_transformer
 
 
 class LoadedEncoder:
@@ -34,17 +34,7 @@ class LoadedEncoder:
         """Load the model (blocking; call from a worker thread). Concurrent callers load it once."""
         with self._load_lock:
             if self.model is None:
-                os.environ["HF_HUB_OFFLINE"] = "1"
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
-
-                # The environment variables above are read at import time; these work whatever was imported first.
-                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-                hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-
-                self.model = SentenceTransformer(self.path, device="cpu")
+                self.model = load_sentence_transformer(self.path)
             return self.model
 
     def encode(self, texts: list[str]) -> tuple[list[list[float]], int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config import embedded_embedding_model_path
+from ..providers.st_loader import load_sentence_transformer
 from .data import RouterDataError
 
 FloatArray = NDArray[np.float64]
@@ -74,17 +74,7 @@ class LocalEncoder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                os.environ["HF_HUB_OFFLINE"] = "1"
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
-
-                # The environment variables above are read at import time; these work whatever was imported first.
-                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-                hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-
-                self._model = SentenceTransformer(self.path, device="cpu")
+                self._model = load_sentence_transformer(self.path)
             return self._model
 
     def _embed(self, texts: list[str]) -> FloatArray:

@@ -16,7 +16,7 @@ from ..config import GatewayConfig, Settings, load_config
 from ..dashboard import Dashboard
 from ..errors import SwitchyardError
 from ..gateway import Gateway
-from . import admin_routes, anthropic_routes, metrics_routes, openai_routes
+from . import admin_routes, anthropic_routes, metrics_routes, openai_routes, rag_routes
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
 from .http import ClientDisconnected, JSONBody
 from .openapi import openapi_schema
@@ -56,6 +56,7 @@ def create_app(
     gw = gateway
     configured = gw.settings.dashboard_secret
     dashboard = Dashboard(configured.encode() if configured else secrets.token_bytes(32), gw.settings.admin_key)
+    rag = rag_routes.RagHolder(gw)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -64,6 +65,7 @@ def create_app(
             yield
         finally:
             await gw.aclose()
+            rag.close()
 
     app = Starlette(
         routes=[
@@ -75,6 +77,7 @@ def create_app(
             *admin_routes.routes,
             *metrics_routes.routes,
             *dashboard.routes(),
+            *rag_routes.routes,
         ],
         exception_handlers={
             SwitchyardError: handle_switchyard_error,
@@ -85,4 +88,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gw
+    app.state.rag = rag
     return app

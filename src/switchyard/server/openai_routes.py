@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..gateway import Gateway
 from ..types import JSON, ChatRequest, ChatResponse, Principal
 from ..wire import openai as wire
-from .chat import run_chat
+from .chat import ChatWire, run_chat
 from .http import JSONBody, read_json
 from .recording import RecordedCall
 
@@ -46,7 +46,13 @@ async def chat_completions(request: Request) -> Response:
     gw = gateway(request)
     principal = authenticate(request)
     req = wire.parse_chat_request(await read_json(request, gw.max_body_bytes))
-    return await run_chat(gw, request, principal, req, "chat", OpenAIChatWire())
+    chat_wire: ChatWire = OpenAIChatWire()
+    rag = getattr(request.app.state, "rag", None)  # RAG chat: "switchyard": {"collections": [...]}
+    if rag is not None:
+        req, chat_wire, ready = await rag.prepare_chat(principal, req, chat_wire)
+        if isinstance(ready, Response):
+            return ready
+    return await run_chat(gw, request, principal, req, "chat", chat_wire)
 
 
 async def embeddings(request: Request) -> Response:

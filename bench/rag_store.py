@@ -1,0 +1,112 @@
+"""Measure the RAG store's retrieval back ends on a synthetic collection: dense kNN by numpy brute force
+over float32 vectors loaded from SQLite blobs (load time and per-query time), and BM25 by bm25s (index
+build and per-query time) against SQLite FTS5's bm25(). Prints a table, JSON last line.
+
+    python bench/rag_store.py --docs 5000 --queries 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from switchyard.rag.dense import DenseRetriever
+from switchyard.rag.lexical import Bm25sRetriever, Fts5Retriever
+from switchyard.rag.sqlite_store import SQLiteRagStore
+from switchyard.rag.store import NewDocument
+from switchyard.rag.types import Chunk, Collection
+
+WORDS = [f"w{i}" for i in range(20_000)]
+
+
+def _text(rng: random.Random, n: int) -> str:
+    # Zipf-like word frequencies, as in real text
+    return " ".join(WORDS[min(int(rng.paretovariate(1.1)) - 1, len(WORDS) - 1)] for _ in range(n))
+
+
+def _ms(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50_ms": round(statistics.median(ordered), 3),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=5000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--words", type=int, default=200, help="words per document")
+    args = ap.parse_args()
+    rng = random.Random(0)
+    nprng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteRagStore(Path(tmp) / "bench.rag.db")
+        store.create_collection(Collection("c", embed_model="m"))
+        t0 = time.perf_counter()
+        for i in range(args.docs):
+            text = _text(rng, args.words)
+            vec = nprng.standard_normal((1, args.dim)).astype(np.float32)
+            vec /= np.linalg.norm(vec)
+            chunk = Chunk(f"d{i}#0", f"d{i}", 0, text, args.words)
+            store.put_document("c", NewDocument(f"d{i}", "", None, {}, str(i), text, [chunk], vec), "m")
+        write_s = time.perf_counter() - t0
+        queries = [_text(rng, 8) for _ in range(args.queries)]
+        qvecs = nprng.standard_normal((args.queries, args.dim)).astype(np.float32)
+
+        dense = DenseRetriever(store, "m")
+        t0 = time.perf_counter()
+        dense.search("c", qvecs[0], 100)  # loads the matrix
+        load_s = time.perf_counter() - t0
+        dense_ms = []
+        for q in qvecs:
+            t0 = time.perf_counter()
+            dense.search("c", q, 100)
+            dense_ms.append((time.perf_counter() - t0) * 1000)
+
+        bm25 = Bm25sRetriever(store)
+        t0 = time.perf_counter()
+        bm25.index("c")
+        build_s = time.perf_counter() - t0
+        bm25_ms, fts_ms = [], []
+        fts = Fts5Retriever(store)
+        for q in queries:
+            t0 = time.perf_counter()
+            bm25.search("c", q, 100)
+            bm25_ms.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            fts.search("c", q, 100)
+            fts_ms.append((time.perf_counter() - t0) * 1000)
+        size_mb = sum(p.stat().st_size for p in Path(tmp).glob("bench.rag.db*")) / 1e6
+        store.close()
+    report = {
+        "docs": args.docs,
+        "dim": args.dim,
+        "store_write_docs_per_s": round(args.docs / write_s, 1),
+        "store_mb": round(size_mb, 1),
+        "dense_load_s": round(load_s, 3),
+        "dense": _ms(dense_ms),
+        "bm25s_build_s": round(build_s, 3),
+        "bm25s": _ms(bm25_ms),
+        "fts5": _ms(fts_ms),
+    }
+    print(f"{args.docs} docs x {args.dim} dims, {args.queries} queries")
+    print(f"  dense (numpy brute force): load {report['dense_load_s']} s, query {report['dense']}")
+    print(f"  bm25s: build {report['bm25s_build_s']} s, query {report['bm25s']}")
+    print(f"  fts5 bm25(): query {report['fts5']}")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Dense kNN by brute force: the collection's float32 vectors are loaded from the store once per
+collection version into one matrix, and a query is one matrix-vector product (measured: see NOTES.md)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .store import Matrix, RagStore
+
+
+class _Loaded:
+    def __init__(self, version: int, rowids: NDArray[np.int64], matrix: Matrix) -> None:
+        self.version = version
+        self.rowids = rowids
+        self.matrix = matrix
+
+
+class DenseRetriever:
+    name = "dense"
+
+    def __init__(self, store: RagStore, model_id: str) -> None:
+        self.store = store
+        self.model_id = model_id
+        self._loaded: dict[str, _Loaded] = {}
+        self._lock = threading.Lock()
+
+    def _matrix(self, collection: str) -> _Loaded:
+        version = self.store.version(collection)
+        with self._lock:
+            current = self._loaded.get(collection)
+            if current is None or current.version != version:
+                rowids, matrix = self.store.vectors(collection, self.model_id)
+                current = self._loaded[collection] = _Loaded(version, rowids, matrix)
+            return current
+
+    def search(self, collection: str, query: Matrix, k: int) -> list[tuple[int, float]]:
+        """``query`` is one unit-length vector; scores are cosine similarities."""
+        loaded = self._matrix(collection)
+        n = len(loaded.rowids)
+        if n == 0:
+            return []
+        if loaded.matrix.shape[1] != query.shape[-1]:
+            return []
+        sims = loaded.matrix @ query.reshape(-1)
+        k = min(k, n)
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top])]
+        return [(int(loaded.rowids[i]), float(sims[i])) for i in top]

@@ -1,0 +1,261 @@
+"""Domain tuning (``switchyard rag tune``): fine-tune the local embedding model on (query, passage) pairs
+of a collection, from labelled pairs or from questions the local chat model writes, with in-batch
+negatives (multiple-negatives ranking loss). Pairs are split by a hash of their query id: one half
+trains, the other measures. The tuned model is saved as a new version (``tuned.py``) and measured on the
+held-out half against the current model; the collection switches to it only when it measured better."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidRequest
+from ..providers.st_loader import load_sentence_transformer
+from .beir import Qrels, half
+from .embed import LocalEmbedder
+from .eval import EvalRun, score
+from .ingest import Ingestor, IngestReport
+from .retrieval import Retriever
+from .service import RagService
+from .tuned import MANIFEST
+
+
+@dataclass
+class TuneOptions:
+    epochs: int = 1
+    batch_size: int = 16
+    learning_rate: float = 2e-5
+    warmup: float = 0.1
+    scale: float = 20.0  # cosine similarities x scale are the logits of the in-batch softmax
+    max_seq_length: int = 256
+    seed: int = 0
+
+
+@dataclass
+class Pair:
+    qid: str
+    query: str
+    doc_id: str
+    passage: str
+
+
+@dataclass
+class TuneResult:
+    version: int
+    path: str
+    model_id: str
+    accepted: bool
+    train_pairs: int
+    heldout_queries: int
+    base: dict[str, Any] = field(default_factory=dict)
+    tuned: dict[str, Any] = field(default_factory=dict)
+    train_seconds: float = 0.0
+
+
+def first_passages(service: RagService, collection: str) -> dict[str, str]:
+    """Document id -> the indexed text of its first chunk (what the dense index embeds)."""
+    rowids, texts = service.store.chunk_texts(collection)
+    text_of = dict(zip(rowids, texts, strict=True))
+    stored = service.store.chunks(rowids)
+    return {s.chunk.doc_id: text_of[r] for r, s in stored.items() if s.chunk.ordinal == 0}
+
+
+def labelled_pairs(service: RagService, collection: str, queries: dict[str, str], qrels: Qrels) -> list[Pair]:
+    """(query, passage) for every judged document present in the collection."""
+    first = first_passages(service, collection)
+    out = []
+    for qid, docs in qrels.items():
+        if qid in queries:
+            out += [Pair(qid, queries[qid], d, first[d]) for d in docs if d in first]
+    return out
+
+
+QUESTION_PROMPT = (
+    "Write one short question that the following passage answers. Reply with the question only.\n\n{passage}"
+)
+
+
+async def synthetic_pairs(
+    service: RagService, collection: str, n: int, ask: Callable[[str], Awaitable[str]]
+) -> tuple[list[Pair], Qrels]:
+    """Questions the local chat model writes for ``n`` passages (picked by hash), as labelled pairs."""
+    first = first_passages(service, collection)
+    picked = sorted(first, key=lambda d: hashlib.sha256(d.encode()).hexdigest())[:n]
+    pairs: list[Pair] = []
+    for doc_id in picked:
+        question = (await ask(QUESTION_PROMPT.format(passage=first[doc_id][:1500]))).strip().splitlines()
+        if question and question[0].strip():
+            pairs.append(Pair(f"syn-{doc_id}", question[0].strip(), doc_id, first[doc_id]))
+    return pairs, {p.qid: {p.doc_id: 1} for p in pairs}
+
+
+def train(
+    base_path: str,
+    pairs: Sequence[Pair],
+    out: Path,
+    options: TuneOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Fine-tune ``base_path`` on ``pairs`` and save the model to ``out`` (blocking, CPU)."""
+    import torch
+
+    model = load_sentence_transformer(base_path)
+    model.max_seq_length = options.max_seq_length
+    model.train()
+    torch.manual_seed(options.seed)
+    rng = random.Random(options.seed)
+    steps_per_epoch = max(1, len(pairs) // options.batch_size)
+    total = steps_per_epoch * options.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate)
+    warm = max(1, int(total * options.warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    loss_fn = torch.nn.CrossEntropyLoss()
+    step = 0
+    for _ in range(options.epochs):
+        order = list(pairs)
+        rng.shuffle(order)
+        for b in range(steps_per_epoch):
+            batch = _distinct_docs(order[b * options.batch_size : (b + 1) * options.batch_size])
+            q = _embed(model, [p.query for p in batch])
+            d = _embed(model, [p.passage for p in batch])
+            logits = options.scale * q @ d.T
+            loss = loss_fn(logits, torch.arange(len(batch)))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            if progress:
+                progress(step, total)
+    model.eval()
+    out.mkdir(parents=True, exist_ok=False)
+    model.save(str(out))
+
+
+def _distinct_docs(batch: list[Pair]) -> list[Pair]:
+    """One pair per passage in a batch: a repeated passage would be its own in-batch negative."""
+    seen: set[str] = set()
+    out = []
+    for p in batch:
+        if p.doc_id not in seen:
+            seen.add(p.doc_id)
+            out.append(p)
+    return out
+
+
+def _embed(model: Any, texts: list[str]) -> Any:
+    import torch
+
+    prepare = getattr(model, "preprocess", None) or model.tokenize  # renamed in sentence-transformers 6
+    features = prepare(texts)
+    vectors = model(features)["sentence_embedding"]
+    return torch.nn.functional.normalize(vectors, dim=-1)
+
+
+def measure(
+    service: RagService, collection: str, embedder: LocalEmbedder, queries: dict[str, str], qrels: Qrels
+) -> dict[str, Any]:
+    """Retrieval figures of ``embedder`` on the collection for ``queries`` (embeds missing vectors)."""
+    ingestor = Ingestor(service.store, service.tokenizer(), embedder, service.chunking)
+    ingestor.fill_vectors(collection)
+    retriever = Retriever(service.store, service.lexical, embedder, service.options)
+    qids = list(queries)
+    vectors = embedder.encode([queries[q] for q in qids])
+    rankings, raws, latencies = [], [], []
+    doc_of: dict[int, str] = {}
+    for qid, vec in zip(qids, vectors, strict=True):
+        t0 = time.perf_counter()
+        results = retriever.first_stages([collection], queries[qid], vec)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        need = [r for ranked in results.stages.values() for r, _ in ranked if r not in doc_of]
+        for rowid, stored in service.store.chunks(need).items():
+            doc_of[rowid] = stored.chunk.doc_id
+        rankings.append(
+            {
+                s: list(dict.fromkeys(doc_of[r] for r, _ in ranked if r in doc_of))
+                for s, ranked in results.stages.items()
+            }
+        )
+        raws.append(results)
+    run = EvalRun(qids, rankings, raws, latencies, IngestReport(), 1.0, 0)
+    report = score(run, qrels)
+    return {
+        "final": {k: report[k] for k in ("ndcg@10", "mrr@10", "hit@1", "hit@10", "recall@100")},
+        "stages": report["stages"],
+    }
+
+
+def tune(
+    service: RagService,
+    collection: str,
+    pairs: list[Pair],
+    qrels: Qrels,
+    options: TuneOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> TuneResult:
+    found = service.collection(None, collection, "admin")
+    train_pairs = [p for p in pairs if half(p.qid) == "a"]
+    heldout = {p.qid: p.query for p in pairs if half(p.qid) == "b"}
+    if len(train_pairs) < options.batch_size or not heldout:
+        raise InvalidRequest(
+            f"too few pairs to tune ({len(train_pairs)} to train, {len(heldout)} held out queries)", param="pairs"
+        )
+    current = service.embedder_for(found.embed_model)
+    assert isinstance(current, LocalEmbedder)
+    version, out = service.tuned.next_dir(collection)
+    started = time.perf_counter()
+    train(current.path, train_pairs, out, options, progress)
+    seconds = time.perf_counter() - started
+    digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()[:12]
+    model_id = f"{collection}-v{version}@{digest}"
+    manifest: dict[str, Any] = {
+        "model_id": model_id,
+        "version": version,
+        "collection": collection,
+        "base": current.model_id,
+        "base_path": current.path,
+        "created": time.time(),
+        "train_pairs": len(train_pairs),
+        "heldout_queries": len(heldout),
+        "options": asdict(options),
+        "train_seconds": round(seconds, 1),
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    held_qrels = {q: qrels[q] for q in heldout if q in qrels}
+    tuned_embedder = LocalEmbedder(str(out), shared=service.shared)
+    base_figures = measure(service, collection, current, heldout, held_qrels)
+    tuned_figures = measure(service, collection, tuned_embedder, heldout, held_qrels)
+    accepted = tuned_figures["final"]["ndcg@10"] > base_figures["final"]["ndcg@10"]
+    manifest.update(
+        {
+            "measured_on": "held-out half b",
+            "base_figures": base_figures,
+            "tuned_figures": tuned_figures,
+            "accepted": accepted,
+        }
+    )
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    if accepted:
+        service.store.set_embed_model(collection, model_id)
+    else:
+        service.store.drop_vectors(collection, model_id)
+    return TuneResult(
+        version,
+        str(out),
+        model_id,
+        accepted,
+        len(train_pairs),
+        len(heldout),
+        base_figures,
+        tuned_figures,
+        round(seconds, 1),
+    )

@@ -1,0 +1,69 @@
+"""A gateway for RAG server tests: two chat models on a loopback upstream (one in the cloud, one on
+premises), the embedded embedding model, and a route whose residency keeps health data on premises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from switchyard.config import (
+    GatewayConfig,
+    ModelConfig,
+    Price,
+    RagConfig,
+    RouteConfig,
+    RoutePolicy,
+    embedded_embedding_model_path,
+)
+from switchyard.keys import create_key
+from switchyard.store.sqlite import SQLiteStore
+
+from ..conftest import ADMIN_KEY, RunningGateway
+
+
+def chat_model(name: str, url: str, locality: str) -> ModelConfig:
+    return ModelConfig.model_validate(
+        {
+            "name": name,
+            "provider": "openai",
+            "base_url": url + "/v1",
+            "upstream_model": name,
+            "locality": locality,
+            "price": Price(input=1.0, output=2.0),
+            "retry": {"max_retries": 0},
+            "timeouts": {"connect": 2, "first_token": 10, "total": 20},
+        }
+    )
+
+
+def rag_config(upstream_url: str, models_dir: Path) -> GatewayConfig:
+    embed = ModelConfig(
+        name="local-embed",
+        provider="sentence_transformers",
+        kind="embedding",
+        path=embedded_embedding_model_path(),
+        locality="on_prem",
+        tier="local",
+        price=Price(input=0.0, output=0.0),
+    )
+    return GatewayConfig(
+        models=[chat_model("cloud", upstream_url, "us"), chat_model("onprem", upstream_url, "on_prem"), embed],
+        routes=[
+            RouteConfig(name="auto", models=["cloud", "onprem"], policy=RoutePolicy(residency={"health": ["on_prem"]}))
+        ],
+        rag=RagConfig(models_dir=str(models_dir)),
+    )
+
+
+def team_key(gw: RunningGateway, team: str) -> str:
+    store = SQLiteStore(gw.db_path)
+    try:
+        _, secret = create_key(store, team)
+    finally:
+        store.close()
+    return secret
+
+
+def client(gw: RunningGateway, key: str = ADMIN_KEY) -> httpx.Client:
+    return httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {key}"}, timeout=60)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from switchyard.rag.beir import half
+from switchyard.rag.cli import app
+
+from .conftest import SCIFACT, needs_model
+from .corpus import DOCS, QUERIES
+
+runner = CliRunner()
+KEYS = {"ndcg@10", "mrr@10", "hit@1", "hit@10", "recall@100", "stages"}
+
+
+def _beir(folder: Path) -> tuple[Path, Path, Path]:
+    corpus, queries, qrels = folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels.tsv"
+    corpus.write_text("".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))
+    rows = [{"_id": q, "text": t} for q, (t, _) in QUERIES.items()] + [{"_id": "unjudged", "text": "ignored"}]
+    queries.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in QUERIES.items()))
+    return corpus, queries, qrels
+
+
+@needs_model
+def test_eval_reports_every_stage_and_reuses_its_store(tmp_path: Path) -> None:
+    corpus, queries, qrels = _beir(tmp_path)
+    args = ["eval", "--corpus", str(corpus), "--queries", str(queries), "--qrels", str(qrels)]
+    args += ["--store", str(tmp_path / "e.rag.db")]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "bm25" in out.stdout.splitlines()[1]  # the table comes before the JSON line
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report.keys() >= KEYS and set(report["stages"]) == {"bm25", "dense", "fused"}
+    assert report["queries"] == len(QUERIES)  # the unjudged query is ignored
+    assert report["hit@10"] == 1.0 and report["ndcg@10"] > 0.8
+    assert report["ingest_docs_per_s"] > 0 and report["query_p95_ms"] >= report["query_p50_ms"] > 0
+    again = runner.invoke(app, [*args, "--json", "--fusion", "rrf", "--sweep-fusion"])
+    report = json.loads(again.stdout.strip().splitlines()[-1])
+    assert report["ingest_reused_docs"] == len(DOCS) and report["ingest_docs_per_s"] is None
+    assert report["fusion"]["method"] == "rrf"
+    sweep = report["sweep"]
+    assert sweep["best"]["fusion"] in ("rrf", "weighted") and len(sweep["grid"]) > 10
+    assert sweep["current"]["fusion"] == "rrf" and set(sweep["current_halves"]) == {"a", "b"}
+
+
+def test_eval_names_a_missing_file(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.jsonl")
+    out = runner.invoke(app, ["eval", "--corpus", missing, "--queries", missing, "--qrels", missing])
+    assert out.exit_code == 2 and "nope.jsonl" in out.output
+
+
+def test_halves_split_queries_about_evenly() -> None:
+    halves = [half(str(i)) for i in range(1000)]
+    assert 400 < halves.count("a") < 600
+
+
+@needs_model
+@pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").is_file(), reason="SciFact not found at ../shared/data/scifact")
+def test_scifact_slice_smoke(tmp_path: Path) -> None:
+    args = ["eval", "--corpus", str(SCIFACT / "corpus.jsonl"), "--queries", str(SCIFACT / "queries_train.jsonl")]
+    args += ["--qrels", str(SCIFACT / "qrels_train.tsv"), "--limit-docs", "40", "--limit-queries", "10"]
+    out = runner.invoke(app, [*args, "--store", str(tmp_path / "s.rag.db"), "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report.keys() >= KEYS and report["documents"] == 40 and report["queries"] == 10

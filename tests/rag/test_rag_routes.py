@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from switchyard.testing import Fault, MockUpstream
+
+from ..conftest import RunningGateway
+from .conftest import needs_model
+from .corpus import DOCS
+from .gateway import client, rag_config, team_key
+
+pytestmark = needs_model
+
+
+@pytest.fixture
+def gw(
+    upstream: MockUpstream, gateway_factory: Callable[..., RunningGateway], tmp_path: Path
+) -> Iterator[RunningGateway]:
+    yield gateway_factory(rag_config(upstream.url, tmp_path / "models"), classify=lambda _req: set())
+
+
+def _docs() -> list[dict[str, object]]:
+    return [{"id": d.id, "title": d.title, "text": d.text, "subject": f"patient-{d.id}"} for d in DOCS]
+
+
+def _cardiology(gw: RunningGateway, sensitivity: str = "confidential") -> str:
+    key = team_key(gw, "cardiology")
+    with client(gw, key) as c:
+        r = c.post("/v1/rag/collections", json={"name": "cardio", "sensitivity": sensitivity})
+        assert r.status_code == 201, r.text
+        assert r.json()["acl"] == {"read": ["cardiology"], "write": ["cardiology"], "admin": ["cardiology"]}
+        r = c.post("/v1/rag/collections/cardio/documents", json={"documents": _docs()})
+        assert r.status_code == 201, r.text
+        assert r.json()["added"] == len(DOCS)
+    return key
+
+
+def test_team_cannot_search_or_chat_over_another_teams_collection(gw: RunningGateway, upstream: MockUpstream) -> None:
+    cardio = _cardiology(gw)
+    onco = team_key(gw, "oncology")
+    with client(gw, onco) as c:
+        r = c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "heart rhythm"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "collection_forbidden"
+        assert c.get("/v1/rag/collections").json()["data"] == []
+        assert c.get("/v1/rag/collections/cardio").status_code == 403
+        r = c.post("/v1/rag/collections/cardio/documents", json={"documents": [{"id": "x", "text": "t"}]})
+        assert r.status_code == 403
+        assert c.delete("/v1/rag/collections/cardio").status_code == 403
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=onco, max_retries=0)
+    before = len(upstream.requests)
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        sdk.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "what treats atrial fibrillation?"}],
+            extra_body={"switchyard": {"collections": ["cardio"]}},
+        )
+    assert err.value.status_code == 403
+    assert len(upstream.requests) == before  # nothing was retrieved nor sent
+    with client(gw, cardio) as c:
+        r = c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "irregular heart rhythm", "k": 3})
+        assert r.status_code == 200
+        top = r.json()["data"][0]
+        assert top["provenance"]["document"] == "heart" and top["id"] == "heart#0"
+        assert {"bm25", "dense", "fused"} <= set(top["stages"]) and top["stages"]["fused"]["rank"] == 1
+        # sharing read access by ACL lets oncology in
+        r = c.patch("/v1/rag/collections/cardio", json={"acl": {"read": ["oncology"], "admin": ["cardiology"]}})
+        assert r.status_code == 200, r.text
+    with client(gw, onco) as c:
+        assert c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "heart"}).status_code == 200
+        assert (
+            c.post("/v1/rag/collections/cardio/documents", json={"documents": [{"id": "x", "text": "t"}]}).status_code
+            == 403
+        )
+
+
+def test_admin_key_administers_but_does_not_read(gw: RunningGateway) -> None:
+    cardio = _cardiology(gw)
+    with client(gw) as c:
+        assert [x["name"] for x in c.get("/v1/rag/collections").json()["data"]] == ["cardio"]
+        assert c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "heart"}).status_code == 403
+        assert c.delete("/v1/rag/collections/cardio/documents/kidney").status_code == 200
+        assert c.delete("/v1/rag/collections/cardio/documents/kidney").status_code == 404
+        assert c.get("/v1/rag/collections/cardio/documents").status_code == 403
+    with client(gw, cardio) as c:
+        r = c.get("/v1/rag/collections/cardio/documents", params={"limit": "x"})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "limit"
+        assert len(c.get("/v1/rag/collections/cardio/documents").json()["data"]) == len(DOCS) - 1
+
+
+def test_rag_chat_injects_cited_context_and_keeps_confidential_context_on_premises(
+    gw: RunningGateway, upstream: MockUpstream
+) -> None:
+    key = _cardiology(gw)
+    upstream.set_default(Fault.ok("Anticoagulants are used [heart#0]."))
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=[{"role": "user", "content": "What treats an irregular heart rhythm?"}],
+        extra_body={"switchyard": {"collections": ["cardio"], "k": 2}},
+    )
+    resp = raw.parse()
+    assert raw.headers["x-switchyard-model"] == "onprem"  # health-class context never goes to "cloud"
+    sent = upstream.requests[-1].body
+    assert sent["model"] == "onprem" and "switchyard" not in sent
+    system = sent["messages"][0]
+    assert system["role"] == "system" and "[heart#0]" in system["content"]
+    assert "anticoagulants" in system["content"]
+    rag = resp.model_extra["switchyard"]["rag"]  # type: ignore[index]
+    assert rag["citations"] == ["heart#0"] and rag["sources"][0]["document"] == "heart"
+    assert resp.choices[0].message.content == "Anticoagulants are used [heart#0]."
+
+
+def test_rag_chat_over_internal_collection_may_use_the_cloud(gw: RunningGateway, upstream: MockUpstream) -> None:
+    key = _cardiology(gw, sensitivity="internal")
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=[{"role": "user", "content": "dialysis"}],
+        extra_body={"switchyard": {"collections": ["cardio"]}},
+    )
+    assert raw.headers["x-switchyard-model"] == "cloud"
+
+
+def test_bad_requests_name_the_field(gw: RunningGateway) -> None:
+    key = team_key(gw, "cardiology")
+    with client(gw, key) as c:
+        r = c.post("/v1/rag/collections", json={"name": "bad name!"})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "name"
+        r = c.post("/v1/rag/collections", json={"name": "ok", "sensitivity": "secret"})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "sensitivity"
+        assert c.post("/v1/rag/search", json={"collections": ["nope"], "query": "x"}).status_code == 404
+        r = c.post("/v1/rag/search", json={"collections": [], "query": "x"})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "collections"
+        assert c.post("/v1/rag/collections", json={"name": "ok"}).status_code == 201
+        assert c.post("/v1/rag/collections", json={"name": "ok"}).status_code == 400
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"switchyard": {"collections": ["ok"], "k": 0}},
+        )
+    assert "switchyard.k" in str(err.value)
+
+
+def test_erasure_endpoint_drops_cached_answers(gw: RunningGateway, upstream: MockUpstream) -> None:
+    key = _cardiology(gw)
+    upstream.set_default(Fault.ok("Dialysis [kidney#0]."))
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
+    ask = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": "what filters blood when kidneys fail?"}],
+        "extra_body": {"switchyard": {"collections": ["cardio"], "k": 1, "cache": True}},
+    }
+    first = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
+    sent = len(upstream.requests)
+    again = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
+    assert "x-switchyard-cache" not in first.headers and again.headers["x-switchyard-cache"] == "hit"
+    assert again.parse().choices[0].message.content == "Dialysis [kidney#0]." and len(upstream.requests) == sent
+    with client(gw, team_key(gw, "oncology")) as c:
+        assert c.post("/v1/rag/erase", json={"subject": "patient-kidney", "collections": ["cardio"]}).status_code == 403
+    with client(gw, key) as c:
+        r = c.post("/v1/rag/erase", json={"subject": "patient-kidney"})
+        assert r.status_code == 200 and r.json()["erased"] == {"cardio": 1}
+        hits = c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "dialysis kidneys"}).json()["data"]
+        assert all(h["provenance"]["document"] != "kidney" for h in hits)
+    after = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
+    assert "x-switchyard-cache" not in after.headers and len(upstream.requests) == sent + 1
