@@ -45,6 +45,11 @@ def test_eval_reports_every_stage_and_reuses_its_store(tmp_path: Path) -> None:
     sweep = report["sweep"]
     assert sweep["best"]["fusion"] in ("rrf", "weighted") and len(sweep["grid"]) > 10
     assert sweep["current"]["fusion"] == "rrf" and set(sweep["current_halves"]) == {"a", "b"}
+    # The embedding model reads 128 tokens by default; another length is another set of vectors.
+    assert report["embed_model"].endswith("/seq128")
+    full = runner.invoke(app, [*args, "--json", "--max-seq-length", "0"])
+    report = json.loads(full.stdout.strip().splitlines()[-1])
+    assert "/seq" not in report["embed_model"] and report["hit@10"] == 1.0
 
 
 def test_eval_names_a_missing_file(tmp_path: Path) -> None:

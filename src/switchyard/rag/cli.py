@@ -305,6 +305,13 @@ def eval_cmd(
     rerank_path: Annotated[Path | None, typer.Option(help="a local cross-encoder directory")] = None,
     rerank_depth: Annotated[int, typer.Option(help="fused candidates the reranker sees")] = 30,
     threads: Annotated[int, typer.Option(help="torch threads for embedding (0: torch's default)")] = 0,
+    max_seq_length: Annotated[
+        int,
+        typer.Option(
+            help="tokens the embedding model reads per chunk: 128 (MiniLM's training length) keeps a cold "
+            "SciFact run under 5 minutes on 2 cores; 0 = the model's own limit (256: ~0.01 nDCG more, ~6x slower)"
+        ),
+    ] = 128,
     sweep_fusion: Annotated[
         bool, typer.Option("--sweep-fusion", help="also choose fusion settings on half a, report half b")
     ] = False,
@@ -322,7 +329,7 @@ def eval_cmd(
             raise _fail(f"--lexical must be one of {sorted(LEXICAL)}")
         options = ChunkOptions(max_tokens=chunk_tokens)
         _set_threads(threads)
-        embedder = LocalEmbedder(embed_model)
+        embedder = LocalEmbedder(embed_model, max_seq_length=max_seq_length or None)
         path = store or _eval_store_path(options)
         rag_store = SQLiteRagStore(path)
         name = _corpus_key(corpus, limit_docs)

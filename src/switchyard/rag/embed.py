@@ -58,6 +58,8 @@ class LocalEmbedder:
                 self._id = str(json.loads(manifest.read_text())["model_id"])
             else:
                 self._id = f"{Path(self.path).name}@{model_fingerprint(self.path)[:12]}"
+            if self.max_seq_length:  # truncating differently gives other vectors: another model, for the store
+                self._id += f"/seq{self.max_seq_length}"
         return self._id
 
     def model(self) -> Any:
