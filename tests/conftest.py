@@ -114,6 +114,68 @@ def need_binary(path: str, what: str) -> str:
     return found
 
 
+def _postgres_bindir() -> Path | None:
+    found = shutil.which("initdb")
+    if found is not None and shutil.which("pg_ctl") is not None:
+        return Path(found).resolve().parent
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
+            return candidate
+    return None
+
+
+@dataclass
+class PostgresServer:
+    dsn: str
+    data_dir: Path
+
+    def dsn_for(self, database: str) -> str:
+        return self.dsn.rsplit("/", 1)[0] + "/" + database
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL (initdb + pg_ctl) on a free loopback port for the whole session, fsync off.
+    initdb refuses to run as root, so as root the cluster belongs to ``nobody``."""
+    import tempfile
+
+    bindir = _postgres_bindir()
+    if bindir is None:
+        need_binary("initdb", "PostgreSQL server (initdb, pg_ctl)")
+        raise AssertionError("unreachable")
+    root = Path(tempfile.mkdtemp(prefix="sy-pg-"))
+    data = root / "data"
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "nobody", "--"]
+        shutil.chown(root, "nobody")
+    port = free_port()
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    pg_ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data)]
+
+    def run(args: list[str], what: str) -> None:
+        done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{what} failed: {done.stderr.decode(errors='replace')[-500:]}")
+
+    try:
+        run(
+            [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"], "initdb"
+        )
+        run([*pg_ctl, "-o", opts, "-l", str(root / "log"), "-w", "start"], "pg_ctl start")
+        try:
+            yield PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data)
+        finally:
+            run([*pg_ctl, "-m", "fast", "-w", "stop"], "pg_ctl stop")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    return postgres_server.dsn
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free loopback port, no persistence, for the whole session."""

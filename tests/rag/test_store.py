@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 
 from switchyard.errors import InvalidRequest
-from switchyard.rag.sqlite_store import SQLiteRagStore, fts_query
-from switchyard.rag.store import NewDocument
+from switchyard.rag.sqlite_store import fts_query
+from switchyard.rag.store import NewDocument, RagStore
 from switchyard.rag.types import Acl, Chunk, Collection
+
+
+@pytest.fixture
+def store(any_store: RagStore) -> RagStore:
+    """Every contract test runs against each store: the embedded SQLite file and PostgreSQL."""
+    return any_store
 
 
 def _doc(doc_id: str, text: str, subject: str | None = None) -> NewDocument:
@@ -15,7 +21,7 @@ def _doc(doc_id: str, text: str, subject: str | None = None) -> NewDocument:
     return NewDocument(doc_id, "T", subject, {"k": 1}, "h-" + text, text, [chunk], vec)
 
 
-def test_collections_round_trip(store: SQLiteRagStore) -> None:
+def test_collections_round_trip(store: RagStore) -> None:
     store.create_collection(Collection("c", "confidential", Acl(read=["a"], write=["a"], admin=["a"]), "m"))
     with pytest.raises(InvalidRequest):
         store.create_collection(Collection("c"))
@@ -27,7 +33,7 @@ def test_collections_round_trip(store: SQLiteRagStore) -> None:
     assert store.delete_collection("c") and store.get_collection("c") is None
 
 
-def test_put_replaces_and_bumps_version(store: SQLiteRagStore) -> None:
+def test_put_replaces_and_bumps_version(store: RagStore) -> None:
     store.create_collection(Collection("c", embed_model="m"))
     v0 = store.version("c")
     assert store.put_document("c", _doc("d1", "alpha beta"), "m") is False
@@ -40,7 +46,7 @@ def test_put_replaces_and_bumps_version(store: SQLiteRagStore) -> None:
     assert store.known_vectors("c", "m", ["T\ngamma delta"])
 
 
-def test_fts_is_scoped_to_the_collection(store: SQLiteRagStore) -> None:
+def test_fts_is_scoped_to_the_collection(store: RagStore) -> None:
     for name in ("a", "b"):
         store.create_collection(Collection(name, embed_model="m"))
     store.put_document("a", _doc("d", "oncology tumour markers"), "m")
@@ -49,7 +55,7 @@ def test_fts_is_scoped_to_the_collection(store: SQLiteRagStore) -> None:
     assert len(store.lexical_search("b", "heart", 5)) == 1
 
 
-def test_delete_subject_and_cached_answers(store: SQLiteRagStore) -> None:
+def test_delete_subject_and_cached_answers(store: RagStore) -> None:
     store.create_collection(Collection("c", embed_model="m"))
     store.put_document("c", _doc("d1", "patient one", subject="p1"), "m")
     store.put_document("c", _doc("d2", "patient two", subject="p2"), "m")

@@ -100,9 +100,13 @@ def indexed_text(title: str, chunk: Chunk) -> str:
     return f"{head}\n{chunk.text}" if head else chunk.text
 
 
+def query_words(text: str) -> list[str]:
+    """The distinct words of a lexical query, lower-cased, without stop words."""
+    return list(dict.fromkeys(w for w in _WORD.findall(text.lower()) if w not in _STOP))
+
+
 def fts_query(text: str) -> str:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    return " OR ".join(f'"{w}"' for w in query_words(text))
 
 
 class SQLiteRagStore:

@@ -1,0 +1,364 @@
+"""The RAG store on a PostgreSQL server (``rag.store: postgres``), for collections larger than one
+SQLite file should hold or shared by several gateway replicas. Same tables as the embedded store, prefixed
+``rag_``; vectors are float32 blobs (``bytea``) loaded into numpy, so dense search is identical to the
+embedded store's. The store's own lexical search is PostgreSQL full-text search (an ``english`` tsvector
+with a GIN index, query words OR-ed, ranked by ``ts_rank_cd``): its scores are cover-density ranks, not
+BM25, and differ from FTS5's. ``compact`` runs ``VACUUM (FULL)`` so erased rows leave the table files;
+the write-ahead log and any backups or replicas keep them until they are recycled."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
+
+from ..errors import ConfigError, InvalidRequest
+from .sqlite_store import indexed_text, query_words
+from .store import Matrix, NewDocument, StoredChunk
+from .types import Acl, Chunk, Collection
+
+SCHEMA_VERSION = 1
+# Taken while the schema is created, so replicas opening the store at once do not race.
+_SCHEMA_LOCK = 0x5357_5241_47  # "SWRAG"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rag_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rag_collections (
+    name TEXT PRIMARY KEY, sensitivity TEXT NOT NULL, acl TEXT NOT NULL, embed_model TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL, version BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS rag_documents (
+    collection TEXT NOT NULL REFERENCES rag_collections(name) ON DELETE CASCADE, id TEXT NOT NULL,
+    title TEXT NOT NULL, subject TEXT, metadata TEXT NOT NULL, content_hash TEXT NOT NULL,
+    text TEXT NOT NULL, ingested DOUBLE PRECISION NOT NULL, PRIMARY KEY (collection, id));
+CREATE INDEX IF NOT EXISTS rag_documents_subject ON rag_documents(subject);
+CREATE TABLE IF NOT EXISTS rag_chunks (
+    rowid BIGSERIAL PRIMARY KEY, collection TEXT NOT NULL, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+    chunk_id TEXT NOT NULL, text TEXT NOT NULL, indexed TEXT NOT NULL, tokens INTEGER NOT NULL,
+    heading TEXT NOT NULL,
+    tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('english'::regconfig, indexed)) STORED,
+    FOREIGN KEY (collection, doc_id) REFERENCES rag_documents(collection, id) ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS rag_chunks_doc ON rag_chunks(collection, doc_id);
+CREATE INDEX IF NOT EXISTS rag_chunks_tsv ON rag_chunks USING GIN (tsv);
+CREATE TABLE IF NOT EXISTS rag_vectors (
+    chunk BIGINT NOT NULL REFERENCES rag_chunks(rowid) ON DELETE CASCADE, model TEXT NOT NULL,
+    vector BYTEA NOT NULL, PRIMARY KEY (chunk, model));
+CREATE INDEX IF NOT EXISTS rag_vectors_model ON rag_vectors(model, chunk);
+CREATE TABLE IF NOT EXISTS rag_answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS rag_answer_refs (
+    key TEXT NOT NULL REFERENCES rag_answers(key) ON DELETE CASCADE, collection TEXT NOT NULL,
+    doc_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS rag_answer_refs_doc ON rag_answer_refs(collection, doc_id);
+"""
+
+# Every table of the store, in the order ``compact`` rewrites them.
+TABLES = ("rag_collections", "rag_documents", "rag_chunks", "rag_vectors", "rag_answers", "rag_answer_refs")
+
+Cursor = psycopg.Cursor[Any]
+
+
+def _blob(vector: NDArray[np.float32]) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+class PostgresRagStore:
+    """One connection (autocommit, explicit transactions) shared by the service's threads under a lock."""
+
+    def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
+        try:
+            self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
+        except psycopg.Error as exc:
+            # The DSN may hold a password: name the failure, not the DSN.
+            raise ConfigError(f"rag.store postgres: cannot connect ({type(exc).__name__})") from None
+        self._lock = threading.RLock()
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            cur.execute(SCHEMA)
+            cur.execute(
+                "INSERT INTO rag_meta VALUES ('schema_version', %s) ON CONFLICT (key) DO NOTHING",
+                (str(SCHEMA_VERSION),),
+            )
+            cur.execute("SELECT value FROM rag_meta WHERE key = 'schema_version'")
+            row = cur.fetchone()
+        found = int(row[0]) if row else SCHEMA_VERSION
+        if found > SCHEMA_VERSION:
+            self._db.close()
+            raise ConfigError(f"the RAG tables are schema version {found}; this switchyard knows {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[Cursor]:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            yield cur
+
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self._lock, self._db.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+
+    # --- collections
+    def create_collection(self, collection: Collection) -> None:
+        acl = json.dumps(collection.acl.__dict__)
+        try:
+            with self._tx() as cur:
+                cur.execute(
+                    "INSERT INTO rag_collections (name, sensitivity, acl, embed_model, created)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (collection.name, collection.sensitivity, acl, collection.embed_model, time.time()),
+                )
+        except psycopg.errors.UniqueViolation:
+            raise InvalidRequest(f"collection {collection.name!r} already exists", param="name") from None
+
+    def _collections(self, where: str, args: Sequence[Any]) -> list[Collection]:
+        rows = self._q(
+            "SELECT name, sensitivity, acl, embed_model, created,"
+            " (SELECT count(*) FROM rag_documents d WHERE d.collection = c.name),"
+            " (SELECT count(*) FROM rag_chunks k WHERE k.collection = c.name)"
+            f" FROM rag_collections c {where} ORDER BY name",
+            args,
+        )
+        return [
+            Collection(name, sens, Acl(**json.loads(acl)), model, created, int(docs), int(chunks))
+            for name, sens, acl, model, created, docs, chunks in rows
+        ]
+
+    def get_collection(self, name: str) -> Collection | None:
+        found = self._collections("WHERE name = %s", (name,))
+        return found[0] if found else None
+
+    def list_collections(self) -> list[Collection]:
+        return self._collections("", ())
+
+    def set_acl(self, name: str, acl: Acl) -> None:
+        with self._tx() as cur:
+            cur.execute("UPDATE rag_collections SET acl = %s WHERE name = %s", (json.dumps(acl.__dict__), name))
+
+    def set_embed_model(self, name: str, model: str) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE rag_collections SET embed_model = %s, version = version + 1 WHERE name = %s", (model, name)
+            )
+
+    def delete_collection(self, name: str) -> bool:
+        with self._tx() as cur:
+            self._drop_answers(cur, "collection = %s", (name,))
+            # documents, chunks and vectors go with the collection (ON DELETE CASCADE)
+            cur.execute("DELETE FROM rag_collections WHERE name = %s", (name,))
+            return cur.rowcount > 0
+
+    def version(self, name: str) -> int:
+        rows = self._q("SELECT version FROM rag_collections WHERE name = %s", (name,))
+        return int(rows[0][0]) if rows else -1
+
+    # --- documents
+    def document_hash(self, collection: str, doc_id: str) -> str | None:
+        rows = self._q("SELECT content_hash FROM rag_documents WHERE collection = %s AND id = %s", (collection, doc_id))
+        return str(rows[0][0]) if rows else None
+
+    def known_vectors(self, collection: str, model: str, texts: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        wanted = list(dict.fromkeys(texts))
+        if not wanted:
+            return {}
+        rows = self._q(
+            "SELECT c.indexed, v.vector FROM rag_chunks c JOIN rag_vectors v ON v.chunk = c.rowid"
+            " WHERE c.collection = %s AND v.model = %s AND c.indexed = ANY(%s)",
+            (collection, model, wanted),
+        )
+        return {text: np.frombuffer(blob, dtype=np.float32) for text, blob in rows}
+
+    def put_document(self, collection: str, doc: NewDocument, model: str) -> bool:
+        with self._tx() as cur:
+            replaced = self._delete_docs(cur, collection, [doc.id]) > 0
+            cur.execute(
+                "INSERT INTO rag_documents VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    collection,
+                    doc.id,
+                    doc.title,
+                    doc.subject,
+                    json.dumps(doc.metadata),
+                    doc.content_hash,
+                    doc.text,
+                    time.time(),
+                ),
+            )
+            for i, chunk in enumerate(doc.chunks):
+                cur.execute(
+                    "INSERT INTO rag_chunks (collection, doc_id, ordinal, chunk_id, text, indexed, tokens, heading)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING rowid",
+                    (
+                        collection,
+                        doc.id,
+                        chunk.ordinal,
+                        chunk.id,
+                        chunk.text,
+                        indexed_text(doc.title, chunk),
+                        chunk.tokens,
+                        chunk.heading,
+                    ),
+                )
+                row = cur.fetchone()
+                if doc.vectors is not None and row is not None:
+                    cur.execute("INSERT INTO rag_vectors VALUES (%s, %s, %s)", (row[0], model, _blob(doc.vectors[i])))
+            cur.execute("UPDATE rag_collections SET version = version + 1 WHERE name = %s", (collection,))
+        return replaced
+
+    @staticmethod
+    def _drop_answers(cur: Cursor, where: str, args: Sequence[Any]) -> None:
+        cur.execute(f"DELETE FROM rag_answers WHERE key IN (SELECT key FROM rag_answer_refs WHERE {where})", args)
+
+    def _delete_docs(self, cur: Cursor, collection: str, doc_ids: Sequence[str]) -> int:
+        ids = list(doc_ids)
+        self._drop_answers(cur, "collection = %s AND doc_id = ANY(%s)", (collection, ids))
+        # chunks and their vectors go with the document (ON DELETE CASCADE)
+        cur.execute("DELETE FROM rag_documents WHERE collection = %s AND id = ANY(%s)", (collection, ids))
+        return cur.rowcount
+
+    def delete_documents(self, collection: str, doc_ids: Sequence[str]) -> int:
+        with self._tx() as cur:
+            n = self._delete_docs(cur, collection, doc_ids)
+            cur.execute("UPDATE rag_collections SET version = version + 1 WHERE name = %s", (collection,))
+        return n
+
+    def delete_subject(self, subject: str, collections: Sequence[str] | None = None) -> dict[str, int]:
+        erased: dict[str, int] = {}
+        with self._tx() as cur:
+            cur.execute("SELECT collection, id FROM rag_documents WHERE subject = %s ORDER BY collection", (subject,))
+            by_collection: dict[str, list[str]] = {}
+            for collection, doc_id in cur.fetchall():
+                if collections is None or collection in collections:
+                    by_collection.setdefault(collection, []).append(doc_id)
+            for collection, ids in by_collection.items():
+                erased[collection] = self._delete_docs(cur, collection, ids)
+                cur.execute("UPDATE rag_collections SET version = version + 1 WHERE name = %s", (collection,))
+        return erased
+
+    def list_documents(self, collection: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        rows = self._q(
+            "SELECT id, title, subject, metadata, content_hash, ingested,"
+            " (SELECT count(*) FROM rag_chunks c WHERE c.collection = d.collection AND c.doc_id = d.id)"
+            " FROM rag_documents d WHERE collection = %s ORDER BY id LIMIT %s OFFSET %s",
+            (collection, limit, offset),
+        )
+        keys = ("id", "title", "subject", "metadata", "content_hash", "ingested", "chunks")
+        out = [dict(zip(keys, r, strict=True)) for r in rows]
+        for d in out:
+            d["metadata"] = json.loads(d["metadata"])
+            d["chunks"] = int(d["chunks"])
+        return out
+
+    # --- retrieval
+    def chunk_texts(self, collection: str) -> tuple[list[int], list[str]]:
+        rows = self._q("SELECT rowid, indexed FROM rag_chunks WHERE collection = %s ORDER BY rowid", (collection,))
+        return [int(r[0]) for r in rows], [r[1] for r in rows]
+
+    def missing_vectors(self, collection: str, model: str) -> tuple[list[int], list[str]]:
+        rows = self._q(
+            "SELECT rowid, indexed FROM rag_chunks c WHERE collection = %s AND NOT EXISTS"
+            " (SELECT 1 FROM rag_vectors v WHERE v.chunk = c.rowid AND v.model = %s) ORDER BY rowid",
+            (collection, model),
+        )
+        return [int(r[0]) for r in rows], [r[1] for r in rows]
+
+    def set_vectors(self, model: str, rowids: Sequence[int], matrix: Matrix) -> None:
+        rows = [(int(r), model, _blob(v)) for r, v in zip(rowids, matrix, strict=True)]
+        with self._tx() as cur:
+            cur.executemany(
+                "INSERT INTO rag_vectors VALUES (%s, %s, %s)"
+                " ON CONFLICT (chunk, model) DO UPDATE SET vector = EXCLUDED.vector",
+                rows,
+            )
+
+    def drop_vectors(self, collection: str, model: str) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "DELETE FROM rag_vectors WHERE model = %s"
+                " AND chunk IN (SELECT rowid FROM rag_chunks WHERE collection = %s)",
+                (model, collection),
+            )
+
+    def vectors(self, collection: str, model: str) -> tuple[NDArray[np.int64], Matrix]:
+        rows = self._q(
+            "SELECT c.rowid, v.vector FROM rag_chunks c JOIN rag_vectors v ON v.chunk = c.rowid"
+            " WHERE c.collection = %s AND v.model = %s ORDER BY c.rowid",
+            (collection, model),
+        )
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return ids, matrix
+
+    def lexical_search(self, collection: str, query: str, k: int) -> list[tuple[int, float]]:
+        """Full-text search: the query's words OR-ed (``websearch_to_tsquery``), ranked by ``ts_rank_cd``
+        (cover density; not BM25, so its scale differs from FTS5's), higher is better."""
+        words = query_words(query)
+        if not words:
+            return []
+        rows = self._q(
+            "SELECT c.rowid, ts_rank_cd(c.tsv, q) AS s"
+            " FROM rag_chunks c, websearch_to_tsquery('english'::regconfig, %s) q"
+            " WHERE c.collection = %s AND c.tsv @@ q ORDER BY s DESC, c.rowid LIMIT %s",
+            (" or ".join(words), collection, k),
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def chunks(self, rowids: Sequence[int]) -> dict[int, StoredChunk]:
+        ids = [int(r) for r in rowids]
+        if not ids:
+            return {}
+        out: dict[int, StoredChunk] = {}
+        for row in self._q(
+            "SELECT c.rowid, c.collection, c.chunk_id, c.doc_id, c.ordinal, c.text, c.tokens, c.heading, d.title,"
+            " d.subject, d.metadata FROM rag_chunks c"
+            " JOIN rag_documents d ON d.collection = c.collection AND d.id = c.doc_id WHERE c.rowid = ANY(%s)",
+            (ids,),
+        ):
+            rowid, collection, cid, doc_id, ordinal, text, tokens, heading, title, subject, meta = row
+            chunk = Chunk(cid, doc_id, ordinal, text, tokens, heading)
+            out[int(rowid)] = StoredChunk(int(rowid), chunk, collection, title, subject, json.loads(meta))
+        return out
+
+    # --- cached answers
+    def cache_answer(self, collection_key: str, key: str, answer: str, doc_refs: Sequence[tuple[str, str]]) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO rag_answers VALUES (%s, %s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET answer = EXCLUDED.answer, created = EXCLUDED.created",
+                (key, answer, time.time()),
+            )
+            cur.execute("DELETE FROM rag_answer_refs WHERE key = %s", (key,))
+            if doc_refs:
+                cur.executemany("INSERT INTO rag_answer_refs VALUES (%s, %s, %s)", [(key, c, d) for c, d in doc_refs])
+
+    def cached_answer(self, key: str) -> str | None:
+        rows = self._q("SELECT answer FROM rag_answers WHERE key = %s", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def compact(self) -> None:
+        """Rewrite every RAG table and its indexes (``VACUUM (FULL)``, outside a transaction): erased rows
+        leave the table, TOAST and index files. Takes an exclusive lock on each table while it runs."""
+        with self._lock, self._db.cursor() as cur:
+            for table in TABLES:
+                cur.execute(f"VACUUM (FULL, ANALYZE) {table}")
+
+    def relation_files(self) -> list[str]:
+        """Paths (relative to the data directory) of the RAG tables' files, their TOAST tables and indexes."""
+        rows = self._q(
+            "SELECT pg_relation_filepath(r.oid) FROM pg_class r"
+            " WHERE r.oid IN (SELECT oid FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r')"
+            " OR r.oid IN (SELECT reltoastrelid FROM pg_class WHERE relname = ANY(%s))"
+            " OR r.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
+            "   WHERE t.relname = ANY(%s) OR t.oid IN (SELECT reltoastrelid FROM pg_class WHERE relname = ANY(%s)))",
+            (list(TABLES), list(TABLES), list(TABLES), list(TABLES)),
+        )
+        return sorted(str(r[0]) for r in rows if r[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
