@@ -265,7 +265,14 @@ class RagRerankConfig(Strict):
 class RagConfig(Strict):
     """Local RAG (``switchyard.rag``): its own SQLite file, the embedding model, chunking, retrieval."""
 
+    store: Literal["sqlite", "postgres"] = Field(
+        default="sqlite", description="sqlite: one embedded file (db_path); postgres: tables on a server (postgres_dsn)"
+    )
     db_path: str | None = Field(default=None, description="default: the ledger's path with suffix .rag.db")
+    postgres_dsn: str | None = Field(
+        default=None,
+        description="rag.store postgres: a libpq URL or DSN; default: the environment's SWITCHYARD_RAG_POSTGRES_DSN",
+    )
     embed_model: str = Field(default="local-embed", description="a sentence_transformers model of this config")
     chunk_tokens: int = Field(default=512, ge=16, le=8192)
     chunk_overlap: float = Field(default=0.12, ge=0, lt=0.5)

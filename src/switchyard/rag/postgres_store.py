@@ -3,8 +3,9 @@ SQLite file should hold or shared by several gateway replicas. Same tables as th
 ``rag_``; vectors are float32 blobs (``bytea``) loaded into numpy, so dense search is identical to the
 embedded store's. The store's own lexical search is PostgreSQL full-text search (an ``english`` tsvector
 with a GIN index, query words OR-ed, ranked by ``ts_rank_cd``): its scores are cover-density ranks, not
-BM25, and differ from FTS5's. ``compact`` runs ``VACUUM (FULL)`` so erased rows leave the table files;
-the write-ahead log and any backups or replicas keep them until they are recycled."""
+BM25, and differ from FTS5's. ``compact`` runs ``VACUUM (FULL)`` so erased rows leave the table files
+(content columns are never sampled into pg_statistic); the write-ahead log, WAL archives, backups and
+replicas keep them until those are recycled, which is the server operator's side of erasure."""
 
 from __future__ import annotations
 
@@ -57,6 +58,14 @@ CREATE TABLE IF NOT EXISTS rag_answer_refs (
 CREATE INDEX IF NOT EXISTS rag_answer_refs_doc ON rag_answer_refs(collection, doc_id);
 """
 
+# ANALYZE keeps sample values of columns in pg_statistic, where erasure cannot reach them: columns that hold
+# content, titles or data subjects are never sampled.
+NO_STATISTICS = {
+    "rag_documents": ("title", "subject", "metadata", "text"),
+    "rag_chunks": ("text", "indexed", "heading", "tsv"),
+    "rag_answers": ("answer",),
+}
+
 # Every table of the store, in the order ``compact`` rewrites them.
 TABLES = ("rag_collections", "rag_documents", "rag_chunks", "rag_vectors", "rag_answers", "rag_answer_refs")
 
@@ -80,6 +89,9 @@ class PostgresRagStore:
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             cur.execute(SCHEMA)
+            for table, columns in NO_STATISTICS.items():
+                alter = ", ".join(f"ALTER COLUMN {c} SET STATISTICS 0" for c in columns)
+                cur.execute(f"ALTER TABLE {table} {alter}")
             cur.execute(
                 "INSERT INTO rag_meta VALUES ('schema_version', %s) ON CONFLICT (key) DO NOTHING",
                 (str(SCHEMA_VERSION),),
@@ -345,7 +357,7 @@ class PostgresRagStore:
         leave the table, TOAST and index files. Takes an exclusive lock on each table while it runs."""
         with self._lock, self._db.cursor() as cur:
             for table in TABLES:
-                cur.execute(f"VACUUM (FULL, ANALYZE) {table}")
+                cur.execute(f"VACUUM (FULL) {table}")
 
     def relation_files(self) -> list[str]:
         """Paths (relative to the data directory) of the RAG tables' files, their TOAST tables and indexes."""

@@ -21,22 +21,15 @@ from .ingest import Ingestor, IngestReport
 from .lexical import LEXICAL, LexicalRetriever
 from .rerank import Reranker, make_reranker
 from .retrieval import RetrievalOptions, Retriever
-from .sqlite_store import SQLiteRagStore
 from .store import RagStore
+from .stores import open_store, rag_db_path
 from .tokenize import HFTokenizer, Tokenizer
 from .tuned import TunedModels
 from .types import SENSITIVITIES, Acl, Collection, Document, Hit, Sensitivity
 
+__all__ = ["RagService", "rag_db_path"]
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def rag_db_path(ledger_path: str, cfg: RagConfig) -> str:
-    if cfg.db_path:
-        return cfg.db_path
-    if ledger_path == ":memory:":
-        return ":memory:"
-    p = Path(ledger_path)
-    return str(p.with_name(p.stem + ".rag.db"))
 
 
 class RagService:
@@ -90,9 +83,7 @@ class RagService:
 
                 spec["api_key"] = os.environ.get(cfg.rerank.api_key_env)
             reranker = make_reranker(spec, transport)
-        return cls(
-            SQLiteRagStore(rag_db_path(ledger_path, cfg)), cfg, embed_path=path, shared=shared, reranker=reranker
-        )
+        return cls(open_store(cfg, ledger_path), cfg, embed_path=path, shared=shared, reranker=reranker)
 
     @property
     def lexical(self) -> LexicalRetriever:

@@ -1,0 +1,131 @@
+"""What only the PostgreSQL store has: opening from config, its schema version, full-text ranking, vectors
+kept bit for bit, and erasure down to the table files after ``compact``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from switchyard.config import RagConfig, embedded_defaults
+from switchyard.errors import ConfigError
+from switchyard.rag.postgres_store import SCHEMA_VERSION, PostgresRagStore
+from switchyard.rag.service import RagService
+from switchyard.rag.store import NewDocument
+from switchyard.rag.stores import DSN_ENV, open_store
+from switchyard.rag.types import Chunk, Collection
+
+from ..conftest import PostgresServer
+
+UNIQUE = ("Zyqlofaxine", "Wexbridgeham", "QX-4471-KLM")
+
+
+def _doc(doc_id: str, texts: list[str], subject: str | None = None, dim: int = 8) -> NewDocument:
+    chunks = [Chunk(f"{doc_id}#{i}", doc_id, i, t, len(t.split())) for i, t in enumerate(texts)]
+    rng = np.random.default_rng(abs(hash(doc_id)) % 2**32)
+    vecs = rng.standard_normal((len(texts), dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return NewDocument(doc_id, "Note", subject, {"source": doc_id}, "h-" + doc_id, " ".join(texts), chunks, vecs)
+
+
+def test_open_store_needs_a_dsn() -> None:
+    with pytest.raises(ConfigError, match=DSN_ENV):
+        open_store(RagConfig(store="postgres"), "gw.db", environ={})
+
+
+def test_service_opens_postgres_from_config(pg_store: PostgresRagStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    pg_store.create_collection(Collection("shared", embed_model="m"))
+    dsn = pg_store._db.info.dsn  # the fresh database of this test, without a password
+    config = embedded_defaults()
+    config.rag.store = "postgres"
+    monkeypatch.setenv(DSN_ENV, dsn)
+    service = RagService.from_config(config, ":memory:")
+    try:
+        assert isinstance(service.store, PostgresRagStore)
+        assert [c.name for c in service.store.list_collections()] == ["shared"]
+    finally:
+        service.close()
+
+
+def test_schema_version_and_reopening(pg_store: PostgresRagStore) -> None:
+    dsn = pg_store._db.info.dsn
+    again = PostgresRagStore(dsn)  # a second replica opening the same tables
+    try:
+        assert again._q("SELECT value FROM rag_meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+        again._q("UPDATE rag_meta SET value = '999' WHERE key = 'schema_version' RETURNING key")
+    finally:
+        again.close()
+    with pytest.raises(ConfigError, match="schema version 999"):
+        PostgresRagStore(dsn)
+
+
+def test_vectors_round_trip_bit_for_bit(pg_store: PostgresRagStore) -> None:
+    pg_store.create_collection(Collection("c", embed_model="m"))
+    doc = _doc("d", ["first chunk", "second chunk", "third chunk"])
+    pg_store.put_document("c", doc, "m")
+    ids, matrix = pg_store.vectors("c", "m")
+    assert matrix.dtype == np.float32 and np.array_equal(matrix, doc.vectors)
+    assert pg_store.missing_vectors("c", "other") == ([int(i) for i in ids], [f"Note\n{c.text}" for c in doc.chunks])
+    assert pg_store.missing_vectors("c", "m") == ([], [])
+    replacement = np.eye(3, 8, dtype=np.float32)
+    pg_store.set_vectors("m", [int(i) for i in ids], replacement)
+    pg_store.set_vectors("other", [int(i) for i in ids], replacement)
+    assert np.array_equal(pg_store.vectors("c", "m")[1], replacement)
+    pg_store.drop_vectors("c", "other")
+    assert pg_store.vectors("c", "other")[0].size == 0 and pg_store.vectors("c", "m")[0].size == 3
+
+
+def test_full_text_ranks_by_matching_terms(pg_store: PostgresRagStore) -> None:
+    pg_store.create_collection(Collection("c", embed_model="m"))
+    pg_store.put_document("c", _doc("both", ["statins lower cholesterol in adults"]), "m")
+    pg_store.put_document("c", _doc("one", ["exercise lowers blood pressure"]), "m")
+    pg_store.put_document("c", _doc("none", ["the weather is mild today"]), "m")
+    hits = pg_store.lexical_search("c", "Do statins reduce cholesterol?", 5)
+    found = pg_store.chunks([r for r, _ in hits])
+    assert [found[r].chunk.doc_id for r, _ in hits] == ["both"]
+    hits = pg_store.lexical_search("c", "lowering blood pressure", 5)  # stemmed, OR-ed: more terms rank higher
+    found = pg_store.chunks([r for r, _ in hits])
+    assert [found[r].chunk.doc_id for r, _ in hits] == ["one", "both"]
+    assert hits[0][1] > hits[1][1] > 0
+    assert pg_store.lexical_search("c", "the of", 5) == [] and pg_store.lexical_search("c", "", 5) == []
+
+
+def _run(store: PostgresRagStore, sql: str) -> None:
+    with psycopg.connect(store._db.info.dsn, autocommit=True) as admin:
+        admin.execute(sql)
+
+
+def _table_bytes(store: PostgresRagStore, data_dir: Path) -> bytes:
+    _run(store, "CHECKPOINT")  # write the shared buffers out to the files first
+    return b"".join((data_dir / rel).read_bytes() for rel in store.relation_files() if (data_dir / rel).exists())
+
+
+def test_erasure_reaches_the_table_files(pg_store: PostgresRagStore, postgres_server: PostgresServer) -> None:
+    pg_store.create_collection(Collection("ward", sensitivity="confidential", embed_model="m"))
+    visit = [f"Mr {UNIQUE[1]} was prescribed {UNIQUE[0]} for palpitations.", f"Record {UNIQUE[2]}, ward 3."]
+    pg_store.put_document("ward", _doc("visit.md", visit, subject="patient-7"), "m")
+    pg_store.put_document("ward", _doc("letter.html", [f"Dear {UNIQUE[1]}, your dose is unchanged."], "patient-7"), "m")
+    pg_store.put_document("ward", _doc("leaflet.txt", ["Palpitations are often harmless."]), "m")
+    pg_store.cache_answer("ward", "answer-1", f"{UNIQUE[1]} takes {UNIQUE[0]}", [("ward", "visit.md")])
+    pg_store.cache_answer("ward", "answer-2", "palpitations are often harmless", [("ward", "leaflet.txt")])
+    _run(pg_store, "ANALYZE")  # statistics must not keep samples of what is erased
+    before = _table_bytes(pg_store, postgres_server.data_dir)
+    assert all(u.encode() in before for u in UNIQUE)  # the check below can see the text
+
+    assert pg_store.delete_subject("patient-7") == {"ward": 2}
+    pg_store.compact()
+    for text in UNIQUE:
+        assert pg_store.lexical_search("ward", text, 10) == []
+    assert pg_store.cached_answer("answer-1") is None and pg_store.cached_answer("answer-2") is not None
+    assert [d["id"] for d in pg_store.list_documents("ward")] == ["leaflet.txt"]
+    assert pg_store.vectors("ward", "m")[0].size == 1
+
+    after = _table_bytes(pg_store, postgres_server.data_dir)
+    (db_oid,) = pg_store._q("SELECT oid FROM pg_database WHERE datname = current_database()")
+    database = b"".join(p.read_bytes() for p in (postgres_server.data_dir / "base" / str(db_oid[0])).iterdir())
+    for text in UNIQUE:
+        for raw in (after, database):
+            assert text.encode() not in raw and text.lower().encode() not in raw
+    assert b"harmless" in after  # the other document is still there
