@@ -1,14 +1,19 @@
 """Measure the RAG store's retrieval back ends on a synthetic collection: dense kNN by numpy brute force
-over float32 vectors loaded from SQLite blobs (load time and per-query time), and BM25 by bm25s (index
-build and per-query time) against SQLite FTS5's bm25(). Prints a table, JSON last line.
+over float32 vectors loaded from the store's blobs (load time and per-query time), and BM25 by bm25s (index
+build and per-query time) against the store's own lexical search (SQLite FTS5's bm25(), or PostgreSQL
+full-text search ranked by ts_rank_cd with --store postgres). Prints a table, JSON last line.
 
     python bench/rag_store.py --docs 5000 --queries 200
+    python bench/rag_store.py --store postgres --postgres-dsn postgresql://user@host/db   # or SWITCHYARD_RAG_POSTGRES_DSN
+
+Against PostgreSQL the bench works in a collection of its own and deletes it when done.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -22,8 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from switchyard.rag.dense import DenseRetriever
 from switchyard.rag.lexical import Bm25sRetriever, Fts5Retriever
+from switchyard.rag.postgres_store import TABLES, PostgresRagStore
 from switchyard.rag.sqlite_store import SQLiteRagStore
-from switchyard.rag.store import NewDocument
+from switchyard.rag.store import NewDocument, RagStore
+from switchyard.rag.stores import DSN_ENV
 from switchyard.rag.types import Chunk, Collection
 
 WORDS = [f"w{i}" for i in range(20_000)]
@@ -48,49 +55,65 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--words", type=int, default=200, help="words per document")
+    ap.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--postgres-dsn", default=os.environ.get(DSN_ENV), help=f"default: ${DSN_ENV}")
     args = ap.parse_args()
+    if args.store == "postgres" and not args.postgres_dsn:
+        ap.error(f"--store postgres needs --postgres-dsn or {DSN_ENV}")
     rng = random.Random(0)
     nprng = np.random.default_rng(0)
+    name = f"bench-{os.getpid()}"
     with tempfile.TemporaryDirectory() as tmp:
-        store = SQLiteRagStore(Path(tmp) / "bench.rag.db")
-        store.create_collection(Collection("c", embed_model="m"))
+        store: RagStore
+        if args.store == "postgres":
+            store = PostgresRagStore(args.postgres_dsn)
+        else:
+            store = SQLiteRagStore(Path(tmp) / "bench.rag.db")
+        store.create_collection(Collection(name, embed_model="m"))
         t0 = time.perf_counter()
         for i in range(args.docs):
             text = _text(rng, args.words)
             vec = nprng.standard_normal((1, args.dim)).astype(np.float32)
             vec /= np.linalg.norm(vec)
             chunk = Chunk(f"d{i}#0", f"d{i}", 0, text, args.words)
-            store.put_document("c", NewDocument(f"d{i}", "", None, {}, str(i), text, [chunk], vec), "m")
+            store.put_document(name, NewDocument(f"d{i}", "", None, {}, str(i), text, [chunk], vec), "m")
         write_s = time.perf_counter() - t0
         queries = [_text(rng, 8) for _ in range(args.queries)]
         qvecs = nprng.standard_normal((args.queries, args.dim)).astype(np.float32)
 
         dense = DenseRetriever(store, "m")
         t0 = time.perf_counter()
-        dense.search("c", qvecs[0], 100)  # loads the matrix
+        dense.search(name, qvecs[0], 100)  # loads the matrix
         load_s = time.perf_counter() - t0
         dense_ms = []
         for q in qvecs:
             t0 = time.perf_counter()
-            dense.search("c", q, 100)
+            dense.search(name, q, 100)
             dense_ms.append((time.perf_counter() - t0) * 1000)
 
         bm25 = Bm25sRetriever(store)
         t0 = time.perf_counter()
-        bm25.index("c")
+        bm25.index(name)
         build_s = time.perf_counter() - t0
         bm25_ms, fts_ms = [], []
         fts = Fts5Retriever(store)
         for q in queries:
             t0 = time.perf_counter()
-            bm25.search("c", q, 100)
+            bm25.search(name, q, 100)
             bm25_ms.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
-            fts.search("c", q, 100)
+            fts.search(name, q, 100)
             fts_ms.append((time.perf_counter() - t0) * 1000)
-        size_mb = sum(p.stat().st_size for p in Path(tmp).glob("bench.rag.db*")) / 1e6
+        if isinstance(store, PostgresRagStore):
+            rows = store._q("SELECT sum(pg_total_relation_size(t)) FROM unnest(%s::text[]) t", (list(TABLES),))
+            size_mb = float(rows[0][0] or 0) / 1e6  # the tables' size, other collections included
+            store.delete_collection(name)
+        else:
+            size_mb = sum(p.stat().st_size for p in Path(tmp).glob("bench.rag.db*")) / 1e6
         store.close()
+    lexical = "postgres ts_rank_cd" if args.store == "postgres" else "fts5 bm25()"
     report = {
+        "store": args.store,
         "docs": args.docs,
         "dim": args.dim,
         "store_write_docs_per_s": round(args.docs / write_s, 1),
@@ -99,12 +122,12 @@ def main() -> None:
         "dense": _ms(dense_ms),
         "bm25s_build_s": round(build_s, 3),
         "bm25s": _ms(bm25_ms),
-        "fts5": _ms(fts_ms),
+        "store_lexical": _ms(fts_ms),
     }
-    print(f"{args.docs} docs x {args.dim} dims, {args.queries} queries")
+    print(f"{args.store}: {args.docs} docs x {args.dim} dims, {args.queries} queries")
     print(f"  dense (numpy brute force): load {report['dense_load_s']} s, query {report['dense']}")
     print(f"  bm25s: build {report['bm25s_build_s']} s, query {report['bm25s']}")
-    print(f"  fts5 bm25(): query {report['fts5']}")
+    print(f"  {lexical}: query {report['store_lexical']}")
     print(json.dumps(report))
 
 

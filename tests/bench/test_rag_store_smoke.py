@@ -7,17 +7,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "rag_store.py"
 
 
-def test_rag_store_bench_prints_its_figures() -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_rag_store_bench_prints_its_figures(store: str, request: pytest.FixtureRequest) -> None:
+    args = ["--docs", "60", "--queries", "5", "--dim", "8", "--words", "20", "--store", store]
+    if store == "postgres":
+        args += ["--postgres-dsn", request.getfixturevalue("postgres_dsn")]
     out = subprocess.run(
-        [sys.executable, str(BENCH), "--docs", "60", "--queries", "5", "--dim", "8", "--words", "20"],
+        [sys.executable, str(BENCH), *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["docs"] == 60 and report["dense"]["p95_ms"] >= report["dense"]["p50_ms"] >= 0
-    assert {"bm25s", "fts5", "dense_load_s", "bm25s_build_s", "store_mb"} <= report.keys()
+    assert (
+        report["store"] == store
+        and report["docs"] == 60
+        and report["dense"]["p95_ms"] >= report["dense"]["p50_ms"] >= 0
+    )
+    assert {"bm25s", "store_lexical", "dense_load_s", "bm25s_build_s", "store_mb"} <= report.keys()
