@@ -276,7 +276,9 @@ class RagConfig(Strict):
     embed_model: str = Field(default="local-embed", description="a sentence_transformers model of this config")
     chunk_tokens: int = Field(default=512, ge=16, le=8192)
     chunk_overlap: float = Field(default=0.12, ge=0, lt=0.5)
-    lexical: Literal["bm25", "fts5"] = "bm25"
+    lexical: Literal["bm25", "fts5", "store"] = Field(
+        default="bm25", description="bm25: bm25s in memory; store (alias fts5): the store's own full-text search"
+    )
     fusion: Literal["rrf", "weighted"] = "weighted"
     dense_weight: float = Field(default=0.5, ge=0, le=1, description="weight of dense scores; BM25 gets 1 - w")
     rrf_k: float = Field(default=60.0, gt=0)

@@ -1,6 +1,6 @@
 """Lexical retrievers (BM25). ``bm25s`` (the default, chosen by measurement: see NOTES.md) keeps an
-in-memory index per collection, rebuilt when the collection's version changes; ``fts5`` asks the store's
-own SQLite FTS5 index. Both return (chunk row id, score), higher is better."""
+in-memory index per collection, rebuilt when the collection's version changes; ``store`` (alias ``fts5``)
+asks the store's own full-text index (SQLite FTS5's bm25(), or PostgreSQL's ts_rank_cd). Both return (chunk row id, score), higher is better."""
 
 from __future__ import annotations
 
@@ -82,4 +82,8 @@ class Bm25sRetriever:
         return [(built.rowids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
 
-LEXICAL: dict[str, Callable[[RagStore], LexicalRetriever]] = {"bm25": Bm25sRetriever, "fts5": Fts5Retriever}
+LEXICAL: dict[str, Callable[[RagStore], LexicalRetriever]] = {
+    "bm25": Bm25sRetriever,
+    "fts5": Fts5Retriever,  # the name from when SQLite was the only store
+    "store": Fts5Retriever,
+}
