@@ -12,6 +12,7 @@ where they enter; the HTTP layer renders these in one place (``server/errors.py`
     ├── PayloadTooLarge         413 invalid_request_error
     ├── RateLimited             429 rate_limit_error
     ├── ConfigError             500 (raised at start-up, never served)
+    ├── StoreUnavailable        503 service_unavailable     (a server store, e.g. PostgreSQL, did not answer)
     └── UpstreamError           502 upstream_error          (``retryable`` decides retries/fallbacks)
         ├── UpstreamStatusError     status the upstream answered with (4xx passed on, 5xx -> 502)
         ├── UpstreamConnectError    502, retryable
@@ -141,6 +142,13 @@ class VerifierRejected(UpstreamError):
 class CountersUnavailable(SwitchyardError):
     """The shared budget counters (Redis) did not answer: budgets cannot be checked, so the request is
     refused rather than let through unmetered."""
+
+    status = 503
+    type = "service_unavailable"
+
+
+class StoreUnavailable(SwitchyardError):
+    """A server-side store (the RAG store on PostgreSQL) did not answer; the next call reconnects."""
 
     status = 503
     type = "service_unavailable"

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from switchyard.config import RagConfig, embedded_defaults
-from switchyard.errors import ConfigError
+from switchyard.errors import ConfigError, StoreUnavailable
 from switchyard.rag.postgres_store import SCHEMA_VERSION, PostgresRagStore
 from switchyard.rag.service import RagService
 from switchyard.rag.store import NewDocument
@@ -37,7 +37,7 @@ def test_open_store_needs_a_dsn() -> None:
 
 def test_service_opens_postgres_from_config(pg_store: PostgresRagStore, monkeypatch: pytest.MonkeyPatch) -> None:
     pg_store.create_collection(Collection("shared", embed_model="m"))
-    dsn = pg_store._db.info.dsn  # the fresh database of this test, without a password
+    dsn = pg_store.dsn  # the fresh database of this test, without a password
     config = embedded_defaults()
     config.rag.store = "postgres"
     monkeypatch.setenv(DSN_ENV, dsn)
@@ -50,7 +50,7 @@ def test_service_opens_postgres_from_config(pg_store: PostgresRagStore, monkeypa
 
 
 def test_schema_version_and_reopening(pg_store: PostgresRagStore) -> None:
-    dsn = pg_store._db.info.dsn
+    dsn = pg_store.dsn
     again = PostgresRagStore(dsn)  # a second replica opening the same tables
     try:
         assert again._q("SELECT value FROM rag_meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
@@ -59,6 +59,16 @@ def test_schema_version_and_reopening(pg_store: PostgresRagStore) -> None:
         again.close()
     with pytest.raises(ConfigError, match="schema version 999"):
         PostgresRagStore(dsn)
+
+
+def test_a_lost_connection_is_unavailable_then_reconnects(pg_store: PostgresRagStore) -> None:
+    pg_store.create_collection(Collection("c", embed_model="m"))
+    (pid,) = pg_store._q("SELECT pg_backend_pid()")[0]
+    with psycopg.connect(pg_store.dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(StoreUnavailable):
+        pg_store.version("c")
+    assert pg_store.version("c") == 0 and pg_store.get_collection("c") is not None
 
 
 def test_vectors_round_trip_bit_for_bit(pg_store: PostgresRagStore) -> None:
@@ -93,7 +103,7 @@ def test_full_text_ranks_by_matching_terms(pg_store: PostgresRagStore) -> None:
 
 
 def _run(store: PostgresRagStore, sql: str) -> None:
-    with psycopg.connect(store._db.info.dsn, autocommit=True) as admin:
+    with psycopg.connect(store.dsn, autocommit=True) as admin:
         admin.execute(sql)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
-from ..errors import ConfigError, InvalidRequest
+from ..errors import ConfigError, InvalidRequest, StoreUnavailable
 from .sqlite_store import indexed_text, query_words
 from .store import Matrix, NewDocument, StoredChunk
 from .types import Acl, Chunk, Collection
@@ -80,12 +80,13 @@ class PostgresRagStore:
     """One connection (autocommit, explicit transactions) shared by the service's threads under a lock."""
 
     def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
-        try:
-            self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
-        except psycopg.Error as exc:
-            # The DSN may hold a password: name the failure, not the DSN.
-            raise ConfigError(f"rag.store postgres: cannot connect ({type(exc).__name__})") from None
+        self._dsn = dsn
+        self._timeout = max(1, int(connect_timeout))
         self._lock = threading.RLock()
+        try:
+            self._db = self._connect()
+        except StoreUnavailable as exc:
+            raise ConfigError(f"rag.store postgres: {exc}") from None
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             cur.execute(SCHEMA)
@@ -103,13 +104,41 @@ class PostgresRagStore:
             self._db.close()
             raise ConfigError(f"the RAG tables are schema version {found}; this switchyard knows {SCHEMA_VERSION}")
 
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._timeout)
+        except psycopg.OperationalError as exc:
+            # The DSN may hold a password: name the failure, not the DSN.
+            raise StoreUnavailable(f"cannot connect to PostgreSQL ({type(exc).__name__})") from None
+
+    @property
+    def dsn(self) -> str:
+        """The connection's parameters without its password."""
+        return self._db.info.dsn
+
+    @contextmanager
+    def _cursor(self, transaction: bool) -> Iterator[Cursor]:
+        """A cursor on a live connection (a broken one is replaced first); a lost server becomes
+        ``StoreUnavailable``. Callers hold ``self._lock``."""
+        if self._db.closed or self._db.broken:
+            self._db = self._connect()
+        try:
+            if transaction:
+                with self._db.transaction(), self._db.cursor() as cur:
+                    yield cur
+            else:
+                with self._db.cursor() as cur:
+                    yield cur
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"the RAG store (PostgreSQL) did not answer: {type(exc).__name__}") from None
+
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
-        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+        with self._lock, self._cursor(transaction=True) as cur:
             yield cur
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        with self._lock, self._db.cursor() as cur:
+        with self._lock, self._cursor(transaction=False) as cur:
             cur.execute(sql, args)
             return cur.fetchall()
 
@@ -355,7 +384,7 @@ class PostgresRagStore:
     def compact(self) -> None:
         """Rewrite every RAG table and its indexes (``VACUUM (FULL)``, outside a transaction): erased rows
         leave the table, TOAST and index files. Takes an exclusive lock on each table while it runs."""
-        with self._lock, self._db.cursor() as cur:
+        with self._lock, self._cursor(transaction=False) as cur:
             for table in TABLES:
                 cur.execute(f"VACUUM (FULL) {table}")
 
