@@ -1,16 +1,19 @@
 """Right to erasure: after erasing a data subject nothing of theirs is found, and the store's files no
-longer contain their unique strings (text, chunks, FTS5 index, vectors' rows, cached answers)."""
+longer contain their unique strings (text, chunks, FTS5 index, vectors' rows, cached answers). The
+end-to-end test runs on each store: the embedded SQLite file and PostgreSQL (its database directory)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from switchyard.config import embedded_defaults
+from switchyard.config import GatewayConfig, embedded_defaults, load_config
 from switchyard.rag.cli import app
 from switchyard.rag.service import RagService
 
@@ -42,11 +45,53 @@ def _bytes_of_store(db: Path) -> bytes:
     return out
 
 
-def test_erasing_a_subject_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _postgres_database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[GatewayConfig, Callable[[], bytes]]:
+    """A fresh database on the session's PostgreSQL, named by the config file the CLI reads."""
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    name = "e_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server.dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        (oid,) = admin.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone() or (0,)
+    request.addfinalizer(lambda: _drop_database(server.dsn, name))
+    config = tmp_path / "switchyard.yaml"
+    config.write_text("rag:\n  store: postgres\n")
+    monkeypatch.setenv("SWITCHYARD_CONFIG", str(config))
+    monkeypatch.setenv("SWITCHYARD_RAG_POSTGRES_DSN", server.dsn_for(name))
+
+    def files() -> bytes:
+        with psycopg.connect(server.dsn, autocommit=True) as admin:
+            admin.execute("CHECKPOINT")  # shared buffers out to the files
+        return b"".join(p.read_bytes() for p in (server.data_dir / "base" / str(oid)).iterdir() if p.is_file())
+
+    return load_config(config), files
+
+
+def _drop_database(dsn: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_erasing_a_subject_leaves_nothing(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     ledger = tmp_path / "gw.db"
     monkeypatch.setenv("SWITCHYARD_DB_PATH", str(ledger))
     monkeypatch.delenv("SWITCHYARD_CONFIG", raising=False)
     rag_db = tmp_path / "gw.rag.db"
+    config = embedded_defaults()
+
+    def store_bytes() -> bytes:
+        return _bytes_of_store(rag_db)
+
+    if store == "postgres":
+        config, store_bytes = _postgres_database(request, tmp_path, monkeypatch)
     mine, other = _files(tmp_path)
     assert (
         runner.invoke(app, ["create", "ward", "--sensitivity", "confidential", "--read", "cardiology"]).exit_code == 0
@@ -56,20 +101,20 @@ def test_erasing_a_subject_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     assert json.loads(out.stdout.strip().splitlines()[-1])["added"] == 2
     assert runner.invoke(app, ["ingest", "ward", str(other)]).exit_code == 0
 
-    service = RagService.from_config(embedded_defaults(), str(ledger))
+    service = RagService.from_config(config, str(ledger))
     try:
         hits = asyncio.run(service.search(None, ["ward"], UNIQUE[0], 5))
         assert hits[0].subject == "patient-7" and UNIQUE[0] in hits[0].chunk.text
         service.store.cache_answer("ward", "answer-1", f"{UNIQUE[1]} takes {UNIQUE[0]}", [("ward", "visit.md")])
     finally:
         service.close()
-    assert all(u.encode() in _bytes_of_store(rag_db) for u in UNIQUE)
+    assert all(u.encode() in store_bytes() for u in UNIQUE)
 
     out = runner.invoke(app, ["erase", "--subject", "patient-7"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["erased"] == {"ward": 2}
 
-    service = RagService.from_config(embedded_defaults(), str(ledger))
+    service = RagService.from_config(config, str(ledger))
     try:
         for text in UNIQUE:
             hits = asyncio.run(service.search(None, ["ward"], text, 10))
@@ -81,7 +126,7 @@ def test_erasing_a_subject_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         assert len(ids) == matrix.shape[0] == 1
     finally:
         service.close()
-    raw = _bytes_of_store(rag_db)
+    raw = store_bytes()
     for text in UNIQUE:
         assert text.encode() not in raw and text.lower().encode() not in raw
     assert b"harmless" in raw  # the other document is still there
