@@ -161,6 +161,10 @@ def test_erasure_endpoint_drops_cached_answers(gw: RunningGateway, upstream: Moc
     again = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
     assert "x-switchyard-cache" not in first.headers and again.headers["x-switchyard-cache"] == "hit"
     assert again.parse().choices[0].message.content == "Dialysis [kidney#0]." and len(upstream.requests) == sent
+    gw.flush()  # the cached answer is in the ledger too: no model, no cost, the reason says why
+    hit = gw.ledger().get(again.headers["x-request-id"])
+    assert (hit.status, hit.cost, hit.served_model, hit.team) == (200, 0.0, None, "cardiology")
+    assert "rag: cached answer" in hit.reasons
     with client(gw, team_key(gw, "oncology")) as c:
         assert c.post("/v1/rag/erase", json={"subject": "patient-kidney", "collections": ["cardio"]}).status_code == 403
     with client(gw, key) as c:

@@ -24,6 +24,7 @@ from ..wire.openai import parse
 from .chat import ChatWire, StreamEncoder
 from .http import JSONBody, read_json
 from .openai_routes import authenticate, gateway
+from .recording import RecordedCall
 
 
 class _Strict(BaseModel):
@@ -102,11 +103,19 @@ class RagHolder:
         new, ctx = prepared
         rag_wire = RagChatWire(wire, ctx, service)
         if ctx.cached is not None:
-            resp = ChatResponse("cache-" + (ctx.cache_key or "")[:16], req.model, int(time.time()), ctx.cached, "stop")
-            resp.usage = Usage()
-            body = rag_wire.render(resp, req.model, resp.id, store=False)
-            return new, rag_wire, JSONBody(body, headers={"x-switchyard-cache": "hit", "x-switchyard-model": req.model})
+            return new, rag_wire, await self._cached(principal, new, ctx.cached, rag_wire)
         return new, rag_wire, None
+
+    async def _cached(self, principal: Principal, req: ChatRequest, answer: str, rag_wire: RagChatWire) -> Response:
+        """A cached answer: the policies still decide whether this caller may have it (access, residency,
+        budgets), and the ledger keeps the request — at no cost, since no model was called."""
+        res = await self.gw.resolve(principal, req.model, request=req)
+        res.reasons.append("rag: cached answer")
+        call = RecordedCall(self.gw, principal, "chat", res)
+        call.settle(usage=Usage())
+        resp = ChatResponse(call.id, req.model, int(time.time()), answer, "stop", usage=Usage())
+        body = rag_wire.render(resp, req.model, call.id, store=False)
+        return JSONBody(body, headers={**call.headers(None), "x-switchyard-cache": "hit"})
 
     def close(self) -> None:
         with self._lock:
