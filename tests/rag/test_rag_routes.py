@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 
@@ -112,6 +114,25 @@ def test_rag_chat_injects_cited_context_and_keeps_confidential_context_on_premis
     rag = resp.model_extra["switchyard"]["rag"]  # type: ignore[index]
     assert rag["citations"] == ["heart#0"] and rag["sources"][0]["document"] == "heart"
     assert resp.choices[0].message.content == "Anticoagulants are used [heart#0]."
+
+
+def test_rag_chat_over_the_anthropic_messages_api(gw: RunningGateway, upstream: MockUpstream) -> None:
+    key = _cardiology(gw)
+    upstream.set_default(Fault.ok("Anticoagulants are used [heart#0]."))
+    sdk = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0)
+    raw = sdk.messages.with_raw_response.create(
+        model="auto",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "What treats an irregular heart rhythm?"}],
+        extra_body={"switchyard": {"collections": ["cardio"], "k": 2}},
+    )
+    assert raw.headers["x-switchyard-model"] == "onprem"  # health-class context stays on premises
+    sent = upstream.requests[-1].body
+    assert "[heart#0]" in sent["messages"][0]["content"] and "switchyard" not in sent
+    message = raw.parse()
+    assert message.content[0].text == "Anticoagulants are used [heart#0]."  # type: ignore[union-attr]
+    rag = json.loads(raw.http_response.text)["switchyard"]["rag"]
+    assert rag["citations"] == ["heart#0"] and rag["sources"][0]["document"] == "heart"
 
 
 def test_rag_chat_over_internal_collection_may_use_the_cloud(gw: RunningGateway, upstream: MockUpstream) -> None:

@@ -89,7 +89,7 @@ class RagHolder:
             return self._service
 
     async def prepare_chat(
-        self, principal: Principal, req: ChatRequest, wire: ChatWire
+        self, principal: Principal, req: ChatRequest, wire: ChatWire, *, endpoint: str = "chat"
     ) -> tuple[ChatRequest, ChatWire, Response | None]:
         """RAG chat: inject the context a request asks for (``switchyard.collections``). Returns the request
         to run, the wire that adds sources and citations to the answer, and a ready response when the
@@ -103,15 +103,17 @@ class RagHolder:
         new, ctx = prepared
         rag_wire = RagChatWire(wire, ctx, service)
         if ctx.cached is not None:
-            return new, rag_wire, await self._cached(principal, new, ctx.cached, rag_wire)
+            return new, rag_wire, await self._cached(principal, new, ctx.cached, rag_wire, endpoint)
         return new, rag_wire, None
 
-    async def _cached(self, principal: Principal, req: ChatRequest, answer: str, rag_wire: RagChatWire) -> Response:
+    async def _cached(
+        self, principal: Principal, req: ChatRequest, answer: str, rag_wire: RagChatWire, endpoint: str
+    ) -> Response:
         """A cached answer: the policies still decide whether this caller may have it (access, residency,
         budgets), and the ledger keeps the request — at no cost, since no model was called."""
         res = await self.gw.resolve(principal, req.model, request=req)
         res.reasons.append("rag: cached answer")
-        call = RecordedCall(self.gw, principal, "chat", res)
+        call = RecordedCall(self.gw, principal, endpoint, res)
         call.settle(usage=Usage())
         resp = ChatResponse(call.id, req.model, int(time.time()), answer, "stop", usage=Usage())
         body = rag_wire.render(resp, req.model, call.id, store=False)
