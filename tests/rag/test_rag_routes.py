@@ -116,6 +116,26 @@ def test_rag_chat_injects_cited_context_and_keeps_confidential_context_on_premis
     assert resp.choices[0].message.content == "Anticoagulants are used [heart#0]."
 
 
+def test_streamed_rag_chat_ends_with_its_sources(gw: RunningGateway, upstream: MockUpstream) -> None:
+    key = _cardiology(gw)
+    upstream.set_default(Fault.ok("Anticoagulants are used [heart#0]."))
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
+    chunks = list(
+        sdk.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "What treats an irregular heart rhythm?"}],
+            stream=True,
+            extra_body={"switchyard": {"collections": ["cardio"], "k": 2}},
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Anticoagulants are used [heart#0]."
+    blocks = [c.model_extra["switchyard"] for c in chunks if c.model_extra and "switchyard" in c.model_extra]
+    assert len(blocks) == 1
+    rag = blocks[0]["rag"]
+    assert rag["citations"] == ["heart#0"] and rag["sources"][0]["document"] == "heart" and not rag["cached"]
+
+
 def test_rag_chat_over_the_anthropic_messages_api(gw: RunningGateway, upstream: MockUpstream) -> None:
     key = _cardiology(gw)
     upstream.set_default(Fault.ok("Anticoagulants are used [heart#0]."))

@@ -29,6 +29,9 @@ class _Encoder:
     def error(self, err: SwitchyardError) -> bytes:
         return b"".join(self._enc.finish(error=err))
 
+    def extension(self, data: JSON) -> bytes:
+        return b""  # Anthropic's event types have no room for it: clients would choke on a new one
+
 
 class AnthropicChatWire:
     def render(self, resp: ChatResponse, model: str, request_id: str) -> JSON:
