@@ -23,6 +23,12 @@ def test_weights_shift_rrf_and_weighted() -> None:
     assert fused[2] == pytest.approx(0.7)
 
 
+def test_weighted_fusion_of_a_single_hit_keeps_its_weight() -> None:
+    # One matching chunk (or a tie): it is the best of its list, not its worst.
+    fused = weighted({"bm25": [(7, 0.26)], "dense": [(7, 0.29), (8, 0.1)]}, {"bm25": 0.5, "dense": 0.5})
+    assert dict(fused) == {7: pytest.approx(1.0), 8: pytest.approx(0.0)}
+
+
 def test_query_metrics_by_hand() -> None:
     m = query_metrics(["x", "a", "y", "b"], {"a": 1, "b": 1})
     assert m["hit@1"] == 0 and m["hit@3"] == 1 and m["mrr@10"] == 0.5

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 
@@ -114,6 +116,45 @@ def test_rag_chat_injects_cited_context_and_keeps_confidential_context_on_premis
     assert resp.choices[0].message.content == "Anticoagulants are used [heart#0]."
 
 
+def test_streamed_rag_chat_ends_with_its_sources(gw: RunningGateway, upstream: MockUpstream) -> None:
+    key = _cardiology(gw)
+    upstream.set_default(Fault.ok("Anticoagulants are used [heart#0]."))
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
+    chunks = list(
+        sdk.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "What treats an irregular heart rhythm?"}],
+            stream=True,
+            extra_body={"switchyard": {"collections": ["cardio"], "k": 2}},
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Anticoagulants are used [heart#0]."
+    blocks = [c.model_extra["switchyard"] for c in chunks if c.model_extra and "switchyard" in c.model_extra]
+    assert len(blocks) == 1
+    rag = blocks[0]["rag"]
+    assert rag["citations"] == ["heart#0"] and rag["sources"][0]["document"] == "heart" and not rag["cached"]
+
+
+def test_rag_chat_over_the_anthropic_messages_api(gw: RunningGateway, upstream: MockUpstream) -> None:
+    key = _cardiology(gw)
+    upstream.set_default(Fault.ok("Anticoagulants are used [heart#0]."))
+    sdk = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0)
+    raw = sdk.messages.with_raw_response.create(
+        model="auto",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "What treats an irregular heart rhythm?"}],
+        extra_body={"switchyard": {"collections": ["cardio"], "k": 2}},
+    )
+    assert raw.headers["x-switchyard-model"] == "onprem"  # health-class context stays on premises
+    sent = upstream.requests[-1].body
+    assert "[heart#0]" in sent["messages"][0]["content"] and "switchyard" not in sent
+    message = raw.parse()
+    assert message.content[0].text == "Anticoagulants are used [heart#0]."  # type: ignore[union-attr]
+    rag = json.loads(raw.http_response.text)["switchyard"]["rag"]
+    assert rag["citations"] == ["heart#0"] and rag["sources"][0]["document"] == "heart"
+
+
 def test_rag_chat_over_internal_collection_may_use_the_cloud(gw: RunningGateway, upstream: MockUpstream) -> None:
     key = _cardiology(gw, sensitivity="internal")
     sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
@@ -161,6 +202,10 @@ def test_erasure_endpoint_drops_cached_answers(gw: RunningGateway, upstream: Moc
     again = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
     assert "x-switchyard-cache" not in first.headers and again.headers["x-switchyard-cache"] == "hit"
     assert again.parse().choices[0].message.content == "Dialysis [kidney#0]." and len(upstream.requests) == sent
+    gw.flush()  # the cached answer is in the ledger too: no model, no cost, the reason says why
+    hit = gw.ledger().get(again.headers["x-request-id"])
+    assert (hit.status, hit.cost, hit.served_model, hit.team) == (200, 0.0, None, "cardiology")
+    assert "rag: cached answer" in hit.reasons
     with client(gw, team_key(gw, "oncology")) as c:
         assert c.post("/v1/rag/erase", json={"subject": "patient-kidney", "collections": ["cardio"]}).status_code == 403
     with client(gw, key) as c:

@@ -17,6 +17,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("router:", "-> cheap", "router_cheap"),
     ("router:", "-> premium", "router_premium"),
     ("router:", "not allowed", "router_premium_not_allowed"),
+    ("rag:", "cached", "rag_cache_hit"),
     ("residency:", "pseudonymized", "residency_pseudonymized"),
     ("residency:", "unrestricted", "residency_unrestricted"),
     ("residency:", "->", "residency_restricted"),

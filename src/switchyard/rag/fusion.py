@@ -18,7 +18,8 @@ def rrf(lists: Mapping[str, Ranked], weights: Mapping[str, float], k: float = 60
 
 
 def weighted(lists: Mapping[str, Ranked], weights: Mapping[str, float], k: float = 60.0) -> list[tuple[int, float]]:
-    """Sum of weight x min-max normalised score; a chunk absent from a list scores 0 there."""
+    """Sum of weight x min-max normalised score; a chunk absent from a list scores 0 there. When a list's
+    scores are all equal (a single hit, say), each of its chunks is that list's best: 1."""
     del k
     scores: dict[int, float] = {}
     for stage, ranked in lists.items():
@@ -27,9 +28,9 @@ def weighted(lists: Mapping[str, Ranked], weights: Mapping[str, float], k: float
         w = weights.get(stage, 1.0)
         values = [s for _, s in ranked]
         lo, hi = min(values), max(values)
-        span = hi - lo or 1.0
         for rowid, s in ranked:
-            scores[rowid] = scores.get(rowid, 0.0) + w * (s - lo) / span
+            normalised = (s - lo) / (hi - lo) if hi > lo else 1.0
+            scores[rowid] = scores.get(rowid, 0.0) + w * normalised
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from ..errors import SwitchyardError
 from ..types import JSON, ChatRequest, ChatResponse, Chunk, Usage
 from ..wire import anthropic as wire
-from .chat import run_chat
+from .chat import ChatWire, run_chat
 from .http import read_json
 from .openai_routes import bearer_key, gateway
 
@@ -29,6 +29,9 @@ class _Encoder:
     def error(self, err: SwitchyardError) -> bytes:
         return b"".join(self._enc.finish(error=err))
 
+    def extension(self, data: JSON) -> bytes:
+        return b""  # Anthropic's event types have no room for it: clients would choke on a new one
+
 
 class AnthropicChatWire:
     def render(self, resp: ChatResponse, model: str, request_id: str) -> JSON:
@@ -43,7 +46,13 @@ async def messages(request: Request) -> Response:
     # Anthropic clients send x-api-key; Bearer works too.
     principal = gw.auth.authenticate(request.headers.get("x-api-key") or bearer_key(request))
     req = wire.parse_messages_request(await read_json(request, gw.max_body_bytes))
-    return await run_chat(gw, request, principal, req, "messages", AnthropicChatWire())
+    chat_wire: ChatWire = AnthropicChatWire()
+    rag = getattr(request.app.state, "rag", None)  # RAG chat: "switchyard": {"collections": [...]}
+    if rag is not None:
+        req, chat_wire, ready = await rag.prepare_chat(principal, req, chat_wire, endpoint="messages")
+        if isinstance(ready, Response):
+            return ready
+    return await run_chat(gw, request, principal, req, "messages", chat_wire)
 
 
 routes = [Route("/v1/messages", messages, methods=["POST"])]

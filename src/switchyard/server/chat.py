@@ -28,6 +28,11 @@ class StreamEncoder(Protocol):
 
     def error(self, err: SwitchyardError) -> bytes: ...
 
+    def extension(self, data: JSON) -> bytes:
+        """An event carrying switchyard's own ``switchyard`` block (RAG sources), where the wire format
+        has room for one; b"" where it has none."""
+        ...
+
 
 class ChatWire(Protocol):
     """How one wire format renders answers; the OpenAI and Anthropic routes each provide one."""

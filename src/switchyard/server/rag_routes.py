@@ -14,16 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import InvalidRequest, NotFound
+from ..errors import InvalidRequest, NotFound, SwitchyardError
 from ..gateway import Gateway
 from ..rag.chat import RagContext, augment, citations, rag_options
 from ..rag.service import RagService
 from ..rag.types import Acl, Collection, Document, Hit
-from ..types import JSON, ChatRequest, ChatResponse, Principal, Usage
+from ..types import JSON, ChatRequest, ChatResponse, Chunk, Principal, Usage
 from ..wire.openai import parse
 from .chat import ChatWire, StreamEncoder
 from .http import JSONBody, read_json
 from .openai_routes import authenticate, gateway
+from .recording import RecordedCall
 
 
 class _Strict(BaseModel):
@@ -88,7 +89,7 @@ class RagHolder:
             return self._service
 
     async def prepare_chat(
-        self, principal: Principal, req: ChatRequest, wire: ChatWire
+        self, principal: Principal, req: ChatRequest, wire: ChatWire, *, endpoint: str = "chat"
     ) -> tuple[ChatRequest, ChatWire, Response | None]:
         """RAG chat: inject the context a request asks for (``switchyard.collections``). Returns the request
         to run, the wire that adds sources and citations to the answer, and a ready response when the
@@ -102,11 +103,21 @@ class RagHolder:
         new, ctx = prepared
         rag_wire = RagChatWire(wire, ctx, service)
         if ctx.cached is not None:
-            resp = ChatResponse("cache-" + (ctx.cache_key or "")[:16], req.model, int(time.time()), ctx.cached, "stop")
-            resp.usage = Usage()
-            body = rag_wire.render(resp, req.model, resp.id, store=False)
-            return new, rag_wire, JSONBody(body, headers={"x-switchyard-cache": "hit", "x-switchyard-model": req.model})
+            return new, rag_wire, await self._cached(principal, new, ctx.cached, rag_wire, endpoint)
         return new, rag_wire, None
+
+    async def _cached(
+        self, principal: Principal, req: ChatRequest, answer: str, rag_wire: RagChatWire, endpoint: str
+    ) -> Response:
+        """A cached answer: the policies still decide whether this caller may have it (access, residency,
+        budgets), and the ledger keeps the request — at no cost, since no model was called."""
+        res = await self.gw.resolve(principal, req.model, request=req)
+        res.reasons.append("rag: cached answer")
+        call = RecordedCall(self.gw, principal, endpoint, res)
+        call.settle(usage=Usage())
+        resp = ChatResponse(call.id, req.model, int(time.time()), answer, "stop", usage=Usage())
+        body = rag_wire.render(resp, req.model, call.id, store=False)
+        return JSONBody(body, headers={**call.headers(None), "x-switchyard-cache": "hit"})
 
     def close(self) -> None:
         with self._lock:
@@ -126,22 +137,49 @@ class RagChatWire:
 
     def render(self, resp: ChatResponse, model: str, request_id: str, *, store: bool = True) -> JSON:
         body = self.inner.render(resp, model, request_id)
-        body["switchyard"] = {
-            "rag": {
-                "collections": self.ctx.collections,
-                "sources": self.ctx.sources(),
-                "citations": citations(resp.content, self.ctx),
-                "cached": not store,
-            }
-        }
+        body["switchyard"] = self.block(resp.content, cached=not store)
         if store and self.ctx.cache_key and resp.content:
             self.service.store.cache_answer(
                 ",".join(self.ctx.collections), self.ctx.cache_key, resp.content, self.ctx.doc_refs
             )
         return body
 
+    def block(self, answer: str | None, *, cached: bool) -> JSON:
+        return {
+            "rag": {
+                "collections": self.ctx.collections,
+                "sources": self.ctx.sources(),
+                "citations": citations(answer, self.ctx),
+                "cached": cached,
+            }
+        }
+
     def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> StreamEncoder:
-        return self.inner.stream_encoder(request, model, request_id)
+        return RagStreamEncoder(self.inner.stream_encoder(request, model, request_id), self)
+
+
+class RagStreamEncoder:
+    """The inner wire's stream, and before its end the ``switchyard.rag`` block (sources, and the chunk
+    ids the streamed answer cited), where the wire has room for it."""
+
+    def __init__(self, inner: StreamEncoder, wire: RagChatWire) -> None:
+        self.inner = inner
+        self.wire = wire
+        self.parts: list[str] = []
+
+    def encode(self, chunk: Chunk) -> bytes:
+        if chunk.content:
+            self.parts.append(chunk.content)
+        return self.inner.encode(chunk)
+
+    def finish(self, usage: Usage | None) -> bytes:
+        return self.inner.extension(self.wire.block("".join(self.parts), cached=False)) + self.inner.finish(usage)
+
+    def error(self, err: SwitchyardError) -> bytes:
+        return self.inner.error(err)
+
+    def extension(self, data: JSON) -> bytes:
+        return self.inner.extension(data)
 
 
 def rag(request: Request) -> RagService:

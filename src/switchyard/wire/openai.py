@@ -119,6 +119,10 @@ class ChunkEncoder:
     def error(self, err: SwitchyardError) -> bytes:
         return self._event(error_body(err)) + b"data: [DONE]\n\n"
 
+    def extension(self, data: JSON) -> bytes:
+        """A chunk without choices (like the usage chunk) carrying a top-level ``switchyard`` block."""
+        return self._event({**self._head, "choices": [], "switchyard": data})
+
 
 def error_body(err: SwitchyardError) -> JSON:
     return {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
