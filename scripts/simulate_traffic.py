@@ -31,18 +31,15 @@ import math
 import random
 import sqlite3
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import openai
-import uvicorn
 
 from switchyard.config import GatewayConfig, Settings
 from switchyard.economics.plots import write_plots
@@ -53,6 +50,7 @@ from switchyard.keys import create_key
 from switchyard.server.app import create_app
 from switchyard.store.sqlite import SQLiteStore, utc_day
 from switchyard.testing import Fault, MockUpstream
+from switchyard.testing.serve import serve_in_thread
 
 DAY = 86400.0
 WORDS = [
@@ -282,22 +280,8 @@ def plan(n: int, start: float, days: int, rng: random.Random, cfg: GatewayConfig
     return out
 
 
-@contextmanager
-def serve(gw: Gateway) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(create_app(gateway=gw), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the gateway did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+def serve(gw: Gateway) -> AbstractContextManager[str]:
+    return serve_in_thread(create_app(gateway=gw))
 
 
 def script(upstreams: dict[str, MockUpstream], cfg: GatewayConfig, p: Planned, rng: random.Random) -> None:

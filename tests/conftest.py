@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from switchyard.config import GatewayConfig, Settings
 from switchyard.gateway import Gateway
@@ -23,6 +21,7 @@ from switchyard.policies.residency import Classifier
 from switchyard.server.app import create_app
 from switchyard.store.sqlite import SQLiteStore
 from switchyard.testing import MockUpstream
+from switchyard.testing.serve import serve_in_thread
 
 ADMIN_KEY = "sy-admin-test-key"
 
@@ -38,7 +37,6 @@ class RunningGateway:
     url: str
     gateway: Gateway
     db_path: Path
-    server: uvicorn.Server
 
     @property
     def v1(self) -> str:
@@ -66,22 +64,10 @@ def run_gateway(
     clock: Callable[[], float] = time.time,
     **settings: Any,
 ) -> Iterator[RunningGateway]:
-    port = free_port()
     s = Settings(db_path=db_path, admin_key=ADMIN_KEY, ledger_flush_interval=0.05, **settings)
     gw = Gateway(s, config, environ=environ or {}, classify=classify, clock=clock)
-    server = uvicorn.Server(uvicorn.Config(create_app(gateway=gw), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("gateway did not start")
-        time.sleep(0.01)
-    try:
-        yield RunningGateway(f"http://127.0.0.1:{port}", gw, db_path, server)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve_in_thread(create_app(gateway=gw)) as url:
+        yield RunningGateway(url, gw, db_path)
 
 
 @pytest.fixture
