@@ -59,7 +59,9 @@ def _op(summary: str, body_ref: str | None, tag: str) -> dict[str, Any]:
 
 def openapi_schema() -> dict[str, Any]:
     schemas: dict[str, Any] = {"Error": _ERROR}
-    for model in (ChatRequest, EmbeddingRequest):
+    from .rag_routes import AddBody, CreateBody, EraseBody, PatchBody, SearchBody
+
+    for model in (ChatRequest, EmbeddingRequest, CreateBody, PatchBody, AddBody, EraseBody, SearchBody):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -108,6 +110,24 @@ def openapi_schema() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/rag/collections": {
+                "post": _op("Create a RAG collection (ACL, sensitivity)", "CreateBody", "rag"),
+                "get": _op("List the collections the caller's team may read", None, "rag"),
+            },
+            "/v1/rag/collections/{name}": {
+                "get": _op("Show a collection", None, "rag"),
+                "patch": _op("Change a collection's ACL or sensitivity (admin)", "PatchBody", "rag"),
+                "delete": _op("Delete a collection and everything in it (admin)", None, "rag"),
+            },
+            "/v1/rag/collections/{name}/documents": {
+                "post": _op("Add or replace documents (write)", "AddBody", "rag"),
+                "get": _op("List documents", None, "rag"),
+            },
+            "/v1/rag/collections/{name}/documents/{doc_id}": {
+                "delete": _op("Delete one document: text, chunks, vectors, cached answers", None, "rag")
+            },
+            "/v1/rag/erase": {"post": _op("Erase a data subject's documents everywhere", "EraseBody", "rag")},
+            "/v1/rag/search": {"post": _op("Search collections (scores per stage, provenance)", "SearchBody", "rag")},
             "/healthz": {"get": {**open_get, "summary": "Liveness"}},
             "/readyz": {"get": {**open_get, "summary": "Readiness"}},
         },
