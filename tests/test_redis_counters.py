@@ -3,11 +3,9 @@ one Redis never overshoot a team's budget together."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
-import httpx
 import pytest
 import redis
 
@@ -20,6 +18,7 @@ from switchyard.testing import Fault, MockUpstream
 from switchyard.types import Principal
 from tests.conftest import free_port
 from tests.server.configs import openai_model
+from tests.streams import concurrent_streams
 
 
 @pytest.fixture
@@ -81,24 +80,7 @@ def test_two_replicas_share_one_budget(redis_url: str, upstream: MockUpstream, g
     record, secret = create_key(a.gateway.store, "small")
     b.gateway.store.add_key(record)  # one key store, as replicas on a shared database have
     upstream.set_default(Fault.slow_stream(0.01))
-    body = {
-        "model": "auto",
-        "stream": True,
-        "max_tokens": 20,
-        "messages": [{"role": "user", "content": "please count some words for the budget test"}],
-    }
-
-    async def one(client: httpx.AsyncClient, base: str) -> int:
-        async with client.stream("POST", base + "/chat/completions", json=body) as r:
-            await r.aread()
-            return r.status_code
-
-    async def fire() -> list[int]:
-        headers = {"authorization": f"Bearer {secret}"}
-        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), headers=headers, timeout=60) as c:
-            return await asyncio.gather(*(one(c, (a.v1, b.v1)[i % 2]) for i in range(100)))
-
-    statuses = asyncio.run(fire())
+    statuses = concurrent_streams([a.v1, b.v1], secret)
     assert set(statuses) <= {200, 429} and statuses.count(200) > 0 and statuses.count(429) > 0
     a.flush()
     b.flush()

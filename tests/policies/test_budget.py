@@ -3,9 +3,6 @@ time, or a downgrade to cheaper candidates per route."""
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import openai
 import pytest
 
@@ -16,6 +13,7 @@ from switchyard.keys import create_key
 from switchyard.testing import Fault, MockUpstream
 from switchyard.types import Principal
 from tests.server.configs import openai_model
+from tests.streams import concurrent_streams
 
 
 def test_reserve_settle_and_windows() -> None:
@@ -58,25 +56,7 @@ def budget_gw(upstream: MockUpstream, gateway_factory):  # type: ignore[no-untyp
 def test_concurrent_streams_never_overshoot_the_budget(budget_gw, upstream: MockUpstream) -> None:  # type: ignore[no-untyped-def]
     gw, secret = budget_gw()
     upstream.set_default(Fault.slow_stream(0.01))
-    body = {
-        "model": "auto",
-        "stream": True,
-        "max_tokens": 20,
-        "messages": [{"role": "user", "content": "please count some words for the budget test"}],
-    }
-
-    async def one(client: httpx.AsyncClient) -> int:
-        async with client.stream("POST", gw.v1 + "/chat/completions", json=body) as r:
-            await r.aread()
-            return r.status_code
-
-    async def fire() -> list[int]:
-        limits = httpx.Limits(max_connections=100)
-        headers = {"authorization": f"Bearer {secret}"}
-        async with httpx.AsyncClient(limits=limits, headers=headers, timeout=60) as client:
-            return await asyncio.gather(*(one(client) for _ in range(100)))
-
-    statuses = asyncio.run(fire())
+    statuses = concurrent_streams([gw.v1], secret)
     assert set(statuses) <= {200, 429} and statuses.count(200) > 0 and statuses.count(429) > 0
     gw.flush()
     rows = [r for r in gw.ledger().recent(500) if r.team == "small" and r.status == 200]
