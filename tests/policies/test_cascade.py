@@ -18,16 +18,26 @@ from tests.server.configs import openai_model
 JSON_FMT = {"type": "json_object"}
 
 
-@pytest.fixture
-def gw(upstream: MockUpstream, gateway_factory):  # type: ignore[no-untyped-def]
-    cfg = GatewayConfig(
+def cascade_config(upstream: MockUpstream, **policy: object) -> GatewayConfig:
+    """Route "smart": a premium and a cheap model on one loopback upstream, as a cascade."""
+    return GatewayConfig(
         models=[
             openai_model("premium", upstream.url, price=Price(input=10, output=30)),
             openai_model("cheap", upstream.url, upstream_model="mock-b", price=Price(input=0.5, output=1)),
         ],
-        routes=[RouteConfig(name="smart", models=["premium", "cheap"], policy=RoutePolicy(strategy="cascade"))],
+        routes=[
+            RouteConfig(
+                name="smart",
+                models=["premium", "cheap"],
+                policy=RoutePolicy.model_validate({"strategy": "cascade", **policy}),
+            )
+        ],
     )
-    return gateway_factory(cfg)
+
+
+@pytest.fixture
+def gw(upstream: MockUpstream, gateway_factory):  # type: ignore[no-untyped-def]
+    return gateway_factory(cascade_config(upstream))
 
 
 def ask(gw, **kw):  # type: ignore[no-untyped-def]
@@ -102,20 +112,7 @@ def test_unverifiable_stream_on_a_cascade_streams_directly(gw, upstream: MockUps
 
 @pytest.fixture
 def confident_gw(upstream: MockUpstream, gateway_factory):  # type: ignore[no-untyped-def]
-    cfg = GatewayConfig(
-        models=[
-            openai_model("premium", upstream.url, price=Price(input=10, output=30)),
-            openai_model("cheap", upstream.url, upstream_model="mock-b", price=Price(input=0.5, output=1)),
-        ],
-        routes=[
-            RouteConfig(
-                name="smart",
-                models=["premium", "cheap"],
-                policy=RoutePolicy(strategy="cascade", min_confidence=0.6),
-            )
-        ],
-    )
-    return gateway_factory(cfg)
+    return gateway_factory(cascade_config(upstream, min_confidence=0.6))
 
 
 def test_unsure_cheap_answer_escalates_on_logprobs(confident_gw, upstream: MockUpstream) -> None:  # type: ignore[no-untyped-def]
