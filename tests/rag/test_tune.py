@@ -44,7 +44,10 @@ def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_tune_from_labelled_pairs_versions_and_measures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("method", ["adapter", "full"])
+def test_tune_from_labelled_pairs_versions_and_measures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
     _setup(tmp_path, monkeypatch)
     queries = tmp_path / "q.jsonl"
     qrels = tmp_path / "qrels.tsv"
@@ -54,7 +57,7 @@ def test_tune_from_labelled_pairs_versions_and_measures(tmp_path: Path, monkeypa
     assert {half(q) for q, _, _ in rows} == {"a", "b"}
     monkeypatch.chdir(tmp_path)
     models = tmp_path / "rag-models"  # the default rag.models_dir, relative to the working directory
-    args = ["tune", "med", "--queries", str(queries), "--qrels", str(qrels), "--batch-size", "4"]
+    args = ["tune", "med", "--queries", str(queries), "--qrels", str(qrels), "--batch-size", "4", "--method", method]
     out = runner.invoke(app, args)
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -62,7 +65,14 @@ def test_tune_from_labelled_pairs_versions_and_measures(tmp_path: Path, monkeypa
     versions = TunedModels(models).versions("med")
     assert [v.version for v in versions] == [1] and versions[0].model_id == result["model_id"]
     manifest = versions[0].manifest
+    assert manifest["method"] == method
     assert manifest["base"].startswith(Path(embedded_embedding_model_path() or "").name)
+    weights = {"adapter": "adapter.npy", "full": "model.safetensors"}
+    assert sorted(p.name for p in versions[0].path.iterdir() if p.name in weights.values()) == [weights[method]]
+    # the held-out questions, split by whether training questions asked about their documents
+    groups = result["tuned"]["groups"]
+    assert sum(g["queries"] for g in groups.values()) == result["heldout_queries"]
+    assert groups.keys() == result["base"]["groups"].keys() <= {"seen_documents", "new_documents"}
     assert manifest["accepted"] == result["accepted"]
     assert manifest["tuned_figures"]["final"]["ndcg@10"] == result["tuned"]["final"]["ndcg@10"]
     store = SQLiteRagStore(tmp_path / "gw.rag.db")
@@ -70,11 +80,16 @@ def test_tune_from_labelled_pairs_versions_and_measures(tmp_path: Path, monkeypa
         collection = store.get_collection("med")
         assert collection is not None
         ids, _ = store.vectors("med", result["model_id"])
+        # a full fine-tune embeds the documents again; an adapter reuses the base model's vectors
+        expected_rows = len(DOCS) if method == "full" and result["accepted"] else 0
+        assert len(ids) == expected_rows
+        base_ids, _ = store.vectors("med", manifest["base"])
+        assert len(base_ids) == len(DOCS)
         if result["accepted"]:
             assert result["tuned"]["final"]["ndcg@10"] > result["base"]["final"]["ndcg@10"]
-            assert collection.embed_model == result["model_id"] and len(ids) == len(DOCS)
+            assert collection.embed_model == result["model_id"]
         else:
-            assert collection.embed_model == manifest["base"] and len(ids) == 0
+            assert collection.embed_model == manifest["base"]
     finally:
         store.close()
     # the collection still answers searches with whichever model it uses now

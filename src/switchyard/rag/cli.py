@@ -17,7 +17,7 @@ from ..config import GatewayConfig, Settings, load_config, server_options
 from ..errors import SwitchyardError
 from .beir import read_corpus, read_qrels, read_queries
 from .chunking import ChunkOptions
-from .embed import LocalEmbedder
+from .embed import Embedder, LocalEmbedder
 from .eval import run, score, select_queries
 from .ingest import Ingestor
 from .lexical import LEXICAL
@@ -213,9 +213,13 @@ def tune(
     qrels: Annotated[Path | None, typer.Option(help="their judgements (qrels TSV: query-id, doc id, score)")] = None,
     synthetic: Annotated[int, typer.Option(help="else: questions the local chat model writes for N passages")] = 200,
     chat_model: Annotated[str, typer.Option(help="the chat model that writes synthetic questions")] = "local-chat",
-    epochs: Annotated[int, typer.Option(help="training epochs")] = 1,
-    batch_size: Annotated[int, typer.Option(help="pairs per step (in-batch negatives)")] = 16,
-    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 2e-5,
+    method: Annotated[
+        str,
+        typer.Option(help="adapter (a query-side map, seconds, nothing re-embedded) or full (fine-tune the model)"),
+    ] = "adapter",
+    epochs: Annotated[int | None, typer.Option(help="training epochs (default: the method's)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="pairs per step (in-batch negatives)")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="learning rate (default: the method's)")] = None,
     store: Annotated[Path | None, typer.Option(help="a RAG store file other than the configured one")] = None,
     models_dir: Annotated[Path | None, typer.Option(help="where tuned versions go (default: rag.models_dir)")] = None,
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default)")] = 0,
@@ -225,7 +229,7 @@ def tune(
     measures better on held-out queries (hash half b; half a trains). JSON last line."""
     import asyncio
 
-    from .tune import TuneOptions, labelled_pairs, synthetic_pairs
+    from .tune import METHODS, labelled_pairs, synthetic_pairs
     from .tune import tune as run_tune
 
     _set_threads(threads)
@@ -246,8 +250,13 @@ def tune(
         else:
             pairs, judged = asyncio.run(synthetic_pairs(service, name, synthetic, _asker(cfg, chat_model)))
         typer.echo(f"{len(pairs)} pairs", err=True)
-        opts = TuneOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
-        result = run_tune(service, name, pairs, judged, opts, lambda s, t: typer.echo(f"step {s}/{t}", err=True))
+        if method not in METHODS:
+            raise _fail(f"--method must be one of {sorted(METHODS)}")
+        given = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate}
+        opts = METHODS[method][1](**{k: v for k, v in given.items() if v is not None})
+        result = run_tune(
+            service, name, pairs, judged, opts, lambda s, t: typer.echo(f"step {s}/{t}", err=True), method=method
+        )
     except SwitchyardError as exc:
         raise _fail(exc.message) from None
     verdict = "switched to" if result.accepted else "kept the current model; saved but not used:"
@@ -255,6 +264,9 @@ def tune(
         f"{verdict} {result.model_id} ({result.path}); held-out nDCG@10 {result.base['final']['ndcg@10']} -> "
         f"{result.tuned['final']['ndcg@10']}"
     )
+    for group, figures in result.tuned.get("groups", {}).items():
+        before = result.base["groups"].get(group, {}).get("ndcg@10")
+        typer.echo(f"  {group.replace('_', ' ')} ({figures['queries']} queries): {before} -> {figures['ndcg@10']}")
     typer.echo(json.dumps(asdict(result)))
 
 
@@ -329,7 +341,7 @@ def eval_cmd(
             raise _fail(f"--lexical must be one of {sorted(LEXICAL)}")
         options = ChunkOptions(max_tokens=chunk_tokens)
         _set_threads(threads)
-        embedder = LocalEmbedder(embed_model, max_seq_length=max_seq_length or None)
+        embedder, base_path = _eval_embedder(embed_model, max_seq_length or None)
         path = store or _eval_store_path(options)
         rag_store = SQLiteRagStore(path)
         name = _corpus_key(corpus, limit_docs)
@@ -340,7 +352,7 @@ def eval_cmd(
             opts.weights = {"bm25": 1 - dense_weight, "dense": dense_weight}
         reranker = _reranker(rerank_url, rerank_model, rerank_path)
         retriever = Retriever(rag_store, LEXICAL[lexical](rag_store), embedder, opts, reranker)
-        ingestor = Ingestor(rag_store, HFTokenizer(embed_model), embedder, options)
+        ingestor = Ingestor(rag_store, HFTokenizer(base_path), embedder, options)
         result = run(retriever, ingestor, name, docs, picked, None if as_json else _progress())
     except SwitchyardError as exc:
         raise _fail(exc.message) from None
@@ -357,6 +369,20 @@ def eval_cmd(
     if not as_json:
         _print_table(report)
     typer.echo(json.dumps(report))
+
+
+def _eval_embedder(path: Path | None, max_seq_length: int | None) -> tuple[Embedder, str | None]:
+    """The embedder a model directory holds (a model, or a query adapter over the base its manifest
+    names), and the directory of the model that embeds documents (its tokenizer chunks them)."""
+    from .adapter import AdaptedEmbedder, is_adapter
+
+    if path is not None and is_adapter(path):
+        adapted = AdaptedEmbedder.open(
+            path, lambda manifest: LocalEmbedder(manifest.get("base_path") or None, max_seq_length=max_seq_length)
+        )
+        base = adapted.base
+        return adapted, base.path if isinstance(base, LocalEmbedder) else None
+    return LocalEmbedder(path, max_seq_length=max_seq_length), str(path) if path else None
 
 
 def _set_threads(threads: int) -> None:
@@ -397,5 +423,6 @@ def _print_table(report: dict[str, Any]) -> None:
     typer.echo(
         f"{report['queries']} queries, {report['documents']} documents ({report['chunks']} chunks); "
         f"ingest {report['ingest_docs_per_s'] or 'cached'} docs/s ({report['ingest_seconds']} s); "
-        f"query p50 {report['query_p50_ms']} ms, p95 {report['query_p95_ms']} ms"
+        f"query p50 {report['query_p50_ms']} ms, p95 {report['query_p95_ms']} ms (end to end, "
+        f"{report['latency_queries']} queries; batched query embedding {report['query_embed_ms_batched']} ms each)"
     )

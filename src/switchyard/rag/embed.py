@@ -21,11 +21,21 @@ from .store import Matrix
 class Embedder(Protocol):
     @property
     def model_id(self) -> str:
-        """Names the model and its weights: vectors of different ids never mix."""
+        """Names the model and its weights (what a collection records as its embedding model)."""
+        ...
+
+    @property
+    def vectors_id(self) -> str:
+        """Names the document vectors it reads and writes: vectors of different ids never mix. The model id,
+        except for a query adapter, which reuses its base model's document vectors."""
         ...
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> Matrix:
-        """Unit-length float32 rows (blocking; call from a worker thread)."""
+        """Unit-length float32 rows for documents (blocking; call from a worker thread)."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> Matrix:
+        """Unit-length float32 rows for queries (blocking)."""
         ...
 
 
@@ -62,8 +72,15 @@ class LocalEmbedder:
                 self._id += f"/seq{self.max_seq_length}"
         return self._id
 
+    @property
+    def vectors_id(self) -> str:
+        return self.model_id
+
     def model(self) -> Any:
         return self._holder.load()
+
+    def encode_queries(self, texts: Sequence[str]) -> Matrix:
+        return self.encode(texts)
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> Matrix:
         model = self.model()

@@ -70,7 +70,7 @@ class Ingestor:
         if self.store.get_collection(collection) is None:
             raise InvalidRequest(f"no collection {collection!r}", param="collection")
         report = IngestReport()
-        model = self.embedder.model_id if self.embedder else ""
+        model = self.embedder.vectors_id if self.embedder else ""
         for batch in _batches(docs, self.batch_size):
             todo: list[tuple[Document, str, list[Chunk]]] = []
             for doc in batch:
@@ -102,7 +102,7 @@ class Ingestor:
         tuned model, or documents stored by another model); returns how many were embedded."""
         if self.embedder is None:
             return 0
-        model = self.embedder.model_id
+        model = self.embedder.vectors_id
         rowids, texts = self.store.missing_vectors(collection, model)
         for start in range(0, len(rowids), batch):
             part = slice(start, start + batch)

@@ -63,14 +63,14 @@ class Retriever:
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
-        self.dense = DenseRetriever(store, embedder.model_id) if embedder else None
+        self.dense = DenseRetriever(store, embedder.vectors_id) if embedder else None
         self.options = options or RetrievalOptions()
         self.reranker = reranker
 
     def embed_queries(self, queries: Sequence[str]) -> Matrix:
         if self.embedder is None:
             return np.zeros((len(queries), 0), dtype=np.float32)
-        return self.embedder.encode(list(queries))
+        return self.embedder.encode_queries(list(queries))
 
     def first_stages(self, collections: Sequence[str], query: str, qvec: Matrix | None) -> StageResults:
         """Lexical, dense and fused rankings (blocking: run in a worker thread)."""

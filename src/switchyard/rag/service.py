@@ -15,6 +15,7 @@ from ..errors import ConfigError, InvalidRequest, NotFound
 from ..providers.transport import HttpTransport
 from ..types import Principal
 from .acl import Action, check, default_acl, may
+from .adapter import AdaptedEmbedder, is_adapter
 from .chunking import ChunkOptions
 from .embed import Embedder, LocalEmbedder
 from .ingest import Ingestor, IngestReport
@@ -107,8 +108,14 @@ class RagService:
             path = self.tuned.path_of(model_id)
             if path is None:
                 raise ConfigError(f"no local model with id {model_id!r} (base or under {self.cfg.models_dir})")
-            self._embedders[model_id] = embedder = LocalEmbedder(path, shared=self.shared)
-            return embedder
+        # outside the lock: an adapter's base is resolved through this method again
+        embedder: Embedder
+        if is_adapter(path):
+            embedder = AdaptedEmbedder.open(path, lambda manifest: self.embedder_for(str(manifest["base"])))
+        else:
+            embedder = LocalEmbedder(path, shared=self.shared)
+        with self._lock:
+            return self._embedders.setdefault(model_id, embedder)
 
     def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:

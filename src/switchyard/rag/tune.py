@@ -1,8 +1,11 @@
-"""Domain tuning (``switchyard rag tune``): fine-tune the local embedding model on (query, passage) pairs
-of a collection, from labelled pairs or from questions the local chat model writes, with in-batch
-negatives (multiple-negatives ranking loss). Pairs are split by a hash of their query id: one half
-trains, the other measures. The tuned model is saved as a new version (``tuned.py``) and measured on the
-held-out half against the current model; the collection switches to it only when it measured better."""
+"""Domain tuning (``switchyard rag tune``) on (query, passage) pairs of a collection, from labelled pairs or
+from questions the local chat model writes, with in-batch negatives (multiple-negatives ranking loss). Two
+methods: ``adapter`` (the default) learns a query-side linear map in seconds and re-embeds nothing
+(``adapter.py``); ``full`` fine-tunes the whole embedding model, then re-embeds the collection. Pairs are
+split by a hash of their query id: one half trains, the other measures. The tuned version is saved
+(``tuned.py``) and measured on the held-out half against the current model, separately for held-out
+questions about documents the training questions also asked about and about other documents; the
+collection switches to it only when it measured better overall."""
 
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..providers.st_loader import load_sentence_transformer
+from .adapter import AdaptedEmbedder, AdapterOptions, save_adapter, train_adapter
 from .beir import Qrels, half
-from .embed import LocalEmbedder
+from .embed import Embedder, LocalEmbedder
 from .eval import EvalRun, score
 from .ingest import Ingestor, IngestReport
 from .retrieval import Retriever
@@ -58,12 +62,17 @@ class TuneResult:
     train_seconds: float = 0.0
 
 
-def first_passages(service: RagService, collection: str) -> dict[str, str]:
-    """Document id -> the indexed text of its first chunk (what the dense index embeds)."""
+def first_chunks(service: RagService, collection: str) -> dict[str, tuple[int, str]]:
+    """Document id -> (row id, indexed text) of its first chunk (what the dense index embeds)."""
     rowids, texts = service.store.chunk_texts(collection)
     text_of = dict(zip(rowids, texts, strict=True))
     stored = service.store.chunks(rowids)
-    return {s.chunk.doc_id: text_of[r] for r, s in stored.items() if s.chunk.ordinal == 0}
+    return {s.chunk.doc_id: (r, text_of[r]) for r, s in stored.items() if s.chunk.ordinal == 0}
+
+
+def first_passages(service: RagService, collection: str) -> dict[str, str]:
+    """Document id -> the indexed text of its first chunk."""
+    return {doc: text for doc, (_, text) in first_chunks(service, collection).items()}
 
 
 def labelled_pairs(service: RagService, collection: str, queries: dict[str, str], qrels: Qrels) -> list[Pair]:
@@ -162,14 +171,20 @@ def _embed(model: Any, texts: list[str]) -> Any:
 
 
 def measure(
-    service: RagService, collection: str, embedder: LocalEmbedder, queries: dict[str, str], qrels: Qrels
+    service: RagService,
+    collection: str,
+    embedder: Embedder,
+    queries: dict[str, str],
+    qrels: Qrels,
+    groups: dict[str, set[str]] | None = None,
 ) -> dict[str, Any]:
-    """Retrieval figures of ``embedder`` on the collection for ``queries`` (embeds missing vectors)."""
+    """Retrieval figures of ``embedder`` on the collection for ``queries`` (embeds missing vectors), overall
+    and for each group of query ids."""
     ingestor = Ingestor(service.store, service.tokenizer(), embedder, service.chunking)
     ingestor.fill_vectors(collection)
     retriever = Retriever(service.store, service.lexical, embedder, service.options)
     qids = list(queries)
-    vectors = embedder.encode([queries[q] for q in qids])
+    vectors = embedder.encode_queries([queries[q] for q in qids])
     rankings, raws, latencies = [], [], []
     doc_of: dict[int, str] = {}
     for qid, vec in zip(qids, vectors, strict=True):
@@ -188,10 +203,60 @@ def measure(
         raws.append(results)
     run = EvalRun(qids, rankings, raws, latencies, IngestReport(), 1.0, 0)
     report = score(run, qrels)
-    return {
+    out: dict[str, Any] = {
         "final": {k: report[k] for k in ("ndcg@10", "mrr@10", "hit@1", "hit@10", "recall@100")},
         "stages": report["stages"],
     }
+    out["groups"] = {}
+    for name, members in (groups or {}).items():
+        keep = [i for i, q in enumerate(qids) if q in members]
+        if keep:
+            part = EvalRun([qids[i] for i in keep], [rankings[i] for i in keep], [], [], IngestReport(), 1.0, 0)
+            out["groups"][name] = {"queries": len(keep), "ndcg@10": score(part, qrels)["ndcg@10"]}
+    return out
+
+
+TuneMethod = Callable[[RagService, str, Embedder, list[Pair], Path, Any, Callable[[int, int], None] | None], None]
+
+
+def _tune_full(
+    service: RagService,
+    collection: str,
+    current: Embedder,
+    pairs: list[Pair],
+    out: Path,
+    options: Any,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    if not isinstance(current, LocalEmbedder):
+        raise InvalidRequest("a full fine-tune starts from a model, not from a query adapter", param="method")
+    train(current.path, pairs, out, options, progress)
+
+
+def _tune_adapter(
+    service: RagService,
+    collection: str,
+    current: Embedder,
+    pairs: list[Pair],
+    out: Path,
+    options: Any,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    first = first_chunks(service, collection)
+    rowids, matrix = service.store.vectors(collection, current.vectors_id)
+    row_of = {int(r): i for i, r in enumerate(rowids)}
+    usable = [p for p in pairs if p.doc_id in first and first[p.doc_id][0] in row_of]
+    queries = list(dict.fromkeys(p.query for p in usable))
+    index = {q: i for i, q in enumerate(queries)}
+    qvecs = current.encode_queries(queries)
+    train_pairs = [(index[p.query], row_of[first[p.doc_id][0]]) for p in usable]
+    save_adapter(out, train_adapter(qvecs, matrix, train_pairs, options, progress))
+
+
+METHODS: dict[str, tuple[TuneMethod, type, str]] = {
+    "adapter": (_tune_adapter, AdapterOptions, "adapter.npy"),
+    "full": (_tune_full, TuneOptions, "model.safetensors"),
+}
 
 
 def tune(
@@ -199,30 +264,36 @@ def tune(
     collection: str,
     pairs: list[Pair],
     qrels: Qrels,
-    options: TuneOptions,
+    options: TuneOptions | AdapterOptions,
     progress: Callable[[int, int], None] | None = None,
+    method: str = "full",
 ) -> TuneResult:
+    if method not in METHODS:
+        raise InvalidRequest(f"unknown tuning method {method!r}; use one of {sorted(METHODS)}", param="method")
+    run_method, _, weights_file = METHODS[method]
     found = service.collection(None, collection, "admin")
     train_pairs = [p for p in pairs if half(p.qid) == "a"]
     heldout = {p.qid: p.query for p in pairs if half(p.qid) == "b"}
-    if len(train_pairs) < options.batch_size or not heldout:
+    if len(train_pairs) < 2 or not heldout:  # in-batch negatives need two pairs
         raise InvalidRequest(
             f"too few pairs to tune ({len(train_pairs)} to train, {len(heldout)} held out queries)", param="pairs"
         )
     current = service.embedder_for(found.embed_model)
-    assert isinstance(current, LocalEmbedder)
+    # the documents vectors must exist before an adapter learns against them, and for the base figures
+    Ingestor(service.store, service.tokenizer(), current, service.chunking).fill_vectors(collection)
     version, out = service.tuned.next_dir(collection)
     started = time.perf_counter()
-    train(current.path, train_pairs, out, options, progress)
+    run_method(service, collection, current, train_pairs, out, options, progress)
     seconds = time.perf_counter() - started
-    digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256((out / weights_file).read_bytes()).hexdigest()[:12]
     model_id = f"{collection}-v{version}@{digest}"
     manifest: dict[str, Any] = {
         "model_id": model_id,
         "version": version,
+        "method": method,
         "collection": collection,
         "base": current.model_id,
-        "base_path": current.path,
+        "base_path": getattr(current, "path", ""),
         "created": time.time(),
         "train_pairs": len(train_pairs),
         "heldout_queries": len(heldout),
@@ -231,9 +302,18 @@ def tune(
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     held_qrels = {q: qrels[q] for q in heldout if q in qrels}
-    tuned_embedder = LocalEmbedder(str(out), shared=service.shared)
-    base_figures = measure(service, collection, current, heldout, held_qrels)
-    tuned_figures = measure(service, collection, tuned_embedder, heldout, held_qrels)
+    seen = {p.doc_id for p in train_pairs}
+    groups = {
+        "seen_documents": {q for q in held_qrels if set(held_qrels[q]) & seen},
+        "new_documents": {q for q in held_qrels if not set(held_qrels[q]) & seen},
+    }
+    tuned_embedder: Embedder = (
+        AdaptedEmbedder(current, out, manifest)
+        if method == "adapter"
+        else LocalEmbedder(str(out), shared=service.shared)
+    )
+    base_figures = measure(service, collection, current, heldout, held_qrels, groups)
+    tuned_figures = measure(service, collection, tuned_embedder, heldout, held_qrels, groups)
     accepted = tuned_figures["final"]["ndcg@10"] > base_figures["final"]["ndcg@10"]
     manifest.update(
         {
@@ -246,8 +326,8 @@ def tune(
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     if accepted:
         service.store.set_embed_model(collection, model_id)
-    else:
-        service.store.drop_vectors(collection, model_id)
+    elif tuned_embedder.vectors_id != current.vectors_id:
+        service.store.drop_vectors(collection, tuned_embedder.vectors_id)
     return TuneResult(
         version,
         str(out),
