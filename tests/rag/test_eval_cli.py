@@ -12,6 +12,13 @@ from switchyard.rag.cli import app
 from .conftest import SCIFACT, needs_model
 from .corpus import DOCS, QUERIES
 
+ASKED = [
+    ("blood thinners for atrial fibrillation", "heart"),
+    ("dialysis machine for kidneys", "kidney"),
+    ("vitamin D and bone loss", "bones"),
+    ("snoring and tiredness at night", "sleep"),
+]
+
 runner = CliRunner()
 KEYS = {"ndcg@10", "mrr@10", "hit@1", "hit@10", "recall@100", "stages"}
 
@@ -72,3 +79,31 @@ def test_scifact_slice_smoke(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report.keys() >= KEYS and report["documents"] == 40 and report["queries"] == 10
+
+
+@needs_model
+def test_eval_tunes_a_query_adapter_leaving_out_the_evaluated_queries(tmp_path: Path) -> None:
+    corpus, queries, qrels = _beir(tmp_path)
+    # labelled tuning queries: the evaluated ones (left out) plus other phrasings about the same documents
+    extra = {f"t{i}": (text, doc) for i, (text, doc) in enumerate(ASKED)}
+    tune_q, tune_r = tmp_path / "tune.jsonl", tmp_path / "tune.tsv"
+    labelled = {**QUERIES, **extra}
+    tune_q.write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, (t, _) in labelled.items()))
+    tune_r.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in labelled.items()))
+    base = ["eval", "--corpus", str(corpus), "--queries", str(queries), "--qrels", str(qrels), "--json"]
+    base += ["--store", str(tmp_path / "e.rag.db"), "--models-dir", str(tmp_path / "models")]
+    out = runner.invoke(app, [*base, "--tune-queries", str(tune_q), "--tune-qrels", str(tune_r)])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    tuning = report["tuning"]
+    assert tuning["train_queries"] == len(extra) and tuning["left_out_queries"] == len(QUERIES)
+    assert report["embed_model"] == tuning["model_id"] and tuning["base"].endswith("/seq128")
+    assert (Path(tuning["path"]) / "adapter.npy").is_file() and report["hit@10"] == 1.0
+    # the collection stays tuned for later evals of the same corpus, unless the base model is asked for
+    again = json.loads(runner.invoke(app, base).stdout.strip().splitlines()[-1])
+    assert again["embed_model"] == tuning["model_id"] and again["tuning"]["path"] == tuning["path"]
+    plain = json.loads(runner.invoke(app, [*base, "--base-model"]).stdout.strip().splitlines()[-1])
+    assert plain["tuning"] is None and plain["embed_model"] == tuning["base"]
+    # tuning only on the evaluated queries leaves nothing to learn from
+    only_evaluated = runner.invoke(app, [*base, "--tune-queries", str(queries), "--tune-qrels", str(qrels)])
+    assert only_evaluated.exit_code != 0 and "too few labelled pairs" in only_evaluated.output

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .embed import Embedder
-from .store import Matrix
+from .store import Matrix, RagStore
 
 ADAPTER_FILE = "adapter.npy"
 
@@ -78,6 +78,38 @@ def train_adapter(
             if progress:
                 progress(step, steps)
     return np.asarray(weights.detach().numpy(), dtype=np.float32)
+
+
+def first_chunks(store: RagStore, collection: str) -> dict[str, tuple[int, str]]:
+    """Document id -> (row id, indexed text) of its first chunk (what a pair's passage is)."""
+    rowids, texts = store.chunk_texts(collection)
+    text_of = dict(zip(rowids, texts, strict=True))
+    return {s.chunk.doc_id: (r, text_of[r]) for r, s in store.chunks(rowids).items() if s.chunk.ordinal == 0}
+
+
+def fit_adapter(
+    store: RagStore,
+    collection: str,
+    base: Embedder,
+    pairs: Sequence[tuple[str, str]],
+    options: AdapterOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Matrix, int]:
+    """An adapter for ``base`` on the collection from (query text, document id) pairs, against the stored
+    vectors of each document's first chunk (which must exist); returns W and how many pairs it used."""
+    first = first_chunks(store, collection)
+    rowids, matrix = store.vectors(collection, base.vectors_id)
+    row_of = {int(r): i for i, r in enumerate(rowids)}
+    usable = [(q, first[d][0]) for q, d in pairs if d in first and first[d][0] in row_of]
+    if len(usable) < 2:  # in-batch negatives need two pairs
+        from ..errors import InvalidRequest
+
+        raise InvalidRequest(f"too few labelled pairs found in the collection ({len(usable)})", param="pairs")
+    texts = list(dict.fromkeys(q for q, _ in usable))
+    index = {q: i for i, q in enumerate(texts)}
+    vectors = base.encode_queries(texts)
+    weights = train_adapter(vectors, matrix, [(index[q], row_of[r]) for q, r in usable], options, progress)
+    return weights, len(usable)
 
 
 def _distinct_passages(batch: list[tuple[int, int]]) -> list[tuple[int, int]]:

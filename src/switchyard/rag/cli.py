@@ -15,6 +15,7 @@ import typer
 
 from ..config import GatewayConfig, Settings, load_config, server_options
 from ..errors import SwitchyardError
+from .adapter import AdaptedEmbedder, is_adapter
 from .beir import read_corpus, read_qrels, read_queries
 from .chunking import ChunkOptions
 from .embed import Embedder, LocalEmbedder
@@ -27,6 +28,7 @@ from .retrieval import RetrievalOptions, Retriever
 from .service import RagService
 from .sqlite_store import SQLiteRagStore
 from .tokenize import HFTokenizer
+from .tuned import TunedModels
 from .types import Acl, Collection
 
 app = typer.Typer(help="Local RAG: collections, ingest, search, erasure, evaluation, tuning.", no_args_is_help=True)
@@ -327,10 +329,21 @@ def eval_cmd(
     sweep_fusion: Annotated[
         bool, typer.Option("--sweep-fusion", help="also choose fusion settings on half a, report half b")
     ] = False,
+    tune_queries: Annotated[
+        Path | None, typer.Option(help="labelled queries to tune a query adapter on (evaluated ones are left out)")
+    ] = None,
+    tune_qrels: Annotated[Path | None, typer.Option(help="their judgements (qrels TSV)")] = None,
+    base_model: Annotated[
+        bool, typer.Option("--base-model", help="measure the base model even if the collection was tuned")
+    ] = False,
+    models_dir: Annotated[Path, typer.Option(help="where the eval collections' tuned versions go")] = (
+        CACHE.parent / "rag-models"
+    ),
     limit_docs: Annotated[int | None, typer.Option(help="only the first N documents (smoke tests)")] = None,
     limit_queries: Annotated[int | None, typer.Option(help="only the first N queries (smoke tests)")] = None,
 ) -> None:
-    """Measure retrieval on a BEIR-layout collection, per stage; the JSON line comes last."""
+    """Measure retrieval on a BEIR-layout collection, per stage; the JSON line comes last. A collection
+    tuned by an earlier eval (``--tune-queries``) is measured as tuned unless ``--base-model``."""
     try:
         docs = read_corpus(corpus)[:limit_docs]
         judged = read_qrels(qrels)
@@ -339,6 +352,8 @@ def eval_cmd(
             picked = dict(list(picked.items())[:limit_queries])
         if lexical not in LEXICAL:
             raise _fail(f"--lexical must be one of {sorted(LEXICAL)}")
+        if (tune_queries is None) != (tune_qrels is None):
+            raise _fail("give both --tune-queries and --tune-qrels, or neither")
         options = ChunkOptions(max_tokens=chunk_tokens)
         _set_threads(threads)
         embedder, base_path = _eval_embedder(embed_model, max_seq_length or None)
@@ -351,14 +366,32 @@ def eval_cmd(
         if dense_weight is not None:
             opts.weights = {"bm25": 1 - dense_weight, "dense": dense_weight}
         reranker = _reranker(rerank_url, rerank_model, rerank_path)
-        retriever = Retriever(rag_store, LEXICAL[lexical](rag_store), embedder, opts, reranker)
+        used: dict[str, Any] = {"embedder": embedder, "tuning": None}
+
+        def build_retriever() -> Retriever:
+            from .eval_tuning import describe, recorded_tuning, tune_for_eval
+
+            models = TunedModels(models_dir)
+            chosen: AdaptedEmbedder | None = None
+            if tune_queries is not None and tune_qrels is not None:
+                if not isinstance(embedder, LocalEmbedder):
+                    raise _fail("--tune-queries tunes a base model, not the adapter given in --embed-model")
+                labelled = read_queries(tune_queries)
+                chosen = tune_for_eval(rag_store, name, embedder, labelled, read_qrels(tune_qrels), set(picked), models)
+            elif embed_model is None and not base_model and isinstance(embedder, LocalEmbedder):
+                chosen = recorded_tuning(rag_store, name, embedder, models)
+            if chosen is not None:
+                used.update(embedder=chosen, tuning=describe(chosen))
+            return Retriever(rag_store, LEXICAL[lexical](rag_store), used["embedder"], opts, reranker)
+
         ingestor = Ingestor(rag_store, HFTokenizer(base_path), embedder, options)
-        result = run(retriever, ingestor, name, docs, picked, None if as_json else _progress())
+        result = run(build_retriever, ingestor, name, docs, picked, None if as_json else _progress())
     except SwitchyardError as exc:
         raise _fail(exc.message) from None
     report = score(result, judged)
     report["store"] = str(path)
-    report["embed_model"] = embedder.model_id
+    report["embed_model"] = used["embedder"].model_id
+    report["tuning"] = used["tuning"]
     report["half"] = half
     report["fusion"] = {"method": opts.fusion, "weights": opts.weights, "rrf_k": opts.rrf_k}
     if sweep_fusion:
@@ -374,8 +407,6 @@ def eval_cmd(
 def _eval_embedder(path: Path | None, max_seq_length: int | None) -> tuple[Embedder, str | None]:
     """The embedder a model directory holds (a model, or a query adapter over the base its manifest
     names), and the directory of the model that embeds documents (its tokenizer chunks them)."""
-    from .adapter import AdaptedEmbedder, is_adapter
-
     if path is not None and is_adapter(path):
         adapted = AdaptedEmbedder.open(
             path, lambda manifest: LocalEmbedder(manifest.get("base_path") or None, max_seq_length=max_seq_length)

@@ -45,7 +45,7 @@ def _percentile(values: Sequence[float], p: float) -> float:
 
 
 def run(
-    retriever: Retriever,
+    build_retriever: Callable[[], Retriever],
     ingestor: Ingestor,
     collection: str,
     corpus: Sequence[Document],
@@ -53,7 +53,6 @@ def run(
     progress: Callable[[str, int, int], None] | None = None,
     latency_sample: int = 100,
 ) -> EvalRun:
-    store: RagStore = retriever.store
     started = time.perf_counter()
     done = 0
 
@@ -65,6 +64,8 @@ def run(
 
     report = ingestor.ingest(collection, corpus, tick)
     ingest_seconds = time.perf_counter() - started
+    retriever = build_retriever()  # after ingest: it may be tuned on the ingested collection
+    store: RagStore = retriever.store
     qids = list(queries)
     rankings: list[dict[str, list[str]]] = []
     raws: list[StageResults] = []

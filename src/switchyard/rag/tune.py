@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..providers.st_loader import load_sentence_transformer
-from .adapter import AdaptedEmbedder, AdapterOptions, save_adapter, train_adapter
+from .adapter import AdaptedEmbedder, AdapterOptions, first_chunks, fit_adapter, save_adapter
 from .beir import Qrels, half
 from .embed import Embedder, LocalEmbedder
 from .eval import EvalRun, score
@@ -62,17 +62,9 @@ class TuneResult:
     train_seconds: float = 0.0
 
 
-def first_chunks(service: RagService, collection: str) -> dict[str, tuple[int, str]]:
-    """Document id -> (row id, indexed text) of its first chunk (what the dense index embeds)."""
-    rowids, texts = service.store.chunk_texts(collection)
-    text_of = dict(zip(rowids, texts, strict=True))
-    stored = service.store.chunks(rowids)
-    return {s.chunk.doc_id: (r, text_of[r]) for r, s in stored.items() if s.chunk.ordinal == 0}
-
-
 def first_passages(service: RagService, collection: str) -> dict[str, str]:
-    """Document id -> the indexed text of its first chunk."""
-    return {doc: text for doc, (_, text) in first_chunks(service, collection).items()}
+    """Document id -> the indexed text of its first chunk (what the dense index embeds)."""
+    return {doc: text for doc, (_, text) in first_chunks(service.store, collection).items()}
 
 
 def labelled_pairs(service: RagService, collection: str, queries: dict[str, str], qrels: Qrels) -> list[Pair]:
@@ -242,15 +234,10 @@ def _tune_adapter(
     options: Any,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    first = first_chunks(service, collection)
-    rowids, matrix = service.store.vectors(collection, current.vectors_id)
-    row_of = {int(r): i for i, r in enumerate(rowids)}
-    usable = [p for p in pairs if p.doc_id in first and first[p.doc_id][0] in row_of]
-    queries = list(dict.fromkeys(p.query for p in usable))
-    index = {q: i for i, q in enumerate(queries)}
-    qvecs = current.encode_queries(queries)
-    train_pairs = [(index[p.query], row_of[first[p.doc_id][0]]) for p in usable]
-    save_adapter(out, train_adapter(qvecs, matrix, train_pairs, options, progress))
+    weights, _ = fit_adapter(
+        service.store, collection, current, [(p.query, p.doc_id) for p in pairs], options, progress
+    )
+    save_adapter(out, weights)
 
 
 METHODS: dict[str, tuple[TuneMethod, type, str]] = {
