@@ -155,6 +155,27 @@ def test_rag_chat_over_the_anthropic_messages_api(gw: RunningGateway, upstream: 
     assert rag["citations"] == ["heart#0"] and rag["sources"][0]["document"] == "heart"
 
 
+def test_streamed_anthropic_rag_chat_carries_its_sources_on_the_last_delta(
+    gw: RunningGateway, upstream: MockUpstream
+) -> None:
+    key = _cardiology(gw)
+    upstream.set_default(Fault.ok("Anticoagulants are used [heart#0]."))
+    sdk = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0)
+    with sdk.messages.stream(
+        model="auto",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "What treats an irregular heart rhythm?"}],
+        extra_body={"switchyard": {"collections": ["cardio"], "k": 2}},
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_message()
+    assert final.content[0].text == "Anticoagulants are used [heart#0]."  # type: ignore[union-attr]
+    deltas = [e for e in events if e.type == "message_delta"]
+    assert len(deltas) == 1 and final.stop_reason == "end_turn"
+    rag = (deltas[0].model_extra or {})["switchyard"]["rag"]
+    assert rag["citations"] == ["heart#0"] and rag["sources"][0]["document"] == "heart" and not rag["cached"]
+
+
 def test_rag_chat_over_internal_collection_may_use_the_cloud(gw: RunningGateway, upstream: MockUpstream) -> None:
     key = _cardiology(gw, sensitivity="internal")
     sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)

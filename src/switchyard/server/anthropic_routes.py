@@ -30,7 +30,9 @@ class _Encoder:
         return b"".join(self._enc.finish(error=err))
 
     def extension(self, data: JSON) -> bytes:
-        return b""  # Anthropic's event types have no room for it: clients would choke on a new one
+        # A new event type would break clients; an extra field on the final message_delta does not.
+        self._enc.extra["switchyard"] = data
+        return b""
 
 
 class AnthropicChatWire:

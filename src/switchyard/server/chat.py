@@ -29,8 +29,9 @@ class StreamEncoder(Protocol):
     def error(self, err: SwitchyardError) -> bytes: ...
 
     def extension(self, data: JSON) -> bytes:
-        """An event carrying switchyard's own ``switchyard`` block (RAG sources), where the wire format
-        has room for one; b"" where it has none."""
+        """switchyard's own ``switchyard`` block (RAG sources) in the stream: an event of its own where the
+        wire format has room for one (OpenAI), else b"" and the block rides on the final event (Anthropic's
+        message_delta)."""
         ...
 
 

@@ -404,6 +404,7 @@ class AnthropicStreamEncoder:
         self._tool_blocks: dict[int, int] = {}  # internal tool-call index -> block index
         self._finish_reason: str | None = None
         self._usage: Usage | None = None
+        self.extra: JSON = {}  # extra top-level fields of the final message_delta (switchyard's own block)
 
     def start(self) -> list[bytes]:
         """The ``message_start`` and a ``ping`` (once; later calls return nothing)."""
@@ -464,7 +465,7 @@ class AnthropicStreamEncoder:
         final = usage or self._usage
         totals = _usage(final if final is not None else Usage(prompt_tokens=self.input_tokens))
         delta = {"stop_reason": stop_reason(self._finish_reason), "stop_sequence": None}
-        out.append(sse_event({"type": "message_delta", "delta": delta, "usage": totals}))
+        out.append(sse_event({"type": "message_delta", "delta": delta, "usage": totals, **self.extra}))
         out.append(sse_event({"type": "message_stop"}))
         return out
 
