@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -53,13 +53,17 @@ def store(tmp_path: Path) -> Iterator[SQLiteRagStore]:
     s.close()
 
 
+def pgvector_missing() -> NoReturn:
+    """The pgvector path: skip on a workstation without the extension, fail in CI (``.ci/run`` installs it)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail("the PostgreSQL vector extension (pgvector) is missing; .ci/run should install it")
+    pytest.skip("the PostgreSQL vector extension (pgvector) is not installed")
+
+
 def need_pgvector(store: PostgresRagStore) -> None:
-    """The pgvector path: skip on a workstation without the extension, fail in CI (``.ci/run`` builds it)."""
     if store.vector_layout != "pgvector":
         store.close()
-        if os.environ.get("CI") == "true":
-            pytest.fail("the PostgreSQL vector extension (pgvector) is missing; .ci/run should install it")
-        pytest.skip("the PostgreSQL vector extension (pgvector) is not installed")
+        pgvector_missing()
 
 
 @contextmanager
