@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from switchyard.rag.dense import DenseRetriever
 from switchyard.rag.lexical import Bm25sRetriever, Fts5Retriever
 from switchyard.rag.postgres_store import PostgresRagStore
+from switchyard.rag.postgres_vectors import DEFAULT_EF_SEARCH
 from switchyard.rag.sqlite_store import SQLiteRagStore
 from switchyard.rag.store import NewDocument, RagStore
 from switchyard.rag.stores import DSN_ENV
@@ -61,6 +62,7 @@ def main() -> None:
     ap.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--postgres-dsn", default=os.environ.get(DSN_ENV), help=f"default: ${DSN_ENV}")
     ap.add_argument("--no-pgvector", action="store_true", help="postgres: vectors as bytea, no kNN in SQL")
+    ap.add_argument("--ef-search", type=int, default=DEFAULT_EF_SEARCH, help="postgres with pgvector: hnsw.ef_search")
     ap.add_argument("--k", type=int, default=100, help="hits per dense query (the retriever's depth)")
     ap.add_argument("--skip-lexical", action="store_true", help="dense only")
     args = ap.parse_args()
@@ -72,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store: RagStore
         if args.store == "postgres":
-            store = PostgresRagStore(args.postgres_dsn, pgvector=not args.no_pgvector)
+            store = PostgresRagStore(args.postgres_dsn, pgvector=not args.no_pgvector, ef_search=args.ef_search)
         else:
             store = SQLiteRagStore(Path(tmp) / "bench.rag.db")
         store.create_collection(Collection(name, embed_model="m"))
@@ -144,6 +146,7 @@ def main() -> None:
         "dense_load_s": round(load_s, 3),
         "vectors": layout,
         "k": args.k,
+        "ef_search": args.ef_search if store_dense is not None else None,
         "dense": _ms(dense_ms),
         "store_dense": store_dense,
         "bm25s_build_s": round(build_s, 3),
@@ -153,7 +156,7 @@ def main() -> None:
     print(f"{args.store}: {args.docs} docs x {args.dim} dims, {args.queries} queries")
     print(f"  dense (numpy brute force): load {report['dense_load_s']} s, query {report['dense']}")
     if store_dense is not None:
-        print(f"  dense in the store ({layout}, HNSW, k={args.k}): query {store_dense}")
+        print(f"  dense in the store ({layout}, HNSW ef_search {args.ef_search}, k={args.k}): query {store_dense}")
     print(f"  bm25s: build {report['bm25s_build_s']} s, query {report['bm25s']}")
     print(f"  {lexical}: query {report['store_lexical']}")
     print(json.dumps(report))

@@ -14,6 +14,7 @@ import pytest
 from switchyard.config import RagConfig, embedded_defaults
 from switchyard.errors import ConfigError, StoreUnavailable
 from switchyard.rag.postgres_store import SCHEMA_VERSION, PostgresRagStore
+from switchyard.rag.postgres_vectors import PgVectorLayout
 from switchyard.rag.service import RagService
 from switchyard.rag.store import NewDocument
 from switchyard.rag.stores import DSN_ENV, open_store
@@ -110,11 +111,14 @@ def test_the_pool_serves_threads_at_once(request: pytest.FixtureRequest) -> None
 
 
 def test_pool_size_comes_from_config(pg_store: PostgresRagStore) -> None:
-    cfg = RagConfig(store="postgres", postgres_pool_size=2, postgres_pgvector=pg_store.vector_layout == "pgvector")
+    pgvector = pg_store.vector_layout == "pgvector"
+    cfg = RagConfig(store="postgres", postgres_pool_size=2, postgres_pgvector=pgvector, postgres_ef_search=64)
     store = open_store(cfg, "gw.db", environ={DSN_ENV: pg_store.dsn})
     try:
         assert isinstance(store, PostgresRagStore) and store._pool.max_size == 2
         assert store.vector_layout == pg_store.vector_layout
+        native = store.native_dense()
+        assert (isinstance(native, PgVectorLayout) and native.ef_search == 64) if pgvector else native is None
     finally:
         store.close()
     with pytest.raises(ValueError, match="postgres_pool_size"):

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import ConfigError, InvalidRequest, StoreUnavailable
-from .postgres_vectors import ByteaLayout, PgVectorLayout, VectorLayout, export, read
+from .postgres_vectors import DEFAULT_EF_SEARCH, ByteaLayout, PgVectorLayout, VectorLayout, export, read
 from .sqlite_store import indexed_text, query_words
 from .store import DenseSearch, Matrix, NewDocument, StoredChunk
 from .types import Acl, Chunk, Collection
@@ -85,7 +85,8 @@ class PostgresRagStore:
     it; a server that cannot be reached within ``timeout`` seconds is ``StoreUnavailable`` (503).
 
     ``pgvector``: use the server's ``vector`` extension when it can be created (dense kNN in SQL through an
-    HNSW index, see ``postgres_vectors``); False keeps vectors as bytea for numpy."""
+    HNSW index, see ``postgres_vectors``, searching ``ef_search`` candidates); False keeps vectors as bytea
+    for numpy."""
 
     def __init__(
         self,
@@ -94,6 +95,7 @@ class PostgresRagStore:
         connect_timeout: float = 10.0,
         pool_size: int = DEFAULT_POOL_SIZE,
         pgvector: bool = True,
+        ef_search: int = DEFAULT_EF_SEARCH,
     ) -> None:
         if pool_size < 1:
             raise ConfigError("rag.postgres_pool_size must be at least 1")
@@ -115,7 +117,7 @@ class PostgresRagStore:
             # The DSN may hold a password: name the failure, not the DSN.
             raise ConfigError("rag.store postgres: cannot connect to PostgreSQL") from None
         try:
-            self._layout: VectorLayout = self._open(pgvector)
+            self._layout: VectorLayout = self._open(pgvector, ef_search)
         except BaseException:
             self._pool.close()
             raise
@@ -141,9 +143,9 @@ class PostgresRagStore:
                 return None
         return str(row[0]) if row else None
 
-    def _open(self, pgvector: bool) -> VectorLayout:
+    def _open(self, pgvector: bool, ef_search: int) -> VectorLayout:
         version = self._extension() if pgvector else None
-        layout: VectorLayout = PgVectorLayout(version, self._tx) if version else ByteaLayout()
+        layout: VectorLayout = PgVectorLayout(version, self._tx, ef_search) if version else ByteaLayout()
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             cur.execute(SCHEMA)

@@ -32,8 +32,9 @@ Rows = Sequence[tuple[int, NDArray[np.float32]]]  # (chunk rowid, vector)
 
 # Taken while an HNSW index is created, so replicas writing a new model's first vectors do not race.
 _INDEX_LOCK = 0x5357_5241_48  # "SWRAH"
-# pgvector's HNSW search breadth: at least k candidates, within pgvector's bounds.
-EF_SEARCH_MIN, EF_SEARCH_MAX = 40, 1000
+# pgvector's HNSW search breadth (hnsw.ef_search): candidates kept while walking the graph, at least k and
+# within pgvector's bounds. More is slower and finds more of the exact top k (measured: NOTES.md).
+DEFAULT_EF_SEARCH, EF_SEARCH_MAX = 200, 1000
 
 PGVECTOR_SCHEMA = """
 CREATE TABLE IF NOT EXISTS rag_embeddings (
@@ -121,9 +122,15 @@ class PgVectorLayout:
     def decode(self, blobs: list[bytes]) -> Matrix:
         return _vector_send_rows(blobs)
 
-    def __init__(self, version: str, transaction: Callable[[], AbstractContextManager[Cursor]]) -> None:
+    def __init__(
+        self,
+        version: str,
+        transaction: Callable[[], AbstractContextManager[Cursor]],
+        ef_search: int = DEFAULT_EF_SEARCH,
+    ) -> None:
         self.version = version
         self._tx = transaction
+        self.ef_search = ef_search
         # Filtered HNSW scans keep searching until k rows pass the filter (pgvector 0.8.0 and later).
         self.iterative = tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) >= (0, 8)
 
@@ -178,7 +185,7 @@ class PgVectorLayout:
         dim = int(query.shape[0])
         if k <= 0 or dim == 0:
             return []
-        ef = min(max(k, EF_SEARCH_MIN), EF_SEARCH_MAX)
+        ef = min(max(k, self.ef_search), EF_SEARCH_MAX)
         statement = self.knn_statement(model, dim)
         with self._tx() as cur:
             cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef),))

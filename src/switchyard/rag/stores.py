@@ -40,7 +40,10 @@ def _postgres(cfg: RagConfig, ledger_path: str, environ: Mapping[str, str] | Non
     from .postgres_store import PostgresRagStore
 
     return PostgresRagStore(
-        postgres_dsn(cfg, environ), pool_size=cfg.postgres_pool_size, pgvector=cfg.postgres_pgvector
+        postgres_dsn(cfg, environ),
+        pool_size=cfg.postgres_pool_size,
+        pgvector=cfg.postgres_pgvector,
+        ef_search=cfg.postgres_ef_search,
     )
 
 
