@@ -168,8 +168,8 @@ class PostgresRagStore:
             log.info("rag store postgres: pgvector %s, dense kNN in SQL (HNSW, inner product)", version)
         else:
             log.info("rag store postgres: vectors as bytea, dense kNN by numpy in the gateway")
-        if moved:
-            log.info("rag store postgres: moved %d vectors into the %s layout", moved, layout.name)
+        if moved:  # replicas still on the other layout no longer see them: all must share rag.postgres_pgvector
+            log.warning("rag store postgres: moved %d vectors into the %s layout", moved, layout.name)
         return layout
 
     @staticmethod

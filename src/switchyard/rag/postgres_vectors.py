@@ -188,9 +188,11 @@ class PgVectorLayout:
         ef = min(max(k, self.ef_search), EF_SEARCH_MAX)
         statement = self.knn_statement(model, dim)
         with self._tx() as cur:
-            cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef),))
+            # SET LOCAL: for this query only, on whichever pooled connection runs it
+            settings = "SELECT set_config('hnsw.ef_search', %s, true)"
             if self.iterative:
-                cur.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+                settings += ", set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+            cur.execute(settings, (str(ef),))
             cur.execute(statement, {"q": query.tolist(), "c": collection, "k": k})
             found = [(int(chunk), -float(d)) for chunk, d in cur.fetchall()]
         # relaxed_order may return near-ties out of order
