@@ -72,9 +72,23 @@ def test_a_small_collection_gets_k_hits_beside_a_large_one(pgv: PostgresRagStore
     rng = np.random.default_rng(11)
     _fill(pgv, "large", _unit(rng, 400))
     _fill(pgv, "small", _unit(rng, 12))
-    hits = DenseRetriever(pgv, "m").search("small", _unit(rng, 1)[0], 10)
+    query = _unit(rng, 1)[0]
+    hits = DenseRetriever(pgv, "m").search("small", query, 10)
     found = pgv.chunks([r for r, _ in hits])
     assert len(hits) == 10 and {found[r].collection for r, _ in hits} == {"small"}
+    # Through the index (a table this small is otherwise scanned): its first ef_search candidates hold
+    # few of "small"'s rows, so k hits need pgvector's iterative scan.
+    (database,) = pgv._q("SELECT current_database()")[0]
+    with pgv._connection() as conn:
+        conn.execute(f"ALTER DATABASE {database} SET enable_seqscan = off")
+    indexed = PostgresRagStore(pgv.dsn, ef_search=40)  # new sessions take the database's setting
+    try:
+        assert indexed._q("SHOW enable_seqscan") == [("off",)]
+        hits = DenseRetriever(indexed, "m").search("small", query, 10)
+        found = indexed.chunks([r for r, _ in hits])
+        assert len(hits) == 10 and {found[r].collection for r, _ in hits} == {"small"}
+    finally:
+        indexed.close()
 
 
 def test_the_knn_query_uses_the_models_hnsw_index(pgv: PostgresRagStore) -> None:
