@@ -82,7 +82,8 @@ log = logging.getLogger(__name__)
 class PostgresRagStore:
     """A pool of connections (autocommit, explicit transactions) shared by the service's threads: up to
     ``pool_size`` calls run at once. A connection is checked before use and replaced when the server dropped
-    it; a server that cannot be reached within ``timeout`` seconds is ``StoreUnavailable`` (503).
+    it; no connection within ``connect_timeout`` seconds (a server gone, or every connection busy) is
+    ``StoreUnavailable`` (503).
 
     ``pgvector``: use the server's ``vector`` extension when it can be created (dense kNN in SQL through an
     HNSW index, see ``postgres_vectors``, searching ``ef_search`` candidates); False keeps vectors as bytea
