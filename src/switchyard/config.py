@@ -273,6 +273,21 @@ class RagConfig(Strict):
         default=None,
         description="rag.store postgres: a libpq URL or DSN; default: the environment's SWITCHYARD_RAG_POSTGRES_DSN",
     )
+    postgres_pool_size: int = Field(
+        default=4, ge=1, le=64, description="rag.store postgres: connections the gateway keeps to the server (at most)"
+    )
+    postgres_pgvector: bool = Field(
+        default=True,
+        description="rag.store postgres: dense kNN in the server by pgvector (HNSW) when the vector extension is"
+        " available; false: vectors as bytea, kNN by numpy in the gateway",
+    )
+    postgres_ef_search: int = Field(
+        default=200,
+        ge=10,
+        le=1000,
+        description="rag.store postgres with pgvector: HNSW search breadth (hnsw.ef_search, at least the hits"
+        " asked for); higher finds more of the exact nearest chunks, slower",
+    )
     embed_model: str = Field(default="local-embed", description="a sentence_transformers model of this config")
     chunk_tokens: int = Field(default=512, ge=16, le=8192)
     chunk_overlap: float = Field(default=0.12, ge=0, lt=0.5)

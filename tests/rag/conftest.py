@@ -1,11 +1,15 @@
 """RAG fixtures: the embedded MiniLM (loaded once per session) and a fresh store per test (``any_store``:
-one of each implementation, PostgreSQL in a fresh database of the session's throwaway server)."""
+one of each implementation, PostgreSQL with pgvector and with bytea vectors, each in a fresh database of the
+session's throwaway server)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -15,6 +19,8 @@ from switchyard.rag.postgres_store import PostgresRagStore
 from switchyard.rag.sqlite_store import SQLiteRagStore
 from switchyard.rag.store import RagStore
 from switchyard.rag.tokenize import HFTokenizer
+
+from ..conftest import PostgresServer
 
 SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "data" / "scifact"
 if not SCIFACT.is_dir():
@@ -47,27 +53,60 @@ def store(tmp_path: Path) -> Iterator[SQLiteRagStore]:
     s.close()
 
 
-@pytest.fixture
-def pg_store(request: pytest.FixtureRequest) -> Iterator[PostgresRagStore]:
+def pgvector_missing() -> NoReturn:
+    """The pgvector path: skip on a workstation without the extension, fail in CI (``.ci/run`` installs it)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail("the PostgreSQL vector extension (pgvector) is missing; .ci/run should install it")
+    pytest.skip("the PostgreSQL vector extension (pgvector) is not installed")
+
+
+def need_pgvector(store: PostgresRagStore) -> None:
+    if store.vector_layout != "pgvector":
+        store.close()
+        pgvector_missing()
+
+
+@contextmanager
+def fresh_database(server: PostgresServer) -> Iterator[str]:
+    """The DSN of a new database on the session's server, dropped afterwards."""
     import psycopg
 
-    server = request.getfixturevalue("postgres_server")
     name = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(server.dsn, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    s = PostgresRagStore(server.dsn_for(name))
     try:
-        yield s
+        yield server.dsn_for(name)
     finally:
-        s.close()
         with psycopg.connect(server.dsn, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name}")
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@contextmanager
+def open_pg_store(request: pytest.FixtureRequest, layout: str, **options: Any) -> Iterator[PostgresRagStore]:
+    """A store in a fresh database, with vectors in pgvector (``layout="pgvector"``) or bytea."""
+    with fresh_database(request.getfixturevalue("postgres_server")) as dsn:
+        s = PostgresRagStore(dsn, pgvector=layout == "pgvector", **options)
+        if layout == "pgvector":
+            need_pgvector(s)
+        assert s.vector_layout == layout
+        try:
+            yield s
+        finally:
+            s.close()
+
+
+@pytest.fixture(params=["pgvector", "bytea"])
+def pg_store(request: pytest.FixtureRequest) -> Iterator[PostgresRagStore]:
+    """The PostgreSQL store on each vector layout."""
+    with open_pg_store(request, request.param) as s:
+        yield s
+
+
+@pytest.fixture(params=["sqlite", "postgres-pgvector", "postgres-bytea"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RagStore]:
-    if request.param == "postgres":
-        yield request.getfixturevalue("pg_store")
+    if request.param.startswith("postgres-"):
+        with open_pg_store(request, request.param.removeprefix("postgres-")) as pg:
+            yield pg
         return
     s = SQLiteRagStore(tmp_path / "t.rag.db")
     yield s

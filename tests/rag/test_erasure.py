@@ -1,6 +1,7 @@
 """Right to erasure: after erasing a data subject nothing of theirs is found, and the store's files no
 longer contain their unique strings (text, chunks, FTS5 index, vectors' rows, cached answers). The
-end-to-end test runs on each store: the embedded SQLite file and PostgreSQL (its database directory)."""
+end-to-end test runs on each store: the embedded SQLite file and PostgreSQL (its database directory), with
+vectors in pgvector (HNSW index) and in bytea."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from switchyard.config import GatewayConfig, embedded_defaults, load_config
 from switchyard.rag.cli import app
 from switchyard.rag.service import RagService
 
-from .conftest import needs_model
+from .conftest import needs_model, pgvector_missing
 
 pytestmark = needs_model
 runner = CliRunner()
@@ -46,7 +47,7 @@ def _bytes_of_store(db: Path) -> bytes:
 
 
 def _postgres_database(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pgvector: bool
 ) -> tuple[GatewayConfig, Callable[[], bytes]]:
     """A fresh database on the session's PostgreSQL, named by the config file the CLI reads."""
     import psycopg
@@ -58,7 +59,7 @@ def _postgres_database(
         (oid,) = admin.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone() or (0,)
     request.addfinalizer(lambda: _drop_database(server.dsn, name))
     config = tmp_path / "switchyard.yaml"
-    config.write_text("rag:\n  store: postgres\n")
+    config.write_text(f"rag:\n  store: postgres\n  postgres_pgvector: {str(pgvector).lower()}\n")
     monkeypatch.setenv("SWITCHYARD_CONFIG", str(config))
     monkeypatch.setenv("SWITCHYARD_RAG_POSTGRES_DSN", server.dsn_for(name))
 
@@ -77,7 +78,7 @@ def _drop_database(dsn: str, name: str) -> None:
         admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
-@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+@pytest.mark.parametrize("store", ["sqlite", "postgres-pgvector", "postgres-bytea"])
 def test_erasing_a_subject_leaves_nothing(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
@@ -90,8 +91,8 @@ def test_erasing_a_subject_leaves_nothing(
     def store_bytes() -> bytes:
         return _bytes_of_store(rag_db)
 
-    if store == "postgres":
-        config, store_bytes = _postgres_database(request, tmp_path, monkeypatch)
+    if store.startswith("postgres"):
+        config, store_bytes = _postgres_database(request, tmp_path, monkeypatch, store == "postgres-pgvector")
     mine, other = _files(tmp_path)
     assert (
         runner.invoke(app, ["create", "ward", "--sensitivity", "confidential", "--read", "cardiology"]).exit_code == 0
@@ -102,6 +103,9 @@ def test_erasing_a_subject_leaves_nothing(
     assert runner.invoke(app, ["ingest", "ward", str(other)]).exit_code == 0
 
     service = RagService.from_config(config, str(ledger))
+    if store.startswith("postgres") and getattr(service.store, "vector_layout", None) != store.split("-")[1]:
+        service.close()
+        pgvector_missing()
     try:
         hits = asyncio.run(service.search(None, ["ward"], UNIQUE[0], 5))
         assert hits[0].subject == "patient-7" and UNIQUE[0] in hits[0].chunk.text

@@ -1,5 +1,6 @@
-"""Dense kNN by brute force: the collection's float32 vectors are loaded from the store once per
-collection version into one matrix, and a query is one matrix-vector product (measured: see NOTES.md)."""
+"""Dense kNN: by the store itself when it offers it (``native_dense``: PostgreSQL with pgvector answers in SQL
+through an HNSW index), else by brute force: the collection's float32 vectors are loaded from the store once
+per collection version into one matrix, and a query is one matrix-vector product (measured: see NOTES.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 import numpy as np
 from numpy.typing import NDArray
 
-from .store import Matrix, RagStore
+from .store import DenseSearch, Matrix, RagStore, native_dense
 
 
 class _Loaded:
@@ -21,9 +22,11 @@ class _Loaded:
 class DenseRetriever:
     name = "dense"
 
-    def __init__(self, store: RagStore, model_id: str) -> None:
+    def __init__(self, store: RagStore, model_id: str, *, use_store_search: bool = True) -> None:
+        """``use_store_search=False`` keeps numpy even where the store searches itself (to compare them)."""
         self.store = store
         self.model_id = model_id
+        self.native: DenseSearch | None = native_dense(store) if use_store_search else None
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
 
@@ -38,6 +41,8 @@ class DenseRetriever:
 
     def search(self, collection: str, query: Matrix, k: int) -> list[tuple[int, float]]:
         """``query`` is one unit-length vector; scores are cosine similarities."""
+        if self.native is not None:
+            return self.native.dense_search(collection, self.model_id, query, k)
         loaded = self._matrix(collection)
         n = len(loaded.rowids)
         if n == 0:

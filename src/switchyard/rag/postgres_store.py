@@ -1,31 +1,34 @@
 """The RAG store on a PostgreSQL server (``rag.store: postgres``), for collections larger than one
 SQLite file should hold or shared by several gateway replicas. Same tables as the embedded store, prefixed
-``rag_``; vectors are float32 blobs (``bytea``) loaded into numpy, so dense search is identical to the
-embedded store's. The store's own lexical search is PostgreSQL full-text search (an ``english`` tsvector
+``rag_``. Vectors live in pgvector columns with an HNSW index when the server has the ``vector`` extension
+(dense kNN in SQL, approximate), else in float32 blobs (``bytea``) loaded into numpy, as in the embedded
+store (``postgres_vectors``). The store's own lexical search is PostgreSQL full-text search (an ``english`` tsvector
 with a GIN index, query words OR-ed, ranked by ``ts_rank_cd``): its scores are cover-density ranks, not
 BM25, and differ from FTS5's. ``compact`` runs ``VACUUM (FULL)`` so erased rows leave the table files
-(content columns are never sampled into pg_statistic); the write-ahead log, WAL archives, backups and
+(content and vector columns are never sampled into pg_statistic); the write-ahead log, WAL archives, backups and
 replicas keep them until those are recycled, which is the server operator's side of erasure."""
 
 from __future__ import annotations
 
 import json
-import threading
+import logging
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import ConfigError, InvalidRequest, StoreUnavailable
+from .postgres_vectors import DEFAULT_EF_SEARCH, ByteaLayout, PgVectorLayout, VectorLayout, export, read
 from .sqlite_store import indexed_text, query_words
-from .store import Matrix, NewDocument, StoredChunk
+from .store import DenseSearch, Matrix, NewDocument, StoredChunk
 from .types import Acl, Chunk, Collection
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: vectors in rag_embeddings (pgvector) when the server has the extension
 # Taken while the schema is created, so replicas opening the store at once do not race.
 _SCHEMA_LOCK = 0x5357_5241_47  # "SWRAG"
 
@@ -64,32 +67,90 @@ NO_STATISTICS = {
     "rag_documents": ("title", "subject", "metadata", "text"),
     "rag_chunks": ("text", "indexed", "heading", "tsv"),
     "rag_answers": ("answer",),
+    "rag_vectors": ("vector",),
 }
 
-# Every table of the store, in the order ``compact`` rewrites them.
+# Every table of the store, in the order ``compact`` rewrites them (``rag_embeddings`` when it exists).
 TABLES = ("rag_collections", "rag_documents", "rag_chunks", "rag_vectors", "rag_answers", "rag_answer_refs")
 
+DEFAULT_POOL_SIZE = 4
+
 Cursor = psycopg.Cursor[Any]
-
-
-def _blob(vector: NDArray[np.float32]) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+log = logging.getLogger(__name__)
 
 
 class PostgresRagStore:
-    """One connection (autocommit, explicit transactions) shared by the service's threads under a lock."""
+    """A pool of connections (autocommit, explicit transactions) shared by the service's threads: up to
+    ``pool_size`` calls run at once. A connection is checked before use and replaced when the server dropped
+    it; no connection within ``connect_timeout`` seconds (a server gone, or every connection busy) is
+    ``StoreUnavailable`` (503).
 
-    def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
-        self._dsn = dsn
-        self._timeout = max(1, int(connect_timeout))
-        self._lock = threading.RLock()
+    ``pgvector``: use the server's ``vector`` extension when it can be created (dense kNN in SQL through an
+    HNSW index, see ``postgres_vectors``, searching ``ef_search`` candidates); False keeps vectors as bytea
+    for numpy."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        connect_timeout: float = 10.0,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        pgvector: bool = True,
+        ef_search: int = DEFAULT_EF_SEARCH,
+    ) -> None:
+        if pool_size < 1:
+            raise ConfigError("rag.postgres_pool_size must be at least 1")
+        self._timeout = max(1.0, float(connect_timeout))
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout))},
+            check=ConnectionPool.check_connection,
+            timeout=self._timeout,
+            name="switchyard-rag",
+            open=False,
+        )
         try:
-            self._db = self._connect()
-        except StoreUnavailable as exc:
-            raise ConfigError(f"rag.store postgres: {exc}") from None
+            self._pool.open(wait=True, timeout=self._timeout)
+        except PoolTimeout:
+            self._pool.close()
+            # The DSN may hold a password: name the failure, not the DSN.
+            raise ConfigError("rag.store postgres: cannot connect to PostgreSQL") from None
+        try:
+            self._layout: VectorLayout = self._open(pgvector, ef_search)
+        except BaseException:
+            self._pool.close()
+            raise
+        self._native: PgVectorLayout | None = self._layout if isinstance(self._layout, PgVectorLayout) else None
+        with self._tx() as cur:
+            cur.execute("SELECT to_regclass('rag_embeddings')")
+            row = cur.fetchone()
+        self.tables = TABLES + (("rag_embeddings",) if row is not None and row[0] is not None else ())
+
+    def _extension(self) -> str | None:
+        """pgvector's version once ``CREATE EXTENSION IF NOT EXISTS vector`` succeeded, else None."""
+        with self._connection() as conn:
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                    cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                    cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                    row = cur.fetchone()
+            except psycopg.Error as exc:
+                if conn.broken:
+                    raise  # the server, not the extension, is missing
+                log.info("rag store postgres: the vector extension is not available (%s)", type(exc).__name__)
+                return None
+        return str(row[0]) if row else None
+
+    def _open(self, pgvector: bool, ef_search: int) -> VectorLayout:
+        version = self._extension() if pgvector else None
+        layout: VectorLayout = PgVectorLayout(version, self._tx, ef_search) if version else ByteaLayout()
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             cur.execute(SCHEMA)
+            layout.create(cur)
             for table, columns in NO_STATISTICS.items():
                 alter = ", ".join(f"ALTER COLUMN {c} SET STATISTICS 0" for c in columns)
                 cur.execute(f"ALTER TABLE {table} {alter}")
@@ -99,46 +160,69 @@ class PostgresRagStore:
             )
             cur.execute("SELECT value FROM rag_meta WHERE key = 'schema_version'")
             row = cur.fetchone()
-        found = int(row[0]) if row else SCHEMA_VERSION
-        if found > SCHEMA_VERSION:
-            self._db.close()
-            raise ConfigError(f"the RAG tables are schema version {found}; this switchyard knows {SCHEMA_VERSION}")
+            found = int(row[0]) if row else SCHEMA_VERSION
+            if found > SCHEMA_VERSION:
+                raise ConfigError(f"the RAG tables are schema version {found}; this switchyard knows {SCHEMA_VERSION}")
+            cur.execute("UPDATE rag_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            moved = self._migrate(cur, layout)
+        if version:
+            log.info("rag store postgres: pgvector %s, dense kNN in SQL (HNSW, inner product)", version)
+        else:
+            log.info("rag store postgres: vectors as bytea, dense kNN by numpy in the gateway")
+        if moved:  # replicas still on the other layout no longer see them: all must share rag.postgres_pgvector
+            log.warning("rag store postgres: moved %d vectors into the %s layout", moved, layout.name)
+        return layout
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            return psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._timeout)
-        except psycopg.OperationalError as exc:
-            # The DSN may hold a password: name the failure, not the DSN.
-            raise StoreUnavailable(f"cannot connect to PostgreSQL ({type(exc).__name__})") from None
+    @staticmethod
+    def _migrate(cur: Cursor, layout: VectorLayout) -> int:
+        """Vectors stored by the other layout (the extension was installed or turned off since) move here."""
+        others: list[VectorLayout] = [ByteaLayout()]
+        cur.execute("SELECT to_regclass('rag_embeddings') IS NOT NULL")
+        row = cur.fetchone()
+        if row is not None and row[0]:
+            others.append(PgVectorLayout("0", lambda: nullcontext(cur)))
+        moved = 0
+        for other in others:
+            if other.table == layout.table:
+                continue
+            for model, rows in export(cur, other):
+                layout.write(cur, model, rows)
+                moved += len(rows)
+            cur.execute(f"DELETE FROM {other.table}")
+        return moved
+
+    @property
+    def vector_layout(self) -> str:
+        """``pgvector`` or ``bytea``: where the vectors are and who answers dense kNN."""
+        return self._layout.name
+
+    def native_dense(self) -> DenseSearch | None:
+        """pgvector's kNN when the store has it, else None (``DenseRetriever`` loads ``vectors`` into numpy)."""
+        return self._native
 
     @property
     def dsn(self) -> str:
         """The connection's parameters without its password."""
-        return self._db.info.dsn
+        with self._connection() as conn:
+            return conn.info.dsn
 
     @contextmanager
-    def _cursor(self, transaction: bool) -> Iterator[Cursor]:
-        """A cursor on a live connection (a broken one is replaced first); a lost server becomes
-        ``StoreUnavailable``. Callers hold ``self._lock``."""
-        if self._db.closed or self._db.broken:
-            self._db = self._connect()
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A live connection of the pool; a lost server becomes ``StoreUnavailable``."""
         try:
-            if transaction:
-                with self._db.transaction(), self._db.cursor() as cur:
-                    yield cur
-            else:
-                with self._db.cursor() as cur:
-                    yield cur
+            with self._pool.connection() as conn:
+                yield conn
         except psycopg.OperationalError as exc:
+            # PoolTimeout (no connection within the timeout) is an OperationalError too
             raise StoreUnavailable(f"the RAG store (PostgreSQL) did not answer: {type(exc).__name__}") from None
 
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
-        with self._lock, self._cursor(transaction=True) as cur:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield cur
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        with self._lock, self._cursor(transaction=False) as cur:
+        with self._connection() as conn, conn.cursor() as cur:
             cur.execute(sql, args)
             return cur.fetchall()
 
@@ -205,12 +289,15 @@ class PostgresRagStore:
         wanted = list(dict.fromkeys(texts))
         if not wanted:
             return {}
+        layout = self._layout
         rows = self._q(
-            "SELECT c.indexed, v.vector FROM rag_chunks c JOIN rag_vectors v ON v.chunk = c.rowid"
+            f"SELECT c.indexed, {layout.column} FROM rag_chunks c JOIN {layout.table} v ON v.chunk = c.rowid"
             " WHERE c.collection = %s AND v.model = %s AND c.indexed = ANY(%s)",
             (collection, model, wanted),
         )
-        return {text: np.frombuffer(blob, dtype=np.float32) for text, blob in rows}
+        if not rows:
+            return {}
+        return dict(zip((r[0] for r in rows), layout.decode([r[1] for r in rows]), strict=True))
 
     def put_document(self, collection: str, doc: NewDocument, model: str) -> bool:
         with self._tx() as cur:
@@ -228,6 +315,7 @@ class PostgresRagStore:
                     time.time(),
                 ),
             )
+            rows: list[tuple[int, NDArray[np.float32]]] = []
             for i, chunk in enumerate(doc.chunks):
                 cur.execute(
                     "INSERT INTO rag_chunks (collection, doc_id, ordinal, chunk_id, text, indexed, tokens, heading)"
@@ -245,7 +333,9 @@ class PostgresRagStore:
                 )
                 row = cur.fetchone()
                 if doc.vectors is not None and row is not None:
-                    cur.execute("INSERT INTO rag_vectors VALUES (%s, %s, %s)", (row[0], model, _blob(doc.vectors[i])))
+                    rows.append((int(row[0]), doc.vectors[i]))
+            if rows:
+                self._layout.write(cur, model, rows)
             cur.execute("UPDATE rag_collections SET version = version + 1 WHERE name = %s", (collection,))
         return replaced
 
@@ -301,39 +391,32 @@ class PostgresRagStore:
     def missing_vectors(self, collection: str, model: str) -> tuple[list[int], list[str]]:
         rows = self._q(
             "SELECT rowid, indexed FROM rag_chunks c WHERE collection = %s AND NOT EXISTS"
-            " (SELECT 1 FROM rag_vectors v WHERE v.chunk = c.rowid AND v.model = %s) ORDER BY rowid",
+            f" (SELECT 1 FROM {self._layout.table} v WHERE v.chunk = c.rowid AND v.model = %s) ORDER BY rowid",
             (collection, model),
         )
         return [int(r[0]) for r in rows], [r[1] for r in rows]
 
     def set_vectors(self, model: str, rowids: Sequence[int], matrix: Matrix) -> None:
-        rows = [(int(r), model, _blob(v)) for r, v in zip(rowids, matrix, strict=True)]
+        rows = [(int(r), v) for r, v in zip(rowids, matrix, strict=True)]
         with self._tx() as cur:
-            cur.executemany(
-                "INSERT INTO rag_vectors VALUES (%s, %s, %s)"
-                " ON CONFLICT (chunk, model) DO UPDATE SET vector = EXCLUDED.vector",
-                rows,
-            )
+            self._layout.write(cur, model, rows)
 
     def drop_vectors(self, collection: str, model: str) -> None:
         with self._tx() as cur:
             cur.execute(
-                "DELETE FROM rag_vectors WHERE model = %s"
+                f"DELETE FROM {self._layout.table} WHERE model = %s"
                 " AND chunk IN (SELECT rowid FROM rag_chunks WHERE collection = %s)",
                 (model, collection),
             )
 
     def vectors(self, collection: str, model: str) -> tuple[NDArray[np.int64], Matrix]:
+        layout = self._layout
         rows = self._q(
-            "SELECT c.rowid, v.vector FROM rag_chunks c JOIN rag_vectors v ON v.chunk = c.rowid"
+            f"SELECT c.rowid, {layout.column} FROM rag_chunks c JOIN {layout.table} v ON v.chunk = c.rowid"
             " WHERE c.collection = %s AND v.model = %s ORDER BY c.rowid",
             (collection, model),
         )
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-        return ids, matrix
+        return read(rows, layout)
 
     def lexical_search(self, collection: str, query: str, k: int) -> list[tuple[int, float]]:
         """Full-text search: the query's words OR-ed (``websearch_to_tsquery``), ranked by ``ts_rank_cd``
@@ -384,8 +467,8 @@ class PostgresRagStore:
     def compact(self) -> None:
         """Rewrite every RAG table and its indexes (``VACUUM (FULL)``, outside a transaction): erased rows
         leave the table, TOAST and index files. Takes an exclusive lock on each table while it runs."""
-        with self._lock, self._cursor(transaction=False) as cur:
-            for table in TABLES:
+        with self._connection() as conn, conn.cursor() as cur:
+            for table in self.tables:
                 cur.execute(f"VACUUM (FULL) {table}")
 
     def relation_files(self) -> list[str]:
@@ -396,10 +479,9 @@ class PostgresRagStore:
             " OR r.oid IN (SELECT reltoastrelid FROM pg_class WHERE relname = ANY(%s))"
             " OR r.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
             "   WHERE t.relname = ANY(%s) OR t.oid IN (SELECT reltoastrelid FROM pg_class WHERE relname = ANY(%s)))",
-            (list(TABLES), list(TABLES), list(TABLES), list(TABLES)),
+            (list(self.tables),) * 4,
         )
         return sorted(str(r[0]) for r in rows if r[0])
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._pool.close()

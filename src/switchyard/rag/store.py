@@ -42,6 +42,27 @@ class NewDocument:
     vectors: Matrix | None  # one row per chunk, unit length; None when the collection has no dense index
 
 
+class DenseSearch(Protocol):
+    """Dense kNN answered by the store itself (pgvector's HNSW index) instead of numpy in the gateway."""
+
+    def dense_search(self, collection: str, model: str, vector: Matrix, k: int) -> list[tuple[int, float]]:
+        """The ``k`` chunks of ``collection`` nearest to the unit-length ``vector`` among ``model``'s vectors:
+        (row id, cosine similarity), best first."""
+        ...
+
+
+class NativeDense(Protocol):
+    """A store capability: ``native_dense()`` gives its own kNN, or None when it has none at present."""
+
+    def native_dense(self) -> DenseSearch | None: ...
+
+
+def native_dense(store: object) -> DenseSearch | None:
+    """``store``'s own dense search when it offers one (an optional capability, not part of ``RagStore``)."""
+    offer = getattr(store, "native_dense", None)
+    return offer() if callable(offer) else None  # type: ignore[no-any-return]
+
+
 class RagStore(Protocol):
     # collections
     def create_collection(self, collection: Collection) -> None: ...

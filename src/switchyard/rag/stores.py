@@ -39,7 +39,12 @@ def _sqlite(cfg: RagConfig, ledger_path: str, environ: Mapping[str, str] | None)
 def _postgres(cfg: RagConfig, ledger_path: str, environ: Mapping[str, str] | None) -> RagStore:
     from .postgres_store import PostgresRagStore
 
-    return PostgresRagStore(postgres_dsn(cfg, environ))
+    return PostgresRagStore(
+        postgres_dsn(cfg, environ),
+        pool_size=cfg.postgres_pool_size,
+        pgvector=cfg.postgres_pgvector,
+        ef_search=cfg.postgres_ef_search,
+    )
 
 
 STORES: dict[str, Callable[[RagConfig, str, Mapping[str, str] | None], RagStore]] = {
