@@ -63,8 +63,7 @@ def _tail(text: str, tok: Tokenizer, n: int) -> str:
 def _units(blocks: list[Block], tok: Tokenizer, limit: int) -> list[tuple[str, str, int]]:
     """(heading, text, tokens) units none larger than ``limit``."""
     out: list[tuple[str, str, int]] = []
-    for block in blocks:
-        n = tok.count(block.text)
+    for block, n in zip(blocks, tok.counts([b.text for b in blocks]), strict=True):
         if n <= limit:
             out.append((block.heading, block.text, n))
             continue
@@ -91,11 +90,12 @@ def chunk_document(doc: Document, tok: Tokenizer, options: ChunkOptions | None =
         if not parts:
             return
         body = "\n\n".join(parts)
-        if chunks and opts.overlap_tokens:
-            carry = _tail(chunks[-1].text, tok, opts.overlap_tokens)
-            body = f"{carry}\n\n{body}" if carry else body
+        carry = _tail(chunks[-1].text, tok, opts.overlap_tokens) if chunks and opts.overlap_tokens else ""
+        body = f"{carry}\n\n{body}" if carry else body
+        # one unit alone keeps its count; joined texts are counted again (a join can merge tokens)
+        tokens = size if len(parts) == 1 and not carry else tok.count(body)
         ordinal = len(chunks)
-        chunks.append(Chunk(f"{doc.id}#{ordinal}", doc.id, ordinal, body, tok.count(body), heading))
+        chunks.append(Chunk(f"{doc.id}#{ordinal}", doc.id, ordinal, body, tokens, heading))
         parts, size = [], 0
 
     for unit_heading, text, n in units:

@@ -13,6 +13,10 @@ from ..errors import ConfigError
 class Tokenizer(Protocol):
     def count(self, text: str) -> int: ...
 
+    def counts(self, texts: list[str]) -> list[int]:
+        """``count`` of each text, in one call (the tokenizer may work on several at once)."""
+        ...
+
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each token (for cutting a text at a token boundary)."""
         ...
@@ -36,6 +40,9 @@ class HFTokenizer:
 
     def count(self, text: str) -> int:
         return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+    def counts(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)] if texts else []
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         return [tuple(o) for o in self._tok.encode(text, add_special_tokens=False).offsets]
