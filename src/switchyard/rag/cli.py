@@ -250,7 +250,10 @@ def tune(
             judged = read_qrels(qrels)
             pairs = labelled_pairs(service, name, read_queries(queries), judged)
         else:
-            pairs, judged = asyncio.run(synthetic_pairs(service, name, synthetic, _asker(cfg, chat_model)))
+            show = _progress()
+            pairs, judged = asyncio.run(
+                synthetic_pairs(service, name, synthetic, _asker(cfg, chat_model), lambda i, n: show("questions", i, n))
+            )
         typer.echo(f"{len(pairs)} pairs", err=True)
         if method not in METHODS:
             raise _fail(f"--method must be one of {sorted(METHODS)}")

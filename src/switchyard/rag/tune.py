@@ -83,16 +83,22 @@ QUESTION_PROMPT = (
 
 
 async def synthetic_pairs(
-    service: RagService, collection: str, n: int, ask: Callable[[str], Awaitable[str]]
+    service: RagService,
+    collection: str,
+    n: int,
+    ask: Callable[[str], Awaitable[str]],
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Pair], Qrels]:
     """Questions the local chat model writes for ``n`` passages (picked by hash), as labelled pairs."""
     first = first_passages(service, collection)
     picked = sorted(first, key=lambda d: hashlib.sha256(d.encode()).hexdigest())[:n]
     pairs: list[Pair] = []
-    for doc_id in picked:
+    for i, doc_id in enumerate(picked):
         question = (await ask(QUESTION_PROMPT.format(passage=first[doc_id][:1500]))).strip().splitlines()
         if question and question[0].strip():
             pairs.append(Pair(f"syn-{doc_id}", question[0].strip(), doc_id, first[doc_id]))
+        if progress:
+            progress(i + 1, len(picked))
     return pairs, {p.qid: {p.doc_id: 1} for p in pairs}
 
 
