@@ -171,7 +171,7 @@ def lancedb_engine(vectors: Matrix, work: Path, index: str | None, nprobes: int,
     dict[str, Any], Search
 ]:  # fmt: skip
     """A Lance table (id, vector); flat search without an index, else the index named."""
-    os.environ.setdefault("LANCE_LOG", "error")  # its deprecation warnings, once per query
+    os.environ.setdefault("LANCEDB_LOG", "error")  # its deprecation warnings, once per query
     import lancedb
     import pyarrow as pa
     from lancedb.index import HnswSq, IvfPq
