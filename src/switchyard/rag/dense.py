@@ -5,6 +5,8 @@ per collection version into one matrix, and a query is one matrix-vector product
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +21,14 @@ class _Loaded:
         self.matrix = matrix
 
 
+def _blas_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - installed with the embedded extra
+        return None
+    return ThreadpoolController()
+
+
 class DenseRetriever:
     name = "dense"
 
@@ -29,6 +39,7 @@ class DenseRetriever:
         self.native: DenseSearch | None = native_dense(store) if use_store_search else None
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
+        self._blas: Any = _blas_controller()
 
     def _matrix(self, collection: str) -> _Loaded:
         version = self.store.version(collection)
@@ -49,8 +60,17 @@ class DenseRetriever:
             return []
         if loaded.matrix.shape[1] != query.shape[-1]:
             return []
-        sims = loaded.matrix @ query.reshape(-1)
+        with self._one_blas_thread():
+            sims = loaded.matrix @ query.reshape(-1)
         k = min(k, n)
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top])]
         return [(int(loaded.rowids[i]), float(sims[i])) for i in top]
+
+    def _one_blas_thread(self) -> AbstractContextManager[Any]:
+        """One matrix-vector product is too small to share between BLAS threads: on this 2-core machine
+        one thread was 2-18x faster than two, most under load (bench/vector_engines.py, NOTES.md)."""
+        if self._blas is None:
+            return nullcontext()
+        limited: AbstractContextManager[Any] = self._blas.limit(limits=1, user_api="blas")
+        return limited
