@@ -15,12 +15,15 @@ BODY = {
 }
 
 
-def concurrent_streams(bases: Sequence[str], secret: str, n: int = 100) -> list[int]:
-    """Fire ``n`` streams at once, spread round-robin over the gateways' ``/v1`` bases; their statuses."""
+def concurrent_streams(bases: Sequence[str], secret: str, n: int = 100, errors: list[str] | None = None) -> list[int]:
+    """Fire ``n`` streams at once, spread round-robin over the gateways' ``/v1`` bases; their statuses
+    (and, into ``errors``, the bodies of answers other than 200 and 429, for assertion messages)."""
 
     async def one(client: httpx.AsyncClient, base: str) -> int:
         async with client.stream("POST", base + "/chat/completions", json=BODY) as r:
-            await r.aread()
+            body = await r.aread()
+            if errors is not None and r.status_code not in (200, 429):
+                errors.append(f"{r.status_code} {body[:300]!r}")
             return r.status_code
 
     async def fire() -> list[int]:
