@@ -44,6 +44,40 @@ def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+def _labelled(tmp_path: Path) -> tuple[Path, Path, int]:
+    queries = tmp_path / "q.jsonl"
+    qrels = tmp_path / "qrels.tsv"
+    rows = [(f"{doc}-{i}", text, f"{doc}.txt") for doc, texts in ASKED.items() for i, text in enumerate(texts)]
+    queries.write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t, _ in rows))
+    qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, _, d in rows))
+    return queries, qrels, len(rows)
+
+
+def test_refit_switches_to_a_fit_on_every_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _setup(tmp_path, monkeypatch)
+    queries, qrels, n = _labelled(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["tune", "med", "--queries", str(queries), "--qrels", str(qrels), "--batch-size", "4", "--refit"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    versions = TunedModels(tmp_path / "rag-models").versions("med")
+    store = SQLiteRagStore(tmp_path / "gw.rag.db")
+    try:
+        collection = store.get_collection("med")
+        assert collection is not None
+        if result["accepted"]:  # measured on the half-a fit, then fitted again on all pairs
+            assert [v.version for v in versions] == [1, 2] and versions[1].model_id == result["refit_model_id"]
+            assert versions[1].manifest["refit_of"] == result["model_id"]
+            assert versions[1].manifest["train_pairs"] == n and result["train_pairs"] < n
+            assert collection.embed_model == result["refit_model_id"]
+        else:  # nothing measured better: no refit, the collection keeps its model
+            assert result["refit_model_id"] is None and [v.version for v in versions] == [1]
+            assert collection.embed_model == versions[0].manifest["base"]
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("method", ["adapter", "full"])
 def test_tune_from_labelled_pairs_versions_and_measures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str

@@ -222,6 +222,9 @@ def tune(
     epochs: Annotated[int | None, typer.Option(help="training epochs (default: the method's)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="pairs per step (in-batch negatives)")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="learning rate (default: the method's)")] = None,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="once it measured better, fit again on every pair and use that")
+    ] = False,
     store: Annotated[Path | None, typer.Option(help="a RAG store file other than the configured one")] = None,
     models_dir: Annotated[Path | None, typer.Option(help="where tuned versions go (default: rag.models_dir)")] = None,
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default)")] = 0,
@@ -260,7 +263,14 @@ def tune(
         given = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate}
         opts = METHODS[method][1](**{k: v for k, v in given.items() if v is not None})
         result = run_tune(
-            service, name, pairs, judged, opts, lambda s, t: typer.echo(f"step {s}/{t}", err=True), method=method
+            service,
+            name,
+            pairs,
+            judged,
+            opts,
+            lambda s, t: typer.echo(f"step {s}/{t}", err=True),
+            method=method,
+            refit=refit,
         )
     except SwitchyardError as exc:
         raise _fail(exc.message) from None
@@ -269,6 +279,8 @@ def tune(
         f"{verdict} {result.model_id} ({result.path}); held-out nDCG@10 {result.base['final']['ndcg@10']} -> "
         f"{result.tuned['final']['ndcg@10']}"
     )
+    if result.refit_model_id:
+        typer.echo(f"refitted on all {len(pairs)} pairs: {result.refit_model_id} ({result.refit_path}) is in use")
     for group, figures in result.tuned.get("groups", {}).items():
         before = result.base["groups"].get(group, {}).get("ndcg@10")
         typer.echo(f"  {group.replace('_', ' ')} ({figures['queries']} queries): {before} -> {figures['ndcg@10']}")

@@ -60,6 +60,8 @@ class TuneResult:
     base: dict[str, Any] = field(default_factory=dict)
     tuned: dict[str, Any] = field(default_factory=dict)
     train_seconds: float = 0.0
+    refit_model_id: str | None = None  # the fit on every pair the collection switched to (``refit``)
+    refit_path: str | None = None
 
 
 def first_passages(service: RagService, collection: str) -> dict[str, str]:
@@ -260,10 +262,12 @@ def tune(
     options: TuneOptions | AdapterOptions,
     progress: Callable[[int, int], None] | None = None,
     method: str = "full",
+    refit: bool = False,
 ) -> TuneResult:
+    """Fit on hash-half a, measure on half b against the current model, switch only when better; with
+    ``refit``, a better method is fitted again on all pairs and the collection uses that fit."""
     if method not in METHODS:
         raise InvalidRequest(f"unknown tuning method {method!r}; use one of {sorted(METHODS)}", param="method")
-    run_method, _, weights_file = METHODS[method]
     found = service.collection(None, collection, "admin")
     train_pairs = [p for p in pairs if half(p.qid) == "a"]
     heldout = {p.qid: p.query for p in pairs if half(p.qid) == "b"}
@@ -274,25 +278,11 @@ def tune(
     current = service.embedder_for(found.embed_model)
     # the documents vectors must exist before an adapter learns against them, and for the base figures
     Ingestor(service.store, service.tokenizer(), current, service.chunking).fill_vectors(collection)
-    version, out = service.tuned.next_dir(collection)
-    started = time.perf_counter()
-    run_method(service, collection, current, train_pairs, out, options, progress)
-    seconds = time.perf_counter() - started
-    digest = hashlib.sha256((out / weights_file).read_bytes()).hexdigest()[:12]
-    model_id = f"{collection}-v{version}@{digest}"
-    manifest: dict[str, Any] = {
-        "model_id": model_id,
-        "version": version,
-        "method": method,
-        "collection": collection,
-        "base": current.model_id,
-        "base_path": getattr(current, "path", ""),
-        "created": time.time(),
-        "train_pairs": len(train_pairs),
-        "heldout_queries": len(heldout),
-        "options": asdict(options),
-        "train_seconds": round(seconds, 1),
-    }
+    version, out, model_id, manifest = _fit_version(
+        service, collection, current, train_pairs, options, progress, method
+    )
+    manifest["heldout_queries"] = len(heldout)
+    seconds = float(manifest["train_seconds"])
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     held_qrels = {q: qrels[q] for q in heldout if q in qrels}
     seen = {p.doc_id for p in train_pairs}
@@ -317,18 +307,57 @@ def tune(
         }
     )
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    result = TuneResult(
+        version, str(out), model_id, accepted, len(train_pairs), len(heldout), base_figures, tuned_figures, seconds
+    )
+    if accepted and refit:
+        # the method measured better: fit it again on every pair (held-out ones too) and use that fit
+        _, refit_out, refit_id, refit_manifest = _fit_version(
+            service, collection, current, pairs, options, None, method
+        )
+        refit_manifest.update({"refit_of": model_id, "figures_measured_by": model_id})
+        (refit_out / MANIFEST).write_text(json.dumps(refit_manifest, indent=2))
+        result.refit_model_id, result.refit_path = refit_id, str(refit_out)
+        if tuned_embedder.vectors_id != current.vectors_id:  # the half-a fit's own vectors are not used
+            service.store.drop_vectors(collection, tuned_embedder.vectors_id)
+        model_id = refit_id
     if accepted:
         service.store.set_embed_model(collection, model_id)
+        Ingestor(service.store, service.tokenizer(), service.embedder_for(model_id), service.chunking).fill_vectors(
+            collection
+        )
     elif tuned_embedder.vectors_id != current.vectors_id:
         service.store.drop_vectors(collection, tuned_embedder.vectors_id)
-    return TuneResult(
-        version,
-        str(out),
-        model_id,
-        accepted,
-        len(train_pairs),
-        len(heldout),
-        base_figures,
-        tuned_figures,
-        round(seconds, 1),
-    )
+    return result
+
+
+def _fit_version(
+    service: RagService,
+    collection: str,
+    current: Embedder,
+    pairs: list[Pair],
+    options: TuneOptions | AdapterOptions,
+    progress: Callable[[int, int], None] | None,
+    method: str,
+) -> tuple[int, Path, str, dict[str, Any]]:
+    """Train one version on ``pairs`` and write its manifest; (version, folder, model id, manifest)."""
+    run_method, _, weights_file = METHODS[method]
+    version, out = service.tuned.next_dir(collection)
+    started = time.perf_counter()
+    run_method(service, collection, current, pairs, out, options, progress)
+    digest = hashlib.sha256((out / weights_file).read_bytes()).hexdigest()[:12]
+    model_id = f"{collection}-v{version}@{digest}"
+    manifest: dict[str, Any] = {
+        "model_id": model_id,
+        "version": version,
+        "method": method,
+        "collection": collection,
+        "base": current.model_id,
+        "base_path": getattr(current, "path", ""),
+        "created": time.time(),
+        "train_pairs": len(pairs),
+        "options": asdict(options),
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return version, out, model_id, manifest
