@@ -62,6 +62,15 @@ def test_team_cannot_search_or_chat_over_another_teams_collection(gw: RunningGat
         )
     assert err.value.status_code == 403
     assert len(upstream.requests) == before  # nothing was retrieved nor sent
+    claude = anthropic.Anthropic(base_url=gw.url, api_key=onco, max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError) as denied:
+        claude.messages.create(
+            model="auto",
+            max_tokens=20,
+            messages=[{"role": "user", "content": "what treats atrial fibrillation?"}],
+            extra_body={"switchyard": {"collections": ["cardio"]}},
+        )
+    assert denied.value.status_code == 403 and len(upstream.requests) == before
     with client(gw, cardio) as c:
         r = c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "irregular heart rhythm", "k": 3})
         assert r.status_code == 200
