@@ -135,6 +135,7 @@ class AdaptedEmbedder:
         self.base = base
         self.path = str(folder)
         self.weights: Matrix = np.load(Path(folder) / ADAPTER_FILE).astype(np.float32)
+        self.manifest = manifest
         self._id = str(manifest["model_id"])
 
     @classmethod

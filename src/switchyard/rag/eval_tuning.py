@@ -6,19 +6,16 @@ told to measure the base model; the JSON names the model and what it was tuned o
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from .adapter import ADAPTER_FILE, AdaptedEmbedder, AdapterOptions, fit_adapter, is_adapter, save_adapter
 from .beir import Qrels
 from .embed import LocalEmbedder
 from .store import RagStore
-from .tuned import MANIFEST, TunedModels
+from .tuned import TunedModels
 
 
 def tune_for_eval(
@@ -37,25 +34,17 @@ def tune_for_eval(
     pairs = [(queries[q], doc) for q in used_queries for doc in qrels[q]]
     started = time.perf_counter()
     weights, used = fit_adapter(store, collection, base, pairs, options)
-    seconds = time.perf_counter() - started
-    version, out = models.next_dir(collection)
-    save_adapter(out, weights)
-    digest = hashlib.sha256((out / ADAPTER_FILE).read_bytes()).hexdigest()[:12]
-    manifest: dict[str, Any] = {
-        "model_id": f"{collection}-v{version}@{digest}",
-        "version": version,
+    fields = {
         "method": "adapter",
-        "collection": collection,
         "base": base.model_id,
         "base_path": base.path,
-        "created": time.time(),
         "train_queries": len(used_queries),
         "train_pairs": used,
         "left_out_queries": len([q for q in qrels if q in queries and q in evaluated]),
         "options": asdict(options),
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(time.perf_counter() - started, 1),
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    out, manifest = models.save(collection, ADAPTER_FILE, lambda folder: save_adapter(folder, weights), fields)
     store.set_embed_model(collection, manifest["model_id"])
     return AdaptedEmbedder(base, out, manifest)
 
@@ -70,14 +59,11 @@ def recorded_tuning(
     path = models.path_of(found.embed_model)
     if path is None or not is_adapter(path):
         return None
-    manifest = json.loads((Path(path) / MANIFEST).read_text())
-    if manifest.get("base") != base.model_id:
-        return None
-    return AdaptedEmbedder(base, path, manifest)
+    adapted = AdaptedEmbedder.open(path, lambda _: base)
+    return adapted if adapted.manifest.get("base") == base.model_id else None
 
 
 def describe(embedder: AdaptedEmbedder) -> dict[str, Any]:
     """What the eval JSON says about the adapter it measured."""
-    manifest = json.loads((Path(embedder.path) / MANIFEST).read_text())
     keys = ("model_id", "base", "train_queries", "train_pairs", "left_out_queries", "train_seconds", "created")
-    return {k: manifest.get(k) for k in keys} | {"path": embedder.path}
+    return {k: embedder.manifest.get(k) for k in keys} | {"path": embedder.path}

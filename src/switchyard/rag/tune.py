@@ -278,12 +278,10 @@ def tune(
     current = service.embedder_for(found.embed_model)
     # the documents vectors must exist before an adapter learns against them, and for the base figures
     Ingestor(service.store, service.tokenizer(), current, service.chunking).fill_vectors(collection)
-    version, out, model_id, manifest = _fit_version(
-        service, collection, current, train_pairs, options, progress, method
+    out, manifest = _fit_version(
+        service, collection, current, train_pairs, options, progress, method, heldout_queries=len(heldout)
     )
-    manifest["heldout_queries"] = len(heldout)
-    seconds = float(manifest["train_seconds"])
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    version, model_id, seconds = manifest["version"], manifest["model_id"], manifest["train_seconds"]
     held_qrels = {q: qrels[q] for q in heldout if q in qrels}
     seen = {p.doc_id for p in train_pairs}
     groups = {
@@ -312,11 +310,10 @@ def tune(
     )
     if accepted and refit:
         # the method measured better: fit it again on every pair (held-out ones too) and use that fit
-        _, refit_out, refit_id, refit_manifest = _fit_version(
-            service, collection, current, pairs, options, None, method
+        refit_out, refit_manifest = _fit_version(
+            service, collection, current, pairs, options, None, method, refit_of=model_id
         )
-        refit_manifest.update({"refit_of": model_id, "figures_measured_by": model_id})
-        (refit_out / MANIFEST).write_text(json.dumps(refit_manifest, indent=2))
+        refit_id = refit_manifest["model_id"]
         result.refit_model_id, result.refit_path = refit_id, str(refit_out)
         if tuned_embedder.vectors_id != current.vectors_id:  # the half-a fit's own vectors are not used
             service.store.drop_vectors(collection, tuned_embedder.vectors_id)
@@ -339,25 +336,16 @@ def _fit_version(
     options: TuneOptions | AdapterOptions,
     progress: Callable[[int, int], None] | None,
     method: str,
-) -> tuple[int, Path, str, dict[str, Any]]:
-    """Train one version on ``pairs`` and write its manifest; (version, folder, model id, manifest)."""
+    **fields: Any,
+) -> tuple[Path, dict[str, Any]]:
+    """Train one version on ``pairs``; (its folder, its manifest, which also holds ``fields``)."""
     run_method, _, weights_file = METHODS[method]
-    version, out = service.tuned.next_dir(collection)
-    started = time.perf_counter()
-    run_method(service, collection, current, pairs, out, options, progress)
-    digest = hashlib.sha256((out / weights_file).read_bytes()).hexdigest()[:12]
-    model_id = f"{collection}-v{version}@{digest}"
-    manifest: dict[str, Any] = {
-        "model_id": model_id,
-        "version": version,
-        "method": method,
-        "collection": collection,
-        "base": current.model_id,
-        "base_path": getattr(current, "path", ""),
-        "created": time.time(),
-        "train_pairs": len(pairs),
-        "options": asdict(options),
-        "train_seconds": round(time.perf_counter() - started, 1),
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    return version, out, model_id, manifest
+    about: dict[str, Any] = {"method": method, "base": current.model_id, "base_path": getattr(current, "path", "")}
+    about |= {"train_pairs": len(pairs), "options": asdict(options), **fields}
+
+    def write(out: Path) -> None:  # runs before the manifest is written, so its time goes in it
+        started = time.perf_counter()
+        run_method(service, collection, current, pairs, out, options, progress)
+        about["train_seconds"] = round(time.perf_counter() - started, 1)
+
+    return service.tuned.save(collection, weights_file, write, about)

@@ -4,7 +4,10 @@ overwritten; a collection switches to one only after it measured better (``switc
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,19 @@ class TunedModels:
         done = self.versions(collection)
         n = (done[-1].version if done else 0) + 1
         return n, self.root / collection / f"v{n}"
+
+    def save(
+        self, collection: str, weights_file: str, write: Callable[[Path], None], fields: dict[str, Any]
+    ) -> tuple[Path, dict[str, Any]]:
+        """A new version: ``write(folder)`` puts the weights in ``folder/weights_file``; the manifest gets the
+        version, a model id naming the weights' digest, and ``fields``. Returns (folder, manifest)."""
+        version, out = self.next_dir(collection)
+        write(out)
+        digest = hashlib.sha256((out / weights_file).read_bytes()).hexdigest()[:12]
+        manifest = {"model_id": f"{collection}-v{version}@{digest}", "version": version, "collection": collection}
+        manifest |= {"created": time.time(), **fields}
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        return out, manifest
 
     def path_of(self, model_id: str) -> str | None:
         if not self.root.is_dir():
