@@ -5,6 +5,7 @@ down to the table files after ``compact`` (text and vectors, HNSW index included
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,16 @@ def test_an_unreachable_server_is_unavailable_then_reconnects(
                     store.version("c")
             finally:
                 admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
-        assert store.version("c") == 0 and store.get_collection("c") is not None
+        # the pool reconnects in the background with a backoff: the store answers again within seconds
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                assert store.version("c") == 0 and store.get_collection("c") is not None
+                break
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 def test_the_pool_serves_threads_at_once(request: pytest.FixtureRequest) -> None:
