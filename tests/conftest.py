@@ -17,7 +17,7 @@ import pytest
 
 from switchyard.config import GatewayConfig, Settings
 from switchyard.gateway import Gateway
-from switchyard.policies.residency import Classifier
+from switchyard.policies import Classifier
 from switchyard.server.app import create_app
 from switchyard.store.sqlite import SQLiteStore
 from switchyard.testing import MockUpstream

@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .keys import create_key
 from .rag.cli import app as rag_app
 from .routing.cli import app as router_app
-from .store.sqlite import SQLiteStore
+from .store.open import Store, open_store
 
 app = typer.Typer(help="switchyard: an OpenAI- and Anthropic-compatible LLM gateway.", no_args_is_help=True)
 config_app = typer.Typer(help="Validate configuration.", no_args_is_help=True)
@@ -35,10 +35,10 @@ app.add_typer(rag_app, name="rag")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded models)")]
 
 
-def _store(config_path: Path | None = None) -> SQLiteStore:
+def _store(config_path: Path | None = None) -> Store:
     settings = Settings()
     cfg = load_config(config_path or settings.config)
-    return SQLiteStore(server_options(settings, cfg).db_path)
+    return open_store(server_options(settings, cfg))
 
 
 @app.command()

@@ -247,6 +247,7 @@ class ServerConfig(Strict):
     port: int | None = None
     max_body_bytes: int | None = None
     db_path: str | None = None
+    store: str | None = Field(default=None, description="the ledger and key store: sqlite (at db_path)")
     redis_url: str | None = Field(
         default=None, description="shared budget and rate-limit counters for replicas, e.g. redis://127.0.0.1:6379/0"
     )
@@ -363,6 +364,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     db_path: Path = Path("switchyard.db")
+    store: str = Field(default="sqlite", description="the ledger and key store: sqlite (at db_path)")
     admin_key: str | None = None
     max_body_bytes: int = 4 * 1024 * 1024
     ledger_flush_interval: float = 0.1  # small batches: shorter GIL bursts in the writer thread
@@ -455,6 +457,7 @@ class ServerOptions:
     db_path: str
     max_body_bytes: int
     redis_url: str | None = None
+    store: str = "sqlite"
 
 
 def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
@@ -472,6 +475,7 @@ def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
         db_path=str(pick("db_path")),
         max_body_bytes=pick("max_body_bytes"),
         redis_url=pick("redis_url"),
+        store=pick("store"),
     )
 
 

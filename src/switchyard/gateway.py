@@ -9,56 +9,41 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from .budgets import Budgets, Reservation, month_start, window_bounds
-from .config import GatewayConfig, ModelConfig, RouteConfig, RoutePolicy, Settings, server_options
+from .budgets import Budgets, month_start, window_bounds
+from .calls import Accounting, CallCore, ChatResult, ChatStream, EmbeddingResult
+from .calls.chat import ChatParts
+from .config import GatewayConfig, Settings, server_options
 from .dispatch import Dispatcher
-from .errors import CountersUnavailable, InvalidRequest, NotFound
+from .errors import CountersUnavailable
 from .keys import Authenticator
 from .ledger import LedgerWriter
 from .observability import GatewayMetrics, tracing_from_env
-from .policies import PolicyPipeline, RoutingContext, default_policies
-from .policies.residency import Classifier
+from .policies import Classifier, PolicyDeps, PolicyFactory, PolicyPipeline, default_policies
 from .policies.router import load_routers
 from .pool import DeploymentPool
 from .pricing import ModelPrice, resolve_price
 from .providers.base import Provider, ProviderContext
 from .providers.registry import ProviderRegistry, default_registry
 from .providers.transport import HttpTransport
+from .rag.holder import RagHolder
 from .redis_counters import RedisCounters
-from .sensitivity import SensitivityDetector
+from .resolve import Resolver
+from .sensitivity import Pseudonymizer, SensitivityDetector
 from .store.base import LedgerRecord
-from .store.sqlite import SQLiteStore
+from .store.open import Store, open_store
 from .tokens import TokenCounter
-from .types import ChatRequest, Principal
+from .types import ChatRequest, EmbeddingRequest, Principal
 
 if TYPE_CHECKING:
+    from .rag.service import RagService
     from .routing.model import RouterModel
 
+__all__ = ["Gateway"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Resolution:
-    """What a requested model name stands for (a route's ordered candidates, or one model), narrowed by
-    the policies, with the reasons they gave."""
-
-    requested: str
-    route: str | None
-    targets: list[ModelConfig]
-    policy: RoutePolicy
-    premium: ModelConfig  # the counterfactual: what the route's premium model would have cost
-    reasons: list[str] = field(default_factory=list)
-    classes: set[str] = field(default_factory=set)
-    reservation: Reservation = field(default_factory=lambda: Reservation(settled=True))
-    pseudonymize_for: set[str] = field(default_factory=set)
-
-    @property
-    def reason(self) -> str:
-        return "; ".join(self.reasons) or ("fallback-order" if self.route else "direct")
 
 
 class Gateway:
@@ -72,9 +57,13 @@ class Gateway:
         http: HttpTransport | None = None,
         classify: Classifier | None = None,
         clock: Callable[[], float] = time.time,
+        store: Store | None = None,
+        policies: Mapping[str, PolicyFactory] | None = None,
     ) -> None:
         """``clock`` gives the wall-clock time stamped on ledger records and used for budget windows
-        (a simulation replays a month of traffic by passing its own)."""
+        (a simulation replays a month of traffic by passing its own). ``store`` replaces the configured
+        store (``open_store``); ``policies`` replaces the pipeline (``default_policies()`` in order, each
+        factory given the gateway's ``PolicyDeps``); ``classify`` replaces the sensitivity detector."""
         self.settings = settings
         self.clock = clock
         self.config = config
@@ -90,7 +79,7 @@ class Gateway:
         self.prices: dict[str, ModelPrice] = {m.name: resolve_price(m) for m in config.models}
         self.dispatcher = Dispatcher(self.pools)
         self.options = server_options(settings, config)
-        self.store = SQLiteStore(self.options.db_path)
+        self.store: Store = store if store is not None else open_store(self.options)
         self.ledger = LedgerWriter(
             self.store, flush_interval=settings.ledger_flush_interval, batch_size=settings.ledger_batch_size
         )
@@ -101,14 +90,51 @@ class Gateway:
         self.detector: SensitivityDetector | None = None
         if config.has_residency_rules():
             self.detector = SensitivityDetector()
-            classify = classify or self.detector.classify_request
-        self.routers = load_routers([config.default_policy, *(r.policy for r in config.routes)])
-        self.policies = PolicyPipeline.build(self, default_policies(classify))
+            classify = classify or self.detector.classify
+        self.routers: dict[str, RouterModel] = load_routers([config.default_policy, *(r.policy for r in config.routes)])
+        self.resolver = Resolver(config, self.prices, self.budgets)
+        deps = PolicyDeps(
+            access=config.access,
+            prices=self.prices,
+            budgets=self.budgets,
+            tokens=self.tokens,
+            premium_for=self.resolver.premium_for,
+            classify=classify,
+            routers=self.routers,
+        )
+        self.resolver.pipeline = PolicyPipeline.build(deps, default_policies() if policies is None else policies)
         self.metrics = GatewayMetrics(config, budgets=self.budgets.current_use, backlog=lambda: self.ledger.backlog)
         self.tracing = tracing_from_env(settings.otlp_endpoint, self.provider_ctx.environ)
+        self.rag = RagHolder(self._build_rag)
+        accounting = Accounting(config, self.prices, self.budgets, self.record, clock)
+        pseudonyms = Pseudonymizer(self.detector).session if self.detector is not None else None
+        self.calls = CallCore(self.resolver, ChatParts(accounting, self.dispatcher, self.tokens, pseudonyms), self.rag)
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
         self._warmups: list[asyncio.Task[None]] = []
+
+    def _build_rag(self) -> RagService:
+        from .rag.service import RagService
+
+        return RagService.from_config(
+            self.config, self.options.db_path, shared=self.provider_ctx.local_models, transport=self.http
+        )
+
+    # --- the calls (see ``switchyard.calls``)
+    async def chat(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatResult:
+        """One whole answer: policies, dispatch with fallbacks, cost, budget settlement, one ledger record.
+        A request naming RAG collections (``"switchyard": {"collections": [...]}``) is answered over them."""
+        return await self.calls.chat(principal, request, endpoint=endpoint)
+
+    async def stream(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatStream:
+        """The answer as a stream of chunks, opened once a model has produced its first one."""
+        return await self.calls.stream(principal, request, endpoint=endpoint)
+
+    async def embed(
+        self, principal: Principal, request: EmbeddingRequest, *, endpoint: str = "embeddings"
+    ) -> EmbeddingResult:
+        """Vectors for the request's inputs, through the same policies as a chat."""
+        return await self.calls.embed(principal, request, endpoint=endpoint)
 
     async def start(self, *, warm: bool = True) -> None:
         self.ledger.start()
@@ -169,6 +195,7 @@ class Gateway:
         for pool in self.pools.values():
             await pool.aclose()
         await self.http.aclose()
+        self.rag.close()
         self.store.close()
         if self.counters is not None:
             self.counters.close()
@@ -179,44 +206,3 @@ class Gateway:
         self.metrics.observe(rec)
         if self.tracing is not None:
             self.tracing.record(rec)
-
-    def _candidates(self, name: str, kind: str) -> tuple[RouteConfig | None, list[ModelConfig]]:
-        route = self.config.route(name)
-        if route is not None:
-            targets = [m for m in (self.config.model(n) for n in route.models) if m is not None and m.kind == kind]
-            if not targets:
-                raise InvalidRequest(f"route {name!r} has no {kind} model", param="model")
-            return route, targets
-        model = self.config.model(name)
-        if model is None:
-            raise NotFound(f"the model {name!r} does not exist", param="model")
-        if model.kind != kind:
-            raise InvalidRequest(f"model {name!r} is a {model.kind} model, not a {kind} model", param="model")
-        return None, [model]
-
-    def premium_for(self, policy: RoutePolicy, candidates: list[ModelConfig]) -> ModelConfig:
-        """The model a route's counterfactual cost is counted against: named in policy, else the priciest."""
-        if policy.premium is not None:
-            named = self.config.model(policy.premium)
-            if named is not None:
-                return named
-        return max(candidates, key=lambda m: self.prices[m.name].input * 0.8 + self.prices[m.name].output * 0.2)
-
-    async def resolve(
-        self,
-        principal: Principal,
-        name: str,
-        *,
-        kind: str = "chat",
-        request: ChatRequest | None = None,
-        inputs: Sequence[str] = (),
-    ) -> Resolution:
-        """The candidates for a request, in order, after every policy has had its say (or a refusal)."""
-        route, candidates = self._candidates(name, kind)
-        policy = self.config.policy_for(route)
-        ctx = RoutingContext(principal, name, route.name if route else None, policy, request, list(inputs))
-        targets = await self.policies.apply(ctx, candidates)
-        premium = self.premium_for(policy, candidates)
-        return Resolution(
-            name, ctx.route, targets, policy, premium, ctx.reasons, ctx.classes, ctx.reservation, ctx.pseudonymize_for
-        )

@@ -12,6 +12,8 @@ from .types import Usage
 log = logging.getLogger(__name__)
 
 _MILLION = 1_000_000
+# The standard mix: a typical workload's tokens are 80% input, 20% output.
+STANDARD_INPUT_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,16 @@ class ModelPrice:
         cached = min(usage.cached_tokens, usage.prompt_tokens)
         fresh = usage.prompt_tokens - cached
         return (fresh * self.input + cached * self.cached_input + usage.completion_tokens * self.output) / _MILLION
+
+    def blended(self, input_share: float = STANDARD_INPUT_SHARE) -> float:
+        """USD per 1M tokens at a mix of input and output tokens (the standard mix by default): how
+        models are ordered by price (cascades, the router, a route's premium model) and reported."""
+        return blended_price(self.input, self.output, input_share)
+
+
+def blended_price(input_price: float, output_price: float, input_share: float = STANDARD_INPUT_SHARE) -> float:
+    """USD per 1M tokens for a mix with ``input_share`` of the tokens being input: the one blend formula."""
+    return input_share * input_price + (1 - input_share) * output_price
 
 
 def _lookup_genai_prices(model_ref: str) -> ModelPrice | None:

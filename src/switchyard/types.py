@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 JSON = dict[str, Any]
 
@@ -101,14 +101,6 @@ class ChatRequest(BaseModel):
     n: int | None = Field(default=None, ge=1, le=1, description="only n=1 is supported")
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
-    # Data classes of context the gateway itself added (RAG): never settable from the wire.
-    _context_classes: set[str] = PrivateAttr(default_factory=set)
-
-    def context_classes(self) -> set[str]:
-        return set(self._context_classes)
-
-    def add_context_classes(self, classes: set[str]) -> None:
-        self._context_classes = self._context_classes | classes
 
     def output_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

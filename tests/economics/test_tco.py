@@ -17,7 +17,6 @@ from switchyard.economics.tco import (
     ApiPrice,
     OwnedGpu,
     Workload,
-    blended_price,
     break_even_months,
     break_even_utilisation,
     compare,
@@ -26,6 +25,7 @@ from switchyard.economics.tco import (
     token_cost,
 )
 from switchyard.economics.workload import measure_workload
+from switchyard.pricing import blended_price
 from switchyard.store.sqlite import SQLiteStore
 from tests.store.test_sqlite import record
 

@@ -3,19 +3,20 @@ or are refused with 403 — asserted on what the upstreams received."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import openai
 import pytest
 
 from switchyard.config import GatewayConfig, RouteConfig, RoutePolicy
 from switchyard.testing import MockUpstream
-from switchyard.types import ChatRequest
 from tests.conftest import ADMIN_KEY
 from tests.server.configs import openai_model
 
 
-def keyword_classifier(request: ChatRequest) -> set[str]:
+def keyword_classifier(texts: Sequence[str]) -> set[str]:
     """A stand-in detector for policy tests (the real one is tested in tests/sensitivity)."""
-    text = " ".join(m.text() for m in request.messages).lower()
+    text = " ".join(texts).lower()
     return {cls for cls in ("health", "pii") if f"[{cls}]" in text}
 
 

@@ -22,10 +22,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..config import GatewayConfig
-from ..pricing import ModelPrice, resolve_price
+from ..pricing import STANDARD_INPUT_SHARE, ModelPrice, blended_price, resolve_price
 from ..store.base import DailyRollup, LatencyCount, LedgerRollups, RollupFilter
 from ..store.rollups import bucket_bounds
-from .tco import STANDARD_INPUT_SHARE, blended_price
 
 ON_PREM = "on_prem"
 UNKNOWN = "unknown"

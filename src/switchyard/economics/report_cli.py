@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import Settings, load_config, server_options
-from ..store.sqlite import SQLiteStore, utc_day
+from ..store.open import open_store
+from ..store.sqlite import utc_day
 from .report import ModelLine, Report, ReportFilters, SpendLine, build_report, models_from_config
 
 Format = Literal["table", "json", "csv"]
@@ -151,7 +152,7 @@ def report(
     )
     settings = Settings()
     cfg = load_config(config or settings.config)
-    store = SQLiteStore(server_options(settings, cfg).db_path)
+    store = open_store(server_options(settings, cfg))
     try:
         result = build_report(store, models_from_config(cfg), filters)
     finally:

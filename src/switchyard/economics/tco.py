@@ -17,16 +17,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..pricing import STANDARD_INPUT_SHARE, blended_price
 from .catalog import Throughput
 
 HOURS_PER_MONTH = 720.0
-STANDARD_INPUT_SHARE = 0.8
 MILLION = 1_000_000.0
-
-
-def blended_price(input_price: float, output_price: float, input_share: float = STANDARD_INPUT_SHARE) -> float:
-    """USD per 1M tokens for a mix with ``input_share`` of the tokens being input."""
-    return input_share * input_price + (1 - input_share) * output_price
 
 
 def token_cost(tokens: float, usd_per_million: float) -> float:

@@ -13,7 +13,7 @@ import typer
 
 from ..config import Settings, load_config, server_options
 from ..errors import ConfigError
-from ..store.sqlite import SQLiteStore
+from ..store.open import open_store
 from .catalog import DEFAULT_BATCH, Throughput, build_catalog
 from .tco import ApiPrice, OwnedGpu, TcoResult, Workload, compare
 from .workload import measure_workload
@@ -78,7 +78,7 @@ def print_result(r: TcoResult) -> None:
 
 def _from_ledger(config: Path | None, days: int) -> Workload:
     settings = Settings()
-    store = SQLiteStore(server_options(settings, load_config(config or settings.config)).db_path)
+    store = open_store(server_options(settings, load_config(config or settings.config)))
     try:
         measured = measure_workload(store, days, time.time())
     finally:

@@ -3,6 +3,8 @@ downgrade to the candidates that still fit (per route), or refuse with 429 and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..budgets import Budgets, Estimate
 from ..config import ModelConfig
 from ..pricing import ModelPrice
@@ -17,7 +19,7 @@ DEFAULT_OUTPUT_ESTIMATE = 4096
 class BudgetPolicy:
     name = "budget"
 
-    def __init__(self, budgets: Budgets, prices: dict[str, ModelPrice], tokens: TokenCounter) -> None:
+    def __init__(self, budgets: Budgets, prices: Mapping[str, ModelPrice], tokens: TokenCounter) -> None:
         self.budgets = budgets
         self.prices = prices
         self.tokens = tokens

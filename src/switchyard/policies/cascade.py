@@ -3,6 +3,8 @@ dispatcher escalates to the next one when a verifier refuses an answer (see ``sw
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..config import ModelConfig
 from ..pricing import ModelPrice
 from .base import RoutingContext
@@ -11,12 +13,12 @@ from .base import RoutingContext
 class CascadePolicy:
     name = "cascade"
 
-    def __init__(self, prices: dict[str, ModelPrice]) -> None:
+    def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
         self.prices = prices
 
     async def apply(self, ctx: RoutingContext, candidates: list[ModelConfig]) -> list[ModelConfig]:
         if ctx.policy.strategy != "cascade" or len(candidates) < 2:
             return candidates
-        ordered = sorted(candidates, key=lambda m: self.prices[m.name].input * 0.8 + self.prices[m.name].output * 0.2)
+        ordered = sorted(candidates, key=lambda m: self.prices[m.name].blended())
         ctx.note(f"cascade: {' -> '.join(m.name for m in ordered)}")
         return ordered

@@ -1,49 +1,39 @@
-"""The ordered policy pipeline, built from config through a registry of policy factories."""
+"""The ordered policy pipeline, built through a registry of policy factories."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 from ..config import ModelConfig
-from ..types import ChatRequest
 from .access import AccessPolicy
-from .base import Policy, RoutingContext
+from .base import Policy, PolicyDeps, PolicyFactory, RoutingContext
 from .budget import BudgetPolicy
 from .cascade import CascadePolicy
-from .residency import Classifier, ResidencyPolicy
+from .residency import ResidencyPolicy
 from .router import RouterPolicy
 
-if TYPE_CHECKING:
-    from ..gateway import Gateway
 
-PolicyFactory = Callable[["Gateway"], Policy]
-
-
-def _no_classifier(request: ChatRequest) -> set[str]:
-    return set()
-
-
-def default_policies(classify: Classifier | None = None) -> dict[str, PolicyFactory]:
+def default_policies() -> dict[str, PolicyFactory]:
     """Built-in policies in pipeline order: access (RBAC), sensitivity and residency, budgets, cascade
-    or router ordering. The budget policy reserves spend, so it comes after every policy that may refuse on other
-    grounds; the policies after it only reorder."""
+    or router ordering. The budget policy reserves spend, so it comes after every policy that may refuse
+    on other grounds; the policies after it only reorder. A gateway takes another mapping (``policies=``):
+    drop, replace or insert entries, keeping that rule."""
     return {
-        "access": lambda gw: AccessPolicy(gw.config.access),
-        "residency": lambda gw: ResidencyPolicy(classify or _no_classifier),
-        "budget": lambda gw: BudgetPolicy(gw.budgets, gw.prices, gw.tokens),
-        "cascade": lambda gw: CascadePolicy(gw.prices),
-        "router": lambda gw: RouterPolicy(gw.routers, gw.prices, gw.premium_for),
+        "access": lambda d: AccessPolicy(d.access),
+        "residency": lambda d: ResidencyPolicy(d.classify),
+        "budget": lambda d: BudgetPolicy(d.budgets, d.prices, d.tokens),
+        "cascade": lambda d: CascadePolicy(d.prices),
+        "router": lambda d: RouterPolicy(d.routers, d.prices, d.premium_for),
     }
 
 
 class PolicyPipeline:
-    def __init__(self, policies: list[Policy]) -> None:
-        self.policies = policies
+    def __init__(self, policies: Sequence[Policy]) -> None:
+        self.policies = list(policies)
 
     @classmethod
-    def build(cls, gateway: Gateway, factories: dict[str, PolicyFactory]) -> PolicyPipeline:
-        return cls([factory(gateway) for factory in factories.values()])
+    def build(cls, deps: PolicyDeps, factories: Mapping[str, PolicyFactory]) -> PolicyPipeline:
+        return cls([factory(deps) for factory in factories.values()])
 
     async def apply(self, ctx: RoutingContext, candidates: list[ModelConfig]) -> list[ModelConfig]:
         for policy in self.policies:

@@ -4,14 +4,10 @@ route allows for that class of data, or nowhere (403) — never silently out of 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from ..config import ModelConfig
 from ..errors import PermissionDenied
-from ..types import ChatRequest
-from .base import RoutingContext
-
-Classifier = Callable[[ChatRequest], set[str]]
+from .base import Classifier, RoutingContext
 
 # Requests with more text than this are classified in a worker thread (detection costs ~1-2 ms per KB).
 OFFLOAD_BYTES = 8 * 1024
@@ -20,19 +16,21 @@ OFFLOAD_BYTES = 8 * 1024
 class ResidencyPolicy:
     name = "residency"
 
-    def __init__(self, classify: Classifier) -> None:
+    def __init__(self, classify: Classifier | None) -> None:
         self.classify = classify
 
     async def apply(self, ctx: RoutingContext, candidates: list[ModelConfig]) -> list[ModelConfig]:
         rules = ctx.policy.residency
-        if not rules or ctx.request is None:
+        if not rules:
             return candidates
-        text_size = sum(len(m.text()) for m in ctx.request.messages)
-        if text_size > OFFLOAD_BYTES:  # keep the event loop free for other requests
-            ctx.classes = await asyncio.to_thread(self.classify, ctx.request)
-        else:
-            ctx.classes = self.classify(ctx.request)
-        ctx.classes = ctx.classes | ctx.request.context_classes()  # e.g. context from a confidential RAG collection
+        if self.classify is not None:
+            texts = ctx.texts()
+            if sum(len(t) for t in texts) > OFFLOAD_BYTES:  # keep the event loop free for other requests
+                found = await asyncio.to_thread(self.classify, texts)
+            else:
+                found = self.classify(texts)
+            # Classes the caller gave (context from a confidential RAG collection) stay.
+            ctx.classes = ctx.classes | found
         governed = sorted(c for c in ctx.classes if c in rules)
         if not governed:
             if ctx.classes:

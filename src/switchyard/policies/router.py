@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import ModelConfig, RoutePolicy
 from ..errors import ConfigError
 from ..pricing import ModelPrice
-from .base import RoutingContext
+from .base import PremiumFor, RoutingContext
 
 if TYPE_CHECKING:
     from ..routing.model import RouterModel
@@ -50,17 +50,16 @@ class RouterPolicy:
 
     def __init__(
         self,
-        routers: dict[str, RouterModel],
-        prices: dict[str, ModelPrice],
-        premium_for: Callable[[RoutePolicy, list[ModelConfig]], ModelConfig],
+        routers: Mapping[str, RouterModel],
+        prices: Mapping[str, ModelPrice],
+        premium_for: PremiumFor,
     ) -> None:
         self.routers = routers
         self.prices = prices
         self.premium_for = premium_for
 
     def _blended(self, model: ModelConfig) -> float:
-        price = self.prices[model.name]
-        return price.input * 0.8 + price.output * 0.2
+        return self.prices[model.name].blended()
 
     async def apply(self, ctx: RoutingContext, candidates: list[ModelConfig]) -> list[ModelConfig]:
         policy = ctx.policy

@@ -1,8 +1,8 @@
 """RAG chat: a chat request carrying ``"switchyard": {"collections": [...], "k": 5, "cache": false}``
 retrieves chunks for its last user message from the collections the caller may read, injects them as a
-cited context (a system message), marks the request with the data classes of those collections (so the
-residency policy keeps confidential context inside the perimeter), and goes through the ordinary policy
-pipeline. Answers cite chunk ids as ``[doc#n]``."""
+cited context (a system message), and goes through the ordinary call with the data classes of those
+collections in its routing context (so the residency policy keeps confidential context inside the
+perimeter). Answers cite chunk ids as ``[doc#n]``."""
 
 from __future__ import annotations
 
@@ -96,9 +96,7 @@ async def augment(service: RagService, principal: Principal, req: ChatRequest) -
     system = Message(role="system", content=context_message(hits))
     data["messages"] = [system.model_dump(exclude_none=True), *data["messages"]]
     new = ChatRequest.model_validate(data)
-    classes = service.classes_for(collections)
-    new.add_context_classes(classes)
-    ctx = RagContext(hits, [c.name for c in collections], classes)
+    ctx = RagContext(hits, [c.name for c in collections], service.classes_for(collections))
     ctx.doc_refs = sorted({(h.collection, h.chunk.doc_id) for h in hits})
     if options.cache and service.cfg.cache_answers and not req.stream:
         body = orjson.dumps(new.model_dump(exclude_none=True), option=orjson.OPT_SORT_KEYS)
@@ -110,3 +108,14 @@ async def augment(service: RagService, principal: Principal, req: ChatRequest) -
 def citations(answer: str | None, ctx: RagContext) -> list[str]:
     known = {h.chunk.id for h in ctx.hits}
     return [c for c in dict.fromkeys(CITE.findall(answer or "")) if c in known]
+
+
+def rag_block(ctx: RagContext, answer: str | None, *, cached: bool) -> dict[str, Any]:
+    """switchyard's ``rag`` block of an answer: collections, sources with provenance, the chunk ids the
+    answer cites, and whether it came from the answer cache."""
+    return {
+        "collections": ctx.collections,
+        "sources": ctx.sources(),
+        "citations": citations(answer, ctx),
+        "cached": cached,
+    }

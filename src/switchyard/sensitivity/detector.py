@@ -76,6 +76,10 @@ class SensitivityDetector:
     def scan_request(self, request: ChatRequest) -> Finding:
         return self.scan(request_texts(request))
 
+    def classify(self, texts: Sequence[str]) -> set[str]:
+        """The classes of texts sent together (one request's messages, or its embedding inputs)."""
+        return set(self.scan(texts).classes)
+
     def classify_request(self, request: ChatRequest) -> set[str]:
         """The classes of everything the request would send: messages, tool arguments, tool results."""
         return set(self.scan_request(request).classes)

@@ -10,20 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import InvalidRequest, NotFound, PermissionDenied
+from ..errors import InvalidRequest, NotFound
 from ..keys import create_key
-from ..policies.access import may
 from ..store.base import KeyRecord
-from ..types import JSON, Principal
+from ..types import JSON
+from .auth import gateway, require
 from .http import JSONBody, read_json
-from .openai_routes import authenticate, gateway
-
-
-def require(request: Request, action: str) -> Principal:
-    principal = authenticate(request)
-    if not may(gateway(request).config.access, principal, action):
-        raise PermissionDenied(f"the key's roles do not allow {action!r}", code="forbidden_action")
-    return principal
 
 
 def _key_json(k: KeyRecord) -> JSON:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..calls import CLIENT_CLOSED
 from ..config import GatewayConfig, Settings, load_config
 from ..dashboard import Dashboard
 from ..errors import SwitchyardError
@@ -20,7 +21,6 @@ from . import admin_routes, anthropic_routes, metrics_routes, openai_routes, rag
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
 from .http import ClientDisconnected, JSONBody
 from .openapi import openapi_schema
-from .recording import CLIENT_CLOSED
 
 
 async def client_disconnected(request: Request, exc: Exception) -> Response:
@@ -56,7 +56,6 @@ def create_app(
     gw = gateway
     configured = gw.settings.dashboard_secret
     dashboard = Dashboard(configured.encode() if configured else secrets.token_bytes(32), gw.settings.admin_key)
-    rag = rag_routes.RagHolder(gw)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,7 +64,6 @@ def create_app(
             yield
         finally:
             await gw.aclose()
-            rag.close()
 
     app = Starlette(
         routes=[
@@ -88,5 +86,4 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gw
-    app.state.rag = rag
     return app

@@ -16,8 +16,7 @@ from starlette.routing import Route
 
 from ..errors import AuthenticationFailed
 from ..observability.metrics import CONTENT_TYPE
-from .admin_routes import require
-from .openai_routes import bearer_key, gateway
+from .auth import bearer_key, gateway, require
 
 
 def is_loopback(request: Request) -> bool:

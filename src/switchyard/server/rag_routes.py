@@ -1,12 +1,10 @@
 """RAG endpoints under /v1/rag: collections (create, list, show, change ACL, delete), documents (add,
 list, delete), erasure by data subject, and search. Every call is checked against the collection's ACL
-(403 when the caller's team may not); RAG chat goes through /v1/chat/completions (``rag/chat.py``)."""
+(403 when the caller's team may not); RAG chat is a chat call (``Gateway.chat``, ``rag/chat.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,17 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import InvalidRequest, NotFound, SwitchyardError
-from ..gateway import Gateway
-from ..rag.chat import RagContext, augment, citations, rag_options
+from ..errors import InvalidRequest
 from ..rag.service import RagService
 from ..rag.types import Acl, Collection, Document, Hit
-from ..types import JSON, ChatRequest, ChatResponse, Chunk, Principal, Usage
+from ..types import JSON
 from ..wire.openai import parse
-from .chat import ChatWire, StreamEncoder
+from .auth import authenticate, gateway
 from .http import JSONBody, read_json
-from .openai_routes import authenticate, gateway
-from .recording import RecordedCall
 
 
 class _Strict(BaseModel):
@@ -71,122 +65,8 @@ class SearchBody(_Strict):
     k: int = Field(default=5, ge=1, le=100)
 
 
-class RagHolder:
-    """Builds the gateway's RAG service on first use (no RAG file appears until RAG is used)."""
-
-    def __init__(self, gw: Gateway) -> None:
-        self.gw = gw
-        self._service: RagService | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> RagService:
-        with self._lock:
-            if self._service is None:
-                gw = self.gw
-                self._service = RagService.from_config(
-                    gw.config, gw.options.db_path, shared=gw.provider_ctx.local_models, transport=gw.http
-                )
-            return self._service
-
-    async def prepare_chat(
-        self, principal: Principal, req: ChatRequest, wire: ChatWire, *, endpoint: str = "chat"
-    ) -> tuple[ChatRequest, ChatWire, Response | None]:
-        """RAG chat: inject the context a request asks for (``switchyard.collections``). Returns the request
-        to run, the wire that adds sources and citations to the answer, and a ready response when the
-        answer was cached."""
-        if rag_options(req) is None:
-            return req, wire, None
-        service = self.get()
-        prepared = await augment(service, principal, req)
-        if prepared is None:
-            return req, wire, None
-        new, ctx = prepared
-        rag_wire = RagChatWire(wire, ctx, service)
-        if ctx.cached is not None:
-            return new, rag_wire, await self._cached(principal, new, ctx.cached, rag_wire, endpoint)
-        return new, rag_wire, None
-
-    async def _cached(
-        self, principal: Principal, req: ChatRequest, answer: str, rag_wire: RagChatWire, endpoint: str
-    ) -> Response:
-        """A cached answer: the policies still decide whether this caller may have it (access, residency,
-        budgets), and the ledger keeps the request — at no cost, since no model was called."""
-        res = await self.gw.resolve(principal, req.model, request=req)
-        res.reasons.append("rag: cached answer")
-        call = RecordedCall(self.gw, principal, endpoint, res)
-        call.settle(usage=Usage())
-        resp = ChatResponse(call.id, req.model, int(time.time()), answer, "stop", usage=Usage())
-        body = rag_wire.render(resp, req.model, call.id, store=False)
-        return JSONBody(body, headers={**call.headers(None), "x-switchyard-cache": "hit"})
-
-    def close(self) -> None:
-        with self._lock:
-            if self._service is not None:
-                self._service.close()
-                self._service = None
-
-
-class RagChatWire:
-    """Renders a RAG answer: the inner wire's body plus ``switchyard.rag`` (collections, sources with
-    provenance, the chunk ids the answer cites); caches the answer when asked to."""
-
-    def __init__(self, inner: ChatWire, ctx: RagContext, service: RagService) -> None:
-        self.inner = inner
-        self.ctx = ctx
-        self.service = service
-
-    def render(self, resp: ChatResponse, model: str, request_id: str, *, store: bool = True) -> JSON:
-        body = self.inner.render(resp, model, request_id)
-        body["switchyard"] = self.block(resp.content, cached=not store)
-        if store and self.ctx.cache_key and resp.content:
-            self.service.store.cache_answer(
-                ",".join(self.ctx.collections), self.ctx.cache_key, resp.content, self.ctx.doc_refs
-            )
-        return body
-
-    def block(self, answer: str | None, *, cached: bool) -> JSON:
-        return {
-            "rag": {
-                "collections": self.ctx.collections,
-                "sources": self.ctx.sources(),
-                "citations": citations(answer, self.ctx),
-                "cached": cached,
-            }
-        }
-
-    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> StreamEncoder:
-        return RagStreamEncoder(self.inner.stream_encoder(request, model, request_id), self)
-
-
-class RagStreamEncoder:
-    """The inner wire's stream, and before its end the ``switchyard.rag`` block (sources, and the chunk
-    ids the streamed answer cited), where the wire has room for it."""
-
-    def __init__(self, inner: StreamEncoder, wire: RagChatWire) -> None:
-        self.inner = inner
-        self.wire = wire
-        self.parts: list[str] = []
-
-    def encode(self, chunk: Chunk) -> bytes:
-        if chunk.content:
-            self.parts.append(chunk.content)
-        return self.inner.encode(chunk)
-
-    def finish(self, usage: Usage | None) -> bytes:
-        return self.inner.extension(self.wire.block("".join(self.parts), cached=False)) + self.inner.finish(usage)
-
-    def error(self, err: SwitchyardError) -> bytes:
-        return self.inner.error(err)
-
-    def extension(self, data: JSON) -> bytes:
-        return self.inner.extension(data)
-
-
 def rag(request: Request) -> RagService:
-    holder: RagHolder | None = getattr(request.app.state, "rag", None)
-    if holder is None:
-        raise NotFound("RAG is not enabled on this gateway", code="rag_disabled")
-    return holder.get()
+    return gateway(request).rag.get()
 
 
 def collection_json(c: Collection) -> JSON:

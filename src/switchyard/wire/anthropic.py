@@ -486,3 +486,34 @@ class AnthropicStreamEncoder:
     @staticmethod
     def _delta(index: int | None, delta: JSON) -> bytes:
         return sse_event({"type": "content_block_delta", "index": index, "delta": delta})
+
+
+class _StreamEncoder:
+    """The Anthropic event encoder behind the byte-oriented ``StreamEncoder`` protocol."""
+
+    def __init__(self, model: str, request_id: str) -> None:
+        self._enc = AnthropicStreamEncoder(model, new_message_id(request_id))
+
+    def encode(self, chunk: Chunk) -> bytes:
+        return b"".join(self._enc.encode(chunk))
+
+    def finish(self, usage: Usage | None) -> bytes:
+        return b"".join(self._enc.finish(usage))
+
+    def error(self, err: SwitchyardError) -> bytes:
+        return b"".join(self._enc.finish(error=err))
+
+    def extension(self, data: JSON) -> bytes:
+        # A new event type would break clients; an extra field on the final message_delta does not.
+        self._enc.extra["switchyard"] = data
+        return b""
+
+
+class AnthropicChatWire:
+    """Messages API answers and event streams."""
+
+    def render(self, resp: ChatResponse, model: str, request_id: str) -> JSON:
+        return render_message(resp, model)
+
+    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> _StreamEncoder:
+        return _StreamEncoder(model, request_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 from typing import Any, TypeVar
 
 import orjson
@@ -122,6 +123,17 @@ class ChunkEncoder:
     def extension(self, data: JSON) -> bytes:
         """A chunk without choices (like the usage chunk) carrying a top-level ``switchyard`` block."""
         return self._event({**self._head, "choices": [], "switchyard": data})
+
+
+class OpenAIChatWire:
+    """Chat completions as OpenAI renders them (``chatcmpl-`` ids from the request id)."""
+
+    def render(self, resp: ChatResponse, model: str, request_id: str) -> JSON:
+        return render_response(resp, model, "chatcmpl-" + request_id)
+
+    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> ChunkEncoder:
+        include = bool(request.stream_options and request.stream_options.include_usage)
+        return ChunkEncoder("chatcmpl-" + request_id, model, int(time.time()), include)
 
 
 def error_body(err: SwitchyardError) -> JSON:

@@ -1,37 +1,52 @@
 """A request's ledger record in the making: created when the request is resolved, filled from the
-dispatch trace, queued exactly once whatever the outcome (answer, error, or client gone)."""
+dispatch trace, queued exactly once whatever the outcome (answer, error, or the caller gone). Settling it
+also settles the request's budget reservation against what was really spent."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
-from starlette.requests import Request
-
+from ..budgets import Budgets
+from ..config import GatewayConfig
 from ..dispatch import DispatchTrace
 from ..errors import SwitchyardError, UpstreamError
-from ..gateway import Gateway, Resolution
 from ..ledger import new_request_id
+from ..pricing import ModelPrice
+from ..resolve import Resolution
 from ..store.base import AttemptRecord, LedgerRecord
 from ..types import Principal, Usage
-from .http import ClientDisconnected, until_disconnect
+from .results import CallInfo
 
 T = TypeVar("T")
 
 CLIENT_CLOSED = 499  # nginx's convention for "client closed request"
 
 
+@dataclass(frozen=True)
+class Accounting:
+    """What settling a call needs: prices, the budgets, where records go, and the clock."""
+
+    config: GatewayConfig
+    prices: Mapping[str, ModelPrice]
+    budgets: Budgets
+    record: Callable[[LedgerRecord], None]
+    clock: Callable[[], float]
+
+
 class RecordedCall:
     def __init__(
-        self, gw: Gateway, principal: Principal, endpoint: str, res: Resolution, *, stream: bool = False
+        self, acct: Accounting, principal: Principal, endpoint: str, res: Resolution, *, stream: bool = False
     ) -> None:
-        self.gw = gw
+        self.acct = acct
         self.res = res
         self.trace = DispatchTrace()
         self.started = time.monotonic()
         self.settled = False
-        now = gw.clock()
+        now = acct.clock()
         self.record = LedgerRecord(
             id=new_request_id(now),
             ts=now,
@@ -52,11 +67,12 @@ class RecordedCall:
     def id(self) -> str:
         return self.record.id
 
-    async def dispatch(self, request: Request, work: Callable[[DispatchTrace], Awaitable[T]]) -> T:
-        """Run the dispatch unless the client goes away first; a failure is recorded, then re-raised."""
+    async def dispatch(self, work: Callable[[DispatchTrace], Awaitable[T]]) -> T:
+        """Run the dispatch; a failure is recorded, then re-raised. A cancelled dispatch (the caller went
+        away: an HTTP client hung up, a batch job was stopped) is recorded as such."""
         try:
-            return await until_disconnect(request, work(self.trace))
-        except ClientDisconnected:
+            return await work(self.trace)
+        except asyncio.CancelledError:
             self.client_gone()
             raise
         except SwitchyardError as err:
@@ -64,7 +80,7 @@ class RecordedCall:
             raise
 
     def client_gone(self, usage: Usage | None = None) -> None:
-        """The client hung up; ``usage`` is what was generated for it until then (streams)."""
+        """The caller went away; ``usage`` is what was generated for it until then (streams)."""
         self.settle(usage=usage, error=UpstreamError("client disconnected"), status=CLIENT_CLOSED)
 
     def settle(
@@ -94,13 +110,13 @@ class RecordedCall:
             spent = usage if a.ok else a.usage
             if spent is not None:
                 attempt.input_tokens, attempt.output_tokens = spent.prompt_tokens, spent.completion_tokens
-                attempt.cost = self.gw.prices[a.model].cost(spent)
+                attempt.cost = self.acct.prices[a.model].cost(spent)
                 if not a.ok:
                     paid_elsewhere += attempt.cost
             rec.attempts.append(attempt)
         if trace.attempts:
             last = trace.attempts[-1]
-            model = self.gw.config.model(last.model)
+            model = self.acct.config.model(last.model)
             rec.served_model = last.model
             rec.provider = model.provider if model else None
             rec.locality = last.locality
@@ -110,20 +126,13 @@ class RecordedCall:
             rec.output_tokens = usage.completion_tokens
             rec.cached_tokens = usage.cached_tokens
             rec.tokens_estimated = usage.estimated
-            rec.cost = self.gw.prices[rec.served_model].cost(usage) + paid_elsewhere
-            rec.counterfactual_cost = self.gw.prices[self.res.premium.name].cost(usage)
-        self.gw.budgets.settle(self.res.reservation, cost=rec.cost, tokens=rec.input_tokens + rec.output_tokens)
+            rec.cost = self.acct.prices[rec.served_model].cost(usage) + paid_elsewhere
+            rec.counterfactual_cost = self.acct.prices[self.res.premium.name].cost(usage)
+        self.acct.budgets.settle(self.res.reservation, cost=rec.cost, tokens=rec.input_tokens + rec.output_tokens)
         rec.status = status or (error.status if error is not None else 200)
         rec.error_class = error.error_class if error is not None else None
-        self.gw.record(rec)
+        self.acct.record(rec)
 
-    def headers(self, served: str | None) -> dict[str, str]:
-        headers = {"x-request-id": self.record.id, "x-switchyard-reason": self.res.reason}
-        if self.res.route:
-            headers["x-switchyard-route"] = self.res.route
-        if served:
-            headers["x-switchyard-model"] = served
-        chain = self.trace.chain
-        if len(chain) > 1:
-            headers["x-switchyard-fallbacks"] = ",".join(chain)
-        return headers
+    def info(self, served: str | None, *, cached: bool = False) -> CallInfo:
+        """How the call was handled, for the caller (the server turns it into x-switchyard-* headers)."""
+        return CallInfo(self.record.id, self.res.route, self.res.reason, served, self.trace.chain, cached)

@@ -1,0 +1,163 @@
+"""A chat call below the HTTP layer: resolve -> dispatch (masked where the policies say) -> verify
+(cascades) -> restore -> usage, cost and counterfactual -> budget settlement -> one ledger record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from ..config import ModelConfig
+from ..dispatch import Dispatcher, OpenStream
+from ..errors import SwitchyardError
+from ..providers.base import Provider
+from ..resolve import Resolution
+from ..sensitivity import PseudonymSession
+from ..tokens import TokenCounter
+from ..types import ChatRequest, ChatResponse, Chunk, Principal, ToolCallDelta, Usage
+from ..verifiers import verifiers_for, verify
+from .masking import Masking
+from .recording import Accounting, RecordedCall
+from .results import ChatResult, ChatStream
+
+
+@dataclass(frozen=True)
+class ChatParts:
+    """The collaborators a chat call uses."""
+
+    acct: Accounting
+    dispatcher: Dispatcher
+    tokens: TokenCounter
+    pseudonyms: Callable[[], PseudonymSession] | None = None
+
+
+def cascade_verified(req: ChatRequest, res: Resolution) -> bool:
+    """A cascade judges whole answers: on a cascade route whose answers a verifier of the route can judge
+    (structured output, tools, a confidence floor), answers are checked before one is accepted."""
+    if res.policy.strategy != "cascade" or len(res.targets) < 2:
+        return False
+    structured = req.response_format is not None and req.response_format.type != "text"
+    return structured or bool(req.tools) or res.policy.min_confidence is not None
+
+
+async def complete(
+    parts: ChatParts, principal: Principal, req: ChatRequest, res: Resolution, endpoint: str
+) -> ChatResult:
+    """One whole answer (a streamed request on a verified cascade is also answered whole first)."""
+    call = RecordedCall(parts.acct, principal, endpoint, res, stream=req.stream)
+    verified = cascade_verified(req, res)
+    sent = req.model_copy(update={"stream": False, "stream_options": None}) if req.stream else req
+    if verified and res.policy.min_confidence is not None and not req.logprobs:
+        # The confidence verifier reads logprobs; the caller gets them only if it asked too.
+        sent = sent.model_copy(update={"logprobs": True})
+    masking = Masking.for_resolution(parts.pseudonyms, res, sent)
+    rewrite = masking.rewrite if masking else None
+    checks = verifiers_for(res.policy.min_confidence)
+
+    def accept(_model: ModelConfig, answer: ChatResponse) -> str | None:
+        return verify(req, answer, checks)
+
+    model, resp = await call.dispatch(
+        lambda trace: parts.dispatcher.chat(sent, res.targets, trace, rewrite, accept if verified else None)
+    )
+    if not req.logprobs:
+        resp.logprobs = None
+    if masking and masking.applies_to(model.name):
+        resp = masking.session.restore_response(resp)
+    if resp.usage is None:
+        completion = (resp.content or "") + "".join(
+            c.function.name + c.function.arguments for c in resp.tool_calls or ()
+        )
+        resp.usage = parts.tokens.estimate(req, completion, call.trace.served_by)
+    call.settle(usage=resp.usage)
+    return ChatResult(resp, call.info(model.name))
+
+
+async def open_stream(
+    parts: ChatParts, principal: Principal, req: ChatRequest, res: Resolution, endpoint: str
+) -> ChatStream:
+    """Open a stream (retrying and falling back until a first chunk arrives). On a verified cascade the
+    answer is judged whole first, then replayed as a stream."""
+    if cascade_verified(req, res):
+        result = await complete(parts, principal, req, res, endpoint)
+        return ChatStream(lambda s: _replay(s, result.response), result.info)
+    call = RecordedCall(parts.acct, principal, endpoint, res, stream=True)
+    masking = Masking.for_resolution(parts.pseudonyms, res, req)
+    rewrite = masking.rewrite if masking else None
+    opened = await call.dispatch(lambda trace: parts.dispatcher.stream(req, res.targets, trace, rewrite))
+    restore = masking.session if masking and masking.applies_to(opened.model.name) else None
+    provider = opened.member.provider
+    return ChatStream(
+        lambda s: _relay(s, parts.tokens, call, req, opened, provider, restore), call.info(opened.model.name)
+    )
+
+
+async def _replay(stream: ChatStream, resp: ChatResponse) -> AsyncIterator[Chunk]:
+    """A complete (already recorded) answer as chunks: its text, its tool calls, the finish."""
+    stream.usage = resp.usage
+    if resp.content:
+        stream.parts.append(resp.content)
+        yield Chunk(content=resp.content)
+    for i, tc in enumerate(resp.tool_calls or ()):
+        yield Chunk(
+            tool_calls=[ToolCallDelta(index=i, id=tc.id, name=tc.function.name, arguments=tc.function.arguments)]
+        )
+    yield Chunk(finish_reason=resp.finish_reason)
+
+
+async def _relay(
+    stream: ChatStream,
+    tokens: TokenCounter,
+    call: RecordedCall,
+    req: ChatRequest,
+    opened: OpenStream,
+    provider: Provider,
+    restore: PseudonymSession | None,
+) -> AsyncIterator[Chunk]:
+    """Relay the upstream's chunks. The record is queued after the upstream's last chunk and before this
+    iterator ends, so an answer whose end the caller saw is always in the ledger."""
+    usage: Usage | None = None
+    produced = stream.parts
+    tool_text: list[str] = []
+
+    def final_usage() -> Usage:
+        return usage or tokens.estimate(req, "".join(produced) + "".join(tool_text), provider)
+
+    async def chunks() -> AsyncIterator[Chunk]:
+        yield opened.first
+        async for chunk in opened.rest:
+            yield chunk
+
+    source = restore.restore_stream(chunks()) if restore is not None else chunks()
+    try:
+        async for chunk in source:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            if chunk.content:
+                produced.append(chunk.content)
+            for tc in chunk.tool_calls or ():
+                tool_text.append((tc.name or "") + tc.arguments)
+            yield chunk
+    except SwitchyardError as err:
+        stream.usage = final_usage()
+        call.settle(usage=stream.usage, error=err)
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        if not call.settled:
+            call.client_gone(final_usage())
+        raise
+    stream.usage = final_usage()
+    call.settle(usage=stream.usage)
+
+
+def cached_answer(
+    acct: Accounting, principal: Principal, req: ChatRequest, res: Resolution, answer: str, endpoint: str
+) -> ChatResult:
+    """A cached RAG answer: the policies have decided this caller may have it (access, residency, budgets);
+    the ledger keeps the request, at no cost, since no model was called."""
+    res.reasons.append("rag: cached answer")
+    call = RecordedCall(acct, principal, endpoint, res)
+    call.settle(usage=Usage())
+    resp = ChatResponse(call.id, req.model, int(time.time()), answer, "stop", usage=Usage())
+    return ChatResult(resp, call.info(None, cached=True))

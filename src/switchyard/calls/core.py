@@ -1,0 +1,76 @@
+"""``CallCore``: the gateway's calls — chat, stream, embed — with RAG retrieval in front of a chat that
+asks for it. The server, the CLI, eval runs and tests all use these; nothing here knows HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InvalidRequest
+from ..rag.chat import RagContext
+from ..rag.holder import RagHolder
+from ..resolve import Resolver
+from ..types import ChatRequest, EmbeddingRequest, Principal
+from .chat import ChatParts, cached_answer, complete, open_stream
+from .recording import RecordedCall
+from .results import ChatResult, ChatStream, EmbeddingResult
+
+
+@dataclass(frozen=True)
+class CallCore:
+    resolver: Resolver
+    parts: ChatParts
+    rag: RagHolder | None = None
+
+    async def chat(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatResult:
+        """One whole answer. ``request.stream`` is ignored: use ``stream`` for chunks."""
+        prepared = await self._rag(principal, request)
+        req, ctx = prepared if prepared is not None else (request, None)
+        res = await self.resolver.resolve(principal, req.model, request=req, classes=ctx.classes if ctx else ())
+        if ctx is not None and ctx.cached is not None:
+            result = cached_answer(self.parts.acct, principal, req, res, ctx.cached, endpoint)
+        else:
+            if req.stream:
+                req = req.model_copy(update={"stream": False, "stream_options": None})
+            result = await complete(self.parts, principal, req, res, endpoint)
+        if ctx is not None:
+            result.rag = ctx
+            if ctx.cache_key and not ctx.cached and result.response.content and self.rag is not None:
+                self.rag.remember(ctx, result.response.content)
+        return result
+
+    async def stream(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatStream:
+        """An open stream of the answer (see ``ChatStream``)."""
+        if not request.stream:
+            request = request.model_copy(update={"stream": True})
+        prepared = await self._rag(principal, request)
+        req, ctx = prepared if prepared is not None else (request, None)
+        res = await self.resolver.resolve(principal, req.model, request=req, classes=ctx.classes if ctx else ())
+        stream = await open_stream(self.parts, principal, req, res, endpoint)
+        stream.rag = ctx
+        return stream
+
+    async def embed(
+        self, principal: Principal, request: EmbeddingRequest, *, endpoint: str = "embeddings"
+    ) -> EmbeddingResult:
+        """Vectors for the request's inputs; the inputs pass the same policies as a chat (access,
+        residency, budgets)."""
+        if not isinstance(request.input, str) and any(not isinstance(x, str) for x in request.input):
+            raise InvalidRequest("token-id inputs are not supported: send strings", param="input")
+        texts = request.texts()
+        res = await self.resolver.resolve(principal, request.model, kind="embedding", inputs=texts)
+        call = RecordedCall(self.parts.acct, principal, endpoint, res)
+        model, out = await call.dispatch(lambda trace: self.parts.dispatcher.embed(texts, res.targets, trace))
+        usage = out.usage
+        if not usage.prompt_tokens:
+            usage.prompt_tokens = sum(self.parts.tokens.count(t) for t in texts)
+            usage.estimated = True
+        vectors = out.vectors
+        if request.dimensions is not None:
+            vectors = [v[: request.dimensions] for v in vectors]
+        call.settle(usage=usage)
+        return EmbeddingResult(vectors, usage, call.info(model.name))
+
+    async def _rag(self, principal: Principal, req: ChatRequest) -> tuple[ChatRequest, RagContext] | None:
+        if self.rag is None:
+            return None
+        return await self.rag.augment(principal, req)

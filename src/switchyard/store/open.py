@@ -1,0 +1,34 @@
+"""Which store a gateway opens: a registry of openers, one per implementation. The server and every CLI
+command open the ledger and key store here, never by naming an implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from ..config import ServerOptions
+from ..errors import ConfigError
+from .base import KeyStore, LedgerRollups, LedgerStore
+
+
+class Store(LedgerStore, LedgerRollups, KeyStore, Protocol):
+    """Everything the gateway keeps: the ledger, its rollups, the API keys."""
+
+    def close(self) -> None: ...
+
+
+def _sqlite(options: ServerOptions) -> Store:
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(options.db_path)
+
+
+STORES: dict[str, Callable[[ServerOptions], Store]] = {"sqlite": _sqlite}
+
+
+def open_store(options: ServerOptions) -> Store:
+    """The configured store (``server.store`` / ``SWITCHYARD_STORE``; the embedded SQLite by default)."""
+    opener = STORES.get(options.store)
+    if opener is None:
+        raise ConfigError(f"unknown store {options.store!r}: one of {', '.join(sorted(STORES))}")
+    return opener(options)
