@@ -136,3 +136,23 @@ def test_pseudonymized_text_leaves_masked_and_comes_back_restored(gateway_factor
         stream = c.chat.completions.create(model="masked", messages=[{"role": "user", "content": text}], stream=True)
         assert "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices) == "echo: " + text
         assert "john.miller@example.com" not in external.requests[-1].raw.decode()
+
+
+def test_health_data_is_refused_for_a_remote_embedding_model(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """/v1/embeddings passes residency like chat: with the shipped detector, a clinical note is health data,
+    the only embedding model is outside the perimeter, so the SDK gets 403 and the upstream receives nothing.
+    (Before the call core, embeddings skipped residency and the note went out.)"""
+    note = "PT JOHN MILLER, MRN 4452190, ADMITTED 03/14 WITH CHEST PAIN. ON METOPROLOL 25MG BID."
+    with MockUpstream() as external:
+        cfg = GatewayConfig(
+            models=[openai_model("remote-embed", external.url, kind="embedding", locality="us")],
+            default_policy=RoutePolicy(residency={"health": ["on_prem"]}),
+        )
+        gw = gateway_factory(cfg)
+        c = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+        with pytest.raises(openai.PermissionDeniedError) as info:
+            c.embeddings.create(model="remote-embed", input=[note])
+        assert info.value.code == "residency_violation"
+        assert external.requests == []
+        ok = c.embeddings.with_raw_response.create(model="remote-embed", input=["the boiling point of water"])
+        assert ok.headers["x-switchyard-model"] == "remote-embed" and len(external.requests) == 1
