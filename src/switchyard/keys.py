@@ -65,7 +65,9 @@ class Authenticator:
         else:
             record = self.store.find_key(digest)
             principal = (
-                Principal(key_id=record.id, team=record.team, roles=record.roles, is_admin="admin" in record.roles)
+                # Only the configured admin key is the admin: a stored key's roles grant what the config's
+                # access.roles says, whatever they are called.
+                Principal(key_id=record.id, team=record.team, roles=record.roles)
                 if record is not None and not record.revoked
                 else None
             )

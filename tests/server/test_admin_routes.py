@@ -54,3 +54,57 @@ def test_roles_gate_each_action(gw) -> None:  # type: ignore[no-untyped-def]
     assert httpx.get(gw.v1 + "/admin/usage", headers=h(app)).status_code == 403
     bad = httpx.post(gw.v1 + "/admin/keys", json={"name": "x"}, headers=h(ADMIN_KEY))
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "team"
+
+
+@pytest.fixture
+def keymaster_gw(upstream: MockUpstream, gateway_factory):  # type: ignore[no-untyped-def]
+    cfg = GatewayConfig(
+        models=[openai_model("m", upstream.url), openai_model("premium", upstream.url)],
+        access=AccessConfig(
+            teams=[TeamConfig(name="apps", models=["m"]), TeamConfig(name="ops", models=["m"])],
+            roles={"admin": ["*"], "keymaster": ["keys:create", "keys:read", "keys:revoke"], "viewer": ["usage:read"]},
+        ),
+    )
+    return gateway_factory(cfg)
+
+
+def test_keys_create_cannot_mint_an_admin_or_reach_another_team(keymaster_gw) -> None:  # type: ignore[no-untyped-def]
+    """The exploit: a key allowed only ``keys:create`` asked for ``roles: ["admin"]`` and got a key that
+    acted as the gateway admin (every action, every model, every team). Now a key grants only roles whose
+    actions it holds itself, for its own team."""
+    gw = keymaster_gw
+    _, keymaster = create_key(gw.gateway.store, "apps", roles=("keymaster",))
+    escalate = httpx.post(gw.v1 + "/admin/keys", json={"team": "apps", "roles": ["admin"]}, headers=h(keymaster))
+    assert escalate.status_code == 403 and escalate.json()["error"]["code"] == "forbidden_grant"
+    wider = httpx.post(gw.v1 + "/admin/keys", json={"team": "apps", "roles": ["viewer"]}, headers=h(keymaster))
+    assert wider.status_code == 403  # usage:read is not among the keymaster's actions
+    other = httpx.post(gw.v1 + "/admin/keys", json={"team": "ops"}, headers=h(keymaster))
+    assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden_team"
+    unknown = httpx.post(gw.v1 + "/admin/keys", json={"team": "apps", "roles": ["root"]}, headers=h(keymaster))
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "roles"
+    same = httpx.post(gw.v1 + "/admin/keys", json={"team": "apps", "roles": ["keymaster"]}, headers=h(keymaster))
+    assert same.status_code == 201
+    plain = httpx.post(gw.v1 + "/admin/keys", json={"team": "apps"}, headers=h(keymaster))
+    assert plain.status_code == 201
+
+
+def test_a_stored_admin_role_is_what_the_config_says_not_the_gateway_admin(keymaster_gw) -> None:  # type: ignore[no-untyped-def]
+    """A stored key whose role is called "admin" holds the actions the config gives that role, and calls
+    only the models its team may call; only the configured admin key bypasses teams."""
+    gw = keymaster_gw
+    made = httpx.post(gw.v1 + "/admin/keys", json={"team": "apps", "roles": ["admin"]}, headers=h(ADMIN_KEY))
+    assert made.status_code == 201
+    stored_admin = made.json()["secret"]
+    assert httpx.get(gw.v1 + "/admin/usage", headers=h(stored_admin)).status_code == 200  # roles: admin -> *
+    chat = {"model": "premium", "messages": [{"role": "user", "content": "hi"}]}
+    assert httpx.post(gw.v1 + "/chat/completions", json=chat, headers=h(stored_admin)).status_code == 403
+    assert httpx.post(gw.v1 + "/chat/completions", json=chat, headers=h(ADMIN_KEY)).status_code == 200
+    # ... and it manages its own team's keys only.
+    _, ops_key = create_key(gw.gateway.store, "ops")
+    listed = httpx.get(gw.v1 + "/admin/keys", headers=h(stored_admin)).json()["data"]
+    assert {k["team"] for k in listed} == {"apps"}
+    ops_id = next(
+        k["id"] for k in httpx.get(gw.v1 + "/admin/keys", headers=h(ADMIN_KEY)).json()["data"] if k["team"] == "ops"
+    )
+    assert httpx.delete(gw.v1 + f"/admin/keys/{ops_id}", headers=h(stored_admin)).status_code == 404
+    assert httpx.post(gw.v1 + "/chat/completions", json={**chat, "model": "m"}, headers=h(ops_key)).status_code == 200

@@ -46,10 +46,24 @@ class AccessPolicy:
         return kept
 
 
-def may(access: AccessConfig, principal: Principal, action: str) -> bool:
-    """Whether ``principal`` may perform an admin ``action`` (e.g. ``keys:create``, ``usage:read``)."""
-    if principal.is_admin:
-        return True
+def held_actions(access: AccessConfig, principal: Principal) -> list[str]:
+    """The action patterns a stored key holds: those of its roles and its team's roles, as the config's
+    ``access.roles`` defines them (a role's name grants nothing by itself)."""
     team = access.team(principal.team)
     roles = set(principal.roles) | set(team.roles if team else ())
-    return any(_allowed(access.roles.get(role, []), action) for role in roles)
+    return [pattern for role in sorted(roles) for pattern in access.roles.get(role, [])]
+
+
+def may(access: AccessConfig, principal: Principal, action: str) -> bool:
+    """Whether ``principal`` may perform an admin ``action`` (e.g. ``keys:create``, ``usage:read``)."""
+    return principal.is_admin or _allowed(held_actions(access, principal), action)
+
+
+def may_grant(access: AccessConfig, principal: Principal, role: str) -> bool:
+    """Whether ``principal`` may give a new key ``role``: only if it holds every action the role allows
+    (a pattern is held when one of the principal's own patterns matches it, so ``keys:*`` covers
+    ``keys:create`` but not ``*``)."""
+    if principal.is_admin:
+        return True
+    held = held_actions(access, principal)
+    return all(_allowed(held, pattern) for pattern in access.roles.get(role, []))
