@@ -42,6 +42,10 @@ class Attempt:
     ttft_ms: float | None = None
     error: SwitchyardError | None = None
     usage: Usage | None = None  # set for answers that were paid for but not served (cascade refusals)
+    # The call was given up while the upstream had the request (a timeout, or the caller went away): the
+    # upstream bills the prompt and whatever it generated, which the ledger estimates.
+    abandoned: bool = False
+    cancellable: bool = True  # False: giving up does not stop the upstream (it bills the whole answer)
 
     @property
     def ok(self) -> bool:
@@ -175,6 +179,7 @@ class Dispatcher:
                             result = await call(member.provider)
                 except TimeoutError:
                     timeout = UpstreamTimeout(f"{model.name} took longer than {model.timeouts.total}s")
+                    attempt.abandoned, attempt.cancellable = True, member.provider.chat_cancellable
                     self._settle(member, attempt, timeout)
                     continue
                 except SwitchyardError as err:
@@ -184,6 +189,7 @@ class Dispatcher:
                     member.breaker.release()
                     attempt.error = UpstreamError("cancelled: the client went away")
                     attempt.latency_ms = (time.monotonic() - attempt.started) * 1000
+                    attempt.abandoned, attempt.cancellable = True, member.provider.chat_cancellable
                     raise
                 self._settle(member, attempt, None)
                 attempt.ttft_ms = attempt.latency_ms
@@ -211,8 +217,12 @@ class Dispatcher:
                 except (TimeoutError, SwitchyardError, StopAsyncIteration, asyncio.CancelledError) as exc:
                     member.in_flight -= 1
                     await _aclose(iterator)
+                    # Given up before the first token: the upstream had the prompt.
+                    attempt.abandoned = isinstance(exc, asyncio.CancelledError | TimeoutError)
                     if isinstance(exc, asyncio.CancelledError):
                         member.breaker.release()
+                        attempt.error = UpstreamError("cancelled: the client went away")
+                        attempt.latency_ms = (time.monotonic() - attempt.started) * 1000
                         raise
                     err = (
                         exc
@@ -251,6 +261,7 @@ class Dispatcher:
                 yield chunk
         except TimeoutError:
             err = UpstreamTimeout(f"{model.name}: stream exceeded the total timeout of {model.timeouts.total}s")
+            attempt.abandoned = True
             raise err from None
         except SwitchyardError as exc:
             err = exc
@@ -264,6 +275,7 @@ class Dispatcher:
                 member.breaker.release()
                 attempt.latency_ms = (time.monotonic() - attempt.started) * 1000
                 attempt.error = UpstreamError("cancelled: the client went away")
+                attempt.abandoned = True
 
 
 def _claim(members: list[Member], retry_no: int) -> Member | None:

@@ -106,7 +106,7 @@ class Gateway:
         self.metrics = GatewayMetrics(config, budgets=self.budgets.current_use, backlog=lambda: self.ledger.backlog)
         self.tracing = tracing_from_env(settings.otlp_endpoint, self.provider_ctx.environ)
         self.rag = RagHolder(self._build_rag)
-        accounting = Accounting(config, self.prices, self.budgets, self.record, clock)
+        accounting = Accounting(config, self.prices, self.budgets, self.record, clock, self.tokens)
         pseudonyms = Pseudonymizer(self.detector).session if self.detector is not None else None
         self.calls = CallCore(self.resolver, ChatParts(accounting, self.dispatcher, self.tokens, pseudonyms), self.rag)
         self.max_body_bytes = self.options.max_body_bytes

@@ -5,8 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from .config import ModelConfig
 from .providers.base import Provider
 from .types import ChatRequest, Usage
+
+# Output tokens assumed when a request sets no limit (bounded by the model's context window).
+DEFAULT_OUTPUT_ESTIMATE = 4096
+
+
+def worst_output(limit: int | None, model: ModelConfig, prompt_tokens: int) -> int:
+    """The most output tokens a call may produce: the request's limit, else what fits the context window
+    up to ``DEFAULT_OUTPUT_ESTIMATE``. Budgets reserve it; an abandoned call that runs on is charged it."""
+    if limit is not None:
+        return limit
+    room = (model.context_window or DEFAULT_OUTPUT_ESTIMATE) - prompt_tokens
+    return max(1, min(DEFAULT_OUTPUT_ESTIMATE, room))
 
 
 def cl100k_count(text: str) -> int:

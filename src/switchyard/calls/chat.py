@@ -45,7 +45,9 @@ async def complete(
     parts: ChatParts, principal: Principal, req: ChatRequest, res: Resolution, endpoint: str
 ) -> ChatResult:
     """One whole answer (a streamed request on a verified cascade is also answered whole first)."""
-    call = RecordedCall(parts.acct, principal, endpoint, res, stream=req.stream)
+    call = RecordedCall(
+        parts.acct, principal, endpoint, res, stream=req.stream, prompt=req.prompt_text, output_limit=req.output_limit()
+    )
     verified = cascade_verified(req, res)
     sent = req.model_copy(update={"stream": False, "stream_options": None}) if req.stream else req
     if verified and res.policy.min_confidence is not None and not req.logprobs:
@@ -82,7 +84,9 @@ async def open_stream(
     if cascade_verified(req, res):
         result = await complete(parts, principal, req, res, endpoint)
         return ChatStream(lambda s: _replay(s, result.response), result.info)
-    call = RecordedCall(parts.acct, principal, endpoint, res, stream=True)
+    call = RecordedCall(
+        parts.acct, principal, endpoint, res, stream=True, prompt=req.prompt_text, output_limit=req.output_limit()
+    )
     masking = Masking.for_resolution(parts.pseudonyms, res, req)
     rewrite = masking.rewrite if masking else None
     opened = await call.dispatch(lambda trace: parts.dispatcher.stream(req, res.targets, trace, rewrite))

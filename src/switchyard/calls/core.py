@@ -58,7 +58,7 @@ class CallCore:
             raise InvalidRequest("token-id inputs are not supported: send strings", param="input")
         texts = request.texts()
         res = await self.resolver.resolve(principal, request.model, kind="embedding", inputs=texts)
-        call = RecordedCall(self.parts.acct, principal, endpoint, res)
+        call = RecordedCall(self.parts.acct, principal, endpoint, res, prompt=lambda: "\n".join(texts))
         model, out = await call.dispatch(lambda trace: self.parts.dispatcher.embed(texts, res.targets, trace))
         usage = out.usage
         if not usage.prompt_tokens:

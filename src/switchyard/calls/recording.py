@@ -12,12 +12,13 @@ from typing import TypeVar
 
 from ..budgets import Budgets
 from ..config import GatewayConfig
-from ..dispatch import DispatchTrace
+from ..dispatch import Attempt, DispatchTrace
 from ..errors import SwitchyardError, UpstreamError
 from ..ledger import new_request_id
 from ..pricing import ModelPrice
 from ..resolve import Resolution
 from ..store.base import AttemptRecord, LedgerRecord
+from ..tokens import TokenCounter, worst_output
 from ..types import Principal, Usage
 from .results import CallInfo
 
@@ -28,21 +29,39 @@ CLIENT_CLOSED = 499  # nginx's convention for "client closed request"
 
 @dataclass(frozen=True)
 class Accounting:
-    """What settling a call needs: prices, the budgets, where records go, and the clock."""
+    """What settling a call needs: prices, the budgets, where records go, the clock, and a token counter
+    (for what abandoned tries cost)."""
 
     config: GatewayConfig
     prices: Mapping[str, ModelPrice]
     budgets: Budgets
     record: Callable[[LedgerRecord], None]
     clock: Callable[[], float]
+    tokens: TokenCounter
 
 
 class RecordedCall:
+    """``prompt`` gives the text the upstream was sent and ``output_limit`` the request's cap on output: a
+    try given up while the upstream had the request (a timeout, or the caller leaving before the answer)
+    is charged its counted prompt tokens, plus its whole output allowance when the call could not be
+    stopped (``Provider.chat_cancellable``), marked estimated: the upstream bills it all the same."""
+
     def __init__(
-        self, acct: Accounting, principal: Principal, endpoint: str, res: Resolution, *, stream: bool = False
+        self,
+        acct: Accounting,
+        principal: Principal,
+        endpoint: str,
+        res: Resolution,
+        *,
+        stream: bool = False,
+        prompt: Callable[[], str] = str,
+        output_limit: int | None = None,
     ) -> None:
         self.acct = acct
         self.res = res
+        self.prompt = prompt
+        self.output_limit = output_limit
+        self._prompt_tokens: int | None = None
         self.trace = DispatchTrace()
         self.started = time.monotonic()
         self.settled = False
@@ -94,7 +113,9 @@ class RecordedCall:
         rec.latency_ms = (time.monotonic() - self.started) * 1000
         rec.fallback_chain = trace.chain
         rec.attempts = []
-        paid_elsewhere = 0.0  # answers paid for but not served (cascade refusals)
+        paid_elsewhere = 0.0  # paid for but not served: cascade refusals, abandoned tries
+        extra = Usage()  # their tokens
+        last = trace.attempts[-1] if trace.attempts else None
         for i, a in enumerate(trace.attempts):
             attempt = AttemptRecord(
                 seq=i,
@@ -107,31 +128,52 @@ class RecordedCall:
                 status="ok" if a.ok else "error",
                 error_class=a.error.error_class if a.error else None,
             )
-            spent = usage if a.ok else a.usage
+            served = a is last and usage is not None
+            spent = usage if served else a.usage if a.usage is not None else self._abandoned(a) if a.abandoned else None
             if spent is not None:
                 attempt.input_tokens, attempt.output_tokens = spent.prompt_tokens, spent.completion_tokens
                 attempt.cost = self.acct.prices[a.model].cost(spent)
-                if not a.ok:
+                if not served:
                     paid_elsewhere += attempt.cost
+                    extra.prompt_tokens += spent.prompt_tokens
+                    extra.completion_tokens += spent.completion_tokens
+                    extra.estimated = extra.estimated or spent.estimated
             rec.attempts.append(attempt)
-        if trace.attempts:
-            last = trace.attempts[-1]
+        if last is not None:
             model = self.acct.config.model(last.model)
             rec.served_model = last.model
             rec.provider = model.provider if model else None
             rec.locality = last.locality
             rec.ttft_ms = last.ttft_ms
+        premium = self.acct.prices[self.res.premium.name]
+        billed = extra.total_tokens
         if usage is not None and rec.served_model is not None:
             rec.input_tokens = usage.prompt_tokens
             rec.output_tokens = usage.completion_tokens
             rec.cached_tokens = usage.cached_tokens
-            rec.tokens_estimated = usage.estimated
+            rec.tokens_estimated = usage.estimated or extra.estimated
             rec.cost = self.acct.prices[rec.served_model].cost(usage) + paid_elsewhere
-            rec.counterfactual_cost = self.acct.prices[self.res.premium.name].cost(usage)
-        self.acct.budgets.settle(self.res.reservation, cost=rec.cost, tokens=rec.input_tokens + rec.output_tokens)
+            rec.counterfactual_cost = premium.cost(usage)
+            billed += usage.total_tokens
+        elif billed:  # nothing served, but the upstream bills what it was sent
+            rec.input_tokens, rec.output_tokens = extra.prompt_tokens, extra.completion_tokens
+            rec.tokens_estimated = extra.estimated
+            rec.cost = paid_elsewhere
+            rec.counterfactual_cost = premium.cost(extra)
+        self.acct.budgets.settle(self.res.reservation, cost=rec.cost, tokens=billed)
         rec.status = status or (error.status if error is not None else 200)
         rec.error_class = error.error_class if error is not None else None
         self.acct.record(rec)
+
+    def _abandoned(self, a: Attempt) -> Usage:
+        """What the upstream bills for a try given up while it had the request (estimated)."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = self.acct.tokens.count(self.prompt())
+        output = 0
+        model = self.acct.config.model(a.model)
+        if not a.cancellable and model is not None:
+            output = worst_output(self.output_limit, model, self._prompt_tokens)
+        return Usage(prompt_tokens=self._prompt_tokens, completion_tokens=output, estimated=True)
 
     def info(self, served: str | None, *, cached: bool = False) -> CallInfo:
         """How the call was handled, for the caller (the server turns it into x-switchyard-* headers)."""

@@ -8,12 +8,9 @@ from collections.abc import Mapping
 from ..budgets import Budgets, Estimate
 from ..config import ModelConfig
 from ..pricing import ModelPrice
-from ..tokens import TokenCounter
+from ..tokens import TokenCounter, worst_output
 from ..types import Usage
 from .base import RoutingContext
-
-# Output tokens assumed when a request sets no limit (bounded by the model's context window).
-DEFAULT_OUTPUT_ESTIMATE = 4096
 
 
 class BudgetPolicy:
@@ -25,10 +22,7 @@ class BudgetPolicy:
         self.tokens = tokens
 
     def _estimate(self, ctx: RoutingContext, model: ModelConfig, prompt_tokens: int) -> Estimate:
-        limit = ctx.request.output_limit() if ctx.request is not None else 0
-        if limit is None:
-            room = (model.context_window or DEFAULT_OUTPUT_ESTIMATE) - prompt_tokens
-            limit = max(1, min(DEFAULT_OUTPUT_ESTIMATE, room))
+        limit = worst_output(ctx.request.output_limit(), model, prompt_tokens) if ctx.request is not None else 0
         usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=limit)
         return Estimate(cost=self.prices[model.name].cost(usage), tokens=prompt_tokens + limit)
 

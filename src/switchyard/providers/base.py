@@ -33,6 +33,9 @@ class Provider(abc.ABC):
     """
 
     kind: ClassVar[str]
+    # Whether cancelling ``chat`` stops the work (and the bill). An HTTP call is abandoned with its
+    # connection; an in-process call that runs to its end anyway is charged in full when its caller leaves.
+    chat_cancellable: ClassVar[bool] = True
 
     def __init__(self, model: ModelConfig, deployment: Deployment, ctx: ProviderContext) -> None:
         self.model = model

@@ -150,6 +150,7 @@ class LlamaCppProvider(Provider):
     """Serves ``chat`` and ``stream`` from a GGUF file (``deployment.path``) with llama-cpp-python."""
 
     kind: ClassVar[str] = "llamacpp"
+    chat_cancellable: ClassVar[bool] = False  # llama-cpp-python has no abort hook: a chat runs to its end
 
     def __init__(self, model: ModelConfig, deployment: Deployment, ctx: ProviderContext) -> None:
         super().__init__(model, deployment, ctx)
