@@ -371,7 +371,10 @@ class Settings(BaseSettings):
     ledger_batch_size: int = 500
     log_level: str = "info"
     metrics_token: str | None = Field(
-        default=None, description="bearer token that may read GET /metrics; unset: loopback clients only"
+        default=None, description="bearer token that may read GET /metrics (as may keys allowed metrics:read)"
+    )
+    metrics_public: bool = Field(
+        default=False, description="GET /metrics without any credential (only where the port is private)"
     )
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP endpoint for traces (else OTEL_EXPORTER_OTLP_ENDPOINT); unset: off"

@@ -64,7 +64,7 @@ def test_metrics_agree_with_the_ledger(upstream: MockUpstream, gateway_factory) 
     gw.flush()
     rows = gw.ledger().recent(100)
     assert len(rows) == 7
-    m = parse(scrape(gw.url).text)
+    m = parse(scrape(gw.url, ADMIN_KEY).text)
 
     requests = Counter((r.team, r.route or "-", r.served_model or "-", str(r.status)) for r in rows)
     got = {(lab["team"], lab["route"], lab["model"], lab["status"]): v for lab, v in m["switchyard_requests_total"]}
@@ -93,8 +93,15 @@ def test_metrics_agree_with_the_ledger(upstream: MockUpstream, gateway_factory) 
 def test_who_may_read_metrics(upstream: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
     cfg = config(openai_model("gpt-mock", upstream.url))
     cfg.access.roles["observer"] = ["metrics:read"]
-    open_gw = gateway_factory(cfg)
-    resp = scrape(open_gw.url)  # loopback, no token configured
+    # The exploit: with no token set, any loopback client read the metrics, and behind a reverse proxy
+    # on the same host every client is a loopback client. Now a credential is needed unless the
+    # operator says the metrics are public.
+    closed_gw = gateway_factory(cfg)
+    assert scrape(closed_gw.url).status_code == 401
+    proxied = httpx.get(closed_gw.url + "/metrics", headers={"x-forwarded-for": "203.0.113.9"}, timeout=10)
+    assert proxied.status_code == 401
+    open_gw = gateway_factory(cfg, metrics_public=True)
+    resp = scrape(open_gw.url)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert "switchyard_ledger_backlog" in resp.text
 

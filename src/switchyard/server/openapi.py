@@ -97,7 +97,7 @@ def openapi_schema() -> dict[str, Any]:
             "/v1/admin/usage": {"get": _op("Spend per day, team and model (needs usage:read)", None, "admin")},
             "/metrics": {
                 "get": {
-                    "summary": "Prometheus metrics (the metrics token, a key allowed metrics:read, or loopback)",
+                    "summary": "Prometheus metrics (the metrics token or a key allowed metrics:read; anyone if metrics_public)",
                     "tags": ["observability"],
                     "security": [{"bearer": []}, {}],
                     "responses": {
