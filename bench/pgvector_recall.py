@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from switchyard.rag.dense import DenseRetriever
-from switchyard.rag.embed import LocalEmbedder
-from switchyard.rag.postgres_store import PostgresRagStore
-from switchyard.rag.postgres_vectors import PgVectorLayout
-from switchyard.rag.store import NewDocument
-from switchyard.rag.stores import DSN_ENV
+from switchyard.rag.serving.dense import DenseRetriever
+from switchyard.rag.serving.embed import LocalEmbedder
+from switchyard.rag.stores.base import NewDocument
+from switchyard.rag.stores.open import DSN_ENV
+from switchyard.rag.stores.postgres import PostgresRagStore
+from switchyard.rag.stores.postgres_vectors import PgVectorLayout
 from switchyard.rag.types import Chunk, Collection
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"

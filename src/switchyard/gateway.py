@@ -28,7 +28,7 @@ from .pricing import ModelPrice, resolve_price
 from .providers.base import Provider, ProviderContext
 from .providers.registry import ProviderRegistry, default_registry
 from .providers.transport import HttpTransport
-from .rag.holder import RagHolder
+from .rag.serving.holder import RagHolder
 from .redis_counters import RedisCounters
 from .resolve import Resolver
 from .sensitivity import Pseudonymizer, SensitivityDetector
@@ -38,7 +38,7 @@ from .tokens import TokenCounter
 from .types import ChatRequest, EmbeddingRequest, Principal
 
 if TYPE_CHECKING:
-    from .rag.service import RagService
+    from .rag.serving.service import RagService
     from .routing.model import RouterModel
 
 __all__ = ["Gateway"]
@@ -114,7 +114,7 @@ class Gateway:
         self._warmups: list[asyncio.Task[None]] = []
 
     def _build_rag(self) -> RagService:
-        from .rag.service import RagService
+        from .rag.serving.service import RagService
 
         return RagService.from_config(
             self.config, self.options.db_path, shared=self.provider_ctx.local_models, transport=self.http

@@ -14,11 +14,11 @@ from typing import Any, NoReturn
 import pytest
 
 from switchyard.config import embedded_embedding_model_path
-from switchyard.rag.embed import LocalEmbedder
-from switchyard.rag.postgres_store import PostgresRagStore
-from switchyard.rag.sqlite_store import SQLiteRagStore
-from switchyard.rag.store import RagStore
-from switchyard.rag.tokenize import HFTokenizer
+from switchyard.rag.serving.embed import LocalEmbedder
+from switchyard.rag.serving.tokenize import HFTokenizer
+from switchyard.rag.stores.base import RagStore
+from switchyard.rag.stores.postgres import PostgresRagStore
+from switchyard.rag.stores.sqlite import SQLiteRagStore
 
 from ..conftest import PostgresServer
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from switchyard.rag.adapter import AdapterOptions, apply_adapter, train_adapter
+from switchyard.rag.lab.adapter import AdapterOptions, train_adapter
+from switchyard.rag.serving.adapted import apply_adapter
 
 
 def _unit(m: np.ndarray) -> np.ndarray:

@@ -5,9 +5,9 @@ import itertools
 import pytest
 
 from switchyard.errors import InvalidRequest
-from switchyard.rag.blocks import html_blocks, markdown_blocks
-from switchyard.rag.chunking import ChunkOptions, chunk_document
-from switchyard.rag.tokenize import HFTokenizer
+from switchyard.rag.serving.blocks import html_blocks, markdown_blocks
+from switchyard.rag.serving.chunking import ChunkOptions, chunk_document
+from switchyard.rag.serving.tokenize import HFTokenizer
 from switchyard.rag.types import Document
 
 MD = """# Guide

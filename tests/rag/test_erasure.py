@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from switchyard.config import GatewayConfig, embedded_defaults, load_config
 from switchyard.rag.cli import app
-from switchyard.rag.service import RagService
+from switchyard.rag.serving.service import RagService
 
 from .conftest import needs_model, pgvector_missing
 

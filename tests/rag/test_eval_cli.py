@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from switchyard.rag.beir import half
 from switchyard.rag.cli import app
+from switchyard.rag.lab.beir import half
 
 from .conftest import SCIFACT, needs_model
 from .corpus import DOCS, QUERIES

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from switchyard.rag.fusion import rrf, weighted
-from switchyard.rag.metrics import mean_metrics, query_metrics
+from switchyard.rag.lab.metrics import mean_metrics, query_metrics
+from switchyard.rag.serving.fusion import rrf, weighted
 
 
 def test_rrf_rewards_agreement() -> None:

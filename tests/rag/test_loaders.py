@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from switchyard.errors import InvalidRequest
-from switchyard.rag.loaders import documents_from, read_document
+from switchyard.rag.serving.loaders import documents_from, read_document
 
 
 def _pdf(text: str) -> bytes:

@@ -14,11 +14,11 @@ import pytest
 
 from switchyard.config import RagConfig, embedded_defaults
 from switchyard.errors import ConfigError, StoreUnavailable
-from switchyard.rag.postgres_store import SCHEMA_VERSION, PostgresRagStore
-from switchyard.rag.postgres_vectors import PgVectorLayout
-from switchyard.rag.service import RagService
-from switchyard.rag.store import NewDocument
-from switchyard.rag.stores import DSN_ENV, open_store
+from switchyard.rag.serving.service import RagService
+from switchyard.rag.stores.base import NewDocument
+from switchyard.rag.stores.open import DSN_ENV, open_store
+from switchyard.rag.stores.postgres import SCHEMA_VERSION, PostgresRagStore
+from switchyard.rag.stores.postgres_vectors import PgVectorLayout
 from switchyard.rag.types import Chunk, Collection
 
 from ..conftest import PostgresServer

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from switchyard.rag.dense import DenseRetriever
-from switchyard.rag.postgres_store import PostgresRagStore
-from switchyard.rag.postgres_vectors import PgVectorLayout, index_name
-from switchyard.rag.sqlite_store import SQLiteRagStore
-from switchyard.rag.store import NewDocument, native_dense
+from switchyard.rag.serving.dense import DenseRetriever
+from switchyard.rag.stores.base import NewDocument, native_dense
+from switchyard.rag.stores.postgres import PostgresRagStore
+from switchyard.rag.stores.postgres_vectors import PgVectorLayout, index_name
+from switchyard.rag.stores.sqlite import SQLiteRagStore
 from switchyard.rag.types import Chunk, Collection
 
 from .conftest import need_pgvector, open_pg_store

@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from switchyard.errors import UpstreamProtocolError, UpstreamStatusError
 from switchyard.rag.cli import app
-from switchyard.rag.embed import LocalEmbedder
-from switchyard.rag.ingest import Ingestor
-from switchyard.rag.lexical import Bm25sRetriever
-from switchyard.rag.rerank import RemoteReranker
-from switchyard.rag.retrieval import RetrievalOptions, Retriever
-from switchyard.rag.sqlite_store import SQLiteRagStore
-from switchyard.rag.tokenize import HFTokenizer
+from switchyard.rag.serving.embed import LocalEmbedder
+from switchyard.rag.serving.ingest import Ingestor
+from switchyard.rag.serving.lexical import Bm25sRetriever
+from switchyard.rag.serving.rerank import RemoteReranker
+from switchyard.rag.serving.retrieval import RetrievalOptions, Retriever
+from switchyard.rag.serving.tokenize import HFTokenizer
+from switchyard.rag.stores.sqlite import SQLiteRagStore
 from switchyard.rag.types import Collection
 
 from .corpus import DOCS

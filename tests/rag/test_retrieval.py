@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from switchyard.rag.embed import LocalEmbedder
-from switchyard.rag.ingest import Ingestor
-from switchyard.rag.lexical import Bm25sRetriever, Fts5Retriever
-from switchyard.rag.retrieval import RetrievalOptions, Retriever
-from switchyard.rag.sqlite_store import SQLiteRagStore
-from switchyard.rag.tokenize import HFTokenizer
+from switchyard.rag.serving.embed import LocalEmbedder
+from switchyard.rag.serving.ingest import Ingestor
+from switchyard.rag.serving.lexical import Bm25sRetriever, Fts5Retriever
+from switchyard.rag.serving.retrieval import RetrievalOptions, Retriever
+from switchyard.rag.serving.tokenize import HFTokenizer
+from switchyard.rag.stores.sqlite import SQLiteRagStore
 from switchyard.rag.types import Collection, Document
 
 from .corpus import DOCS, QUERIES

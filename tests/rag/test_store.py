@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from switchyard.errors import InvalidRequest
-from switchyard.rag.sqlite_store import fts_query
-from switchyard.rag.store import NewDocument, RagStore
+from switchyard.rag.stores.base import NewDocument, RagStore
+from switchyard.rag.stores.sqlite import fts_query
 from switchyard.rag.types import Acl, Chunk, Collection
 
 

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from switchyard.config import embedded_embedding_model_path
-from switchyard.rag.beir import half
 from switchyard.rag.cli import app
-from switchyard.rag.sqlite_store import SQLiteRagStore
-from switchyard.rag.tuned import TunedModels
+from switchyard.rag.lab.beir import half
+from switchyard.rag.serving.tuned import TunedModels
+from switchyard.rag.stores.sqlite import SQLiteRagStore
 from switchyard.testing import Fault, MockUpstream
 
 from .conftest import needs_model

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InvalidRequest
-from ..rag.chat import RagContext
-from ..rag.holder import RagHolder
+from ..rag.serving.chat import RagContext
+from ..rag.serving.holder import RagHolder
 from ..resolve import Resolver
 from ..types import ChatRequest, EmbeddingRequest, Principal
 from .chat import ChatParts, cached_answer, complete, open_stream

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..types import ChatResponse, Chunk, Usage
 
 if TYPE_CHECKING:
-    from ..rag.chat import RagContext
+    from ..rag.serving.chat import RagContext
 
 
 @dataclass(frozen=True)

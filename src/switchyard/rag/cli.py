@@ -15,20 +15,20 @@ import typer
 
 from ..config import GatewayConfig, Settings, load_config, server_options
 from ..errors import SwitchyardError
-from .adapter import AdaptedEmbedder, is_adapter
-from .beir import read_corpus, read_qrels, read_queries
-from .chunking import ChunkOptions
-from .embed import Embedder, LocalEmbedder
-from .eval import run, score, select_queries
-from .ingest import Ingestor
-from .lexical import LEXICAL
-from .loaders import documents_from
-from .rerank import Reranker
-from .retrieval import RetrievalOptions, Retriever
-from .service import RagService
-from .sqlite_store import SQLiteRagStore
-from .tokenize import HFTokenizer
-from .tuned import TunedModels
+from .lab.beir import read_corpus, read_qrels, read_queries
+from .lab.eval import run, score, select_queries
+from .serving.adapted import AdaptedEmbedder, is_adapter
+from .serving.chunking import ChunkOptions
+from .serving.embed import Embedder, LocalEmbedder
+from .serving.ingest import Ingestor
+from .serving.lexical import LEXICAL
+from .serving.loaders import documents_from
+from .serving.rerank import Reranker
+from .serving.retrieval import RetrievalOptions, Retriever
+from .serving.service import RagService
+from .serving.tokenize import HFTokenizer
+from .serving.tuned import TunedModels
+from .stores.sqlite import SQLiteRagStore
 from .types import Acl, Collection
 
 app = typer.Typer(help="Local RAG: collections, ingest, search, erasure, evaluation, tuning.", no_args_is_help=True)
@@ -234,8 +234,8 @@ def tune(
     measures better on held-out queries (hash half b; half a trains). JSON last line."""
     import asyncio
 
-    from .tune import METHODS, labelled_pairs, synthetic_pairs
-    from .tune import tune as run_tune
+    from .lab.tune import METHODS, labelled_pairs, synthetic_pairs
+    from .lab.tune import tune as run_tune
 
     _set_threads(threads)
     settings = Settings()
@@ -384,7 +384,7 @@ def eval_cmd(
         used: dict[str, Any] = {"embedder": embedder, "tuning": None}
 
         def build_retriever() -> Retriever:
-            from .eval_tuning import describe, recorded_tuning, tune_for_eval
+            from .lab.eval_tuning import describe, recorded_tuning, tune_for_eval
 
             models = TunedModels(models_dir)
             chosen: AdaptedEmbedder | None = None
@@ -410,7 +410,7 @@ def eval_cmd(
     report["half"] = half
     report["fusion"] = {"method": opts.fusion, "weights": opts.weights, "rrf_k": opts.rrf_k}
     if sweep_fusion:
-        from .sweep import sweep
+        from .lab.sweep import sweep
 
         current = {"fusion": opts.fusion, "dense_weight": opts.weights.get("dense", 0.5), "rrf_k": opts.rrf_k}
         report["sweep"] = sweep(result, judged, current)
@@ -440,7 +440,7 @@ def _set_threads(threads: int) -> None:
 
 
 def _reranker(url: str | None, model: str, path: Path | None) -> Reranker | None:
-    from .rerank import CrossEncoderReranker, RemoteReranker
+    from .serving.rerank import CrossEncoderReranker, RemoteReranker
 
     if path is not None:
         return CrossEncoderReranker(path)

@@ -1,10 +1,15 @@
-"""Records of the RAG store: collections, documents, chunks, and search hits with per-stage scores."""
+"""Records of the RAG store: collections, documents, chunks, and search hits with per-stage scores; and
+``Matrix``, the float32 rows (one unit-length vector each) that embedders give and stores keep."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
+Matrix = NDArray[np.float32]
 Sensitivity = Literal["public", "internal", "confidential"]
 SENSITIVITIES: tuple[str, ...] = ("public", "internal", "confidential")
 

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from ..calls import CallInfo, ChatStream
 from ..errors import SwitchyardError
 from ..gateway import Gateway
-from ..rag.chat import rag_block
+from ..rag.serving.chat import rag_block
 from ..types import ChatRequest, Principal
 from ..wire.base import ChatWire, StreamEncoder
 from ..wire.rag import RagChatWire

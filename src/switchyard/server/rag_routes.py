@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import InvalidRequest
-from ..rag.service import RagService
+from ..rag.serving.service import RagService
 from ..rag.types import Acl, Collection, Document, Hit
 from ..types import JSON
 from ..wire.openai import parse

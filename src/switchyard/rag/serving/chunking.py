@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import InvalidRequest
+from ...errors import InvalidRequest
+from ..types import Chunk, Document
 from .blocks import PARSERS, Block, iter_pieces
 from .tokenize import Tokenizer
-from .types import Chunk, Document
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,12 @@ from itertools import islice
 
 import numpy as np
 
-from ..errors import InvalidRequest
+from ...errors import InvalidRequest
+from ..stores.base import NewDocument, RagStore, indexed_text
+from ..types import Chunk, Document
 from .chunking import ChunkOptions, chunk_document
 from .embed import Embedder
-from .sqlite_store import indexed_text
-from .store import NewDocument, RagStore
 from .tokenize import Tokenizer
-from .types import Chunk, Document
 
 
 @dataclass

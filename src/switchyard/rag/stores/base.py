@@ -1,6 +1,8 @@
-"""The RAG store seam: one small protocol; ``SQLiteRagStore`` is the embedded default (documents,
-chunks, float32 vectors as blobs and an FTS5 index in one SQLite file). A server store (PostgreSQL with
-pgvector, or Qdrant) implements the same protocol for scale."""
+"""The RAG store seam, split by concern: ``CollectionStore`` (collections and their ACLs), ``DocumentStore``
+(documents, their chunks' vectors, erasure), ``ChunkIndex`` (what lexical and dense retrieval read) and
+``AnswerCache`` (answers cached by RAG chat). ``RagStore`` is all four plus upkeep; ``SQLiteRagStore`` is the
+embedded default (documents, chunks, float32 vectors as blobs and an FTS5 index in one SQLite file), and
+``PostgresRagStore`` the server store. A caller that needs one concern takes that protocol."""
 
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .types import Acl, Chunk, Collection
+from ..types import Acl, Chunk, Collection, Matrix
 
-Matrix = NDArray[np.float32]
+
+def indexed_text(title: str, chunk: Chunk) -> str:
+    """What the lexical and dense indexes see: title and section path give a chunk its context."""
+    head = " / ".join(p for p in (title, chunk.heading) if p)
+    return f"{head}\n{chunk.text}" if head else chunk.text
 
 
 @dataclass
@@ -63,8 +69,9 @@ def native_dense(store: object) -> DenseSearch | None:
     return offer() if callable(offer) else None  # type: ignore[no-any-return]
 
 
-class RagStore(Protocol):
-    # collections
+class CollectionStore(Protocol):
+    """Collections: their sensitivity, ACL and the embedding model their dense index is read with."""
+
     def create_collection(self, collection: Collection) -> None: ...
 
     def get_collection(self, name: str) -> Collection | None: ...
@@ -73,13 +80,14 @@ class RagStore(Protocol):
 
     def set_acl(self, name: str, acl: Acl) -> None: ...
 
+    def set_embed_model(self, name: str, model: str) -> None: ...
+
     def delete_collection(self, name: str) -> bool: ...
 
-    def version(self, name: str) -> int:
-        """Bumped on every change to the collection's chunks (in-memory indexes rebuild on change)."""
-        ...
 
-    # documents
+class DocumentStore(Protocol):
+    """Documents and their chunks' vectors: what ingest writes and erasure removes."""
+
     def document_hash(self, collection: str, doc_id: str) -> str | None: ...
 
     def known_vectors(self, collection: str, model: str, texts: Sequence[str]) -> dict[str, NDArray[np.float32]]:
@@ -98,13 +106,6 @@ class RagStore(Protocol):
 
     def list_documents(self, collection: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]: ...
 
-    # retrieval
-    def chunk_texts(self, collection: str) -> tuple[list[int], list[str]]:
-        """Row ids and indexed texts of every chunk (for an in-memory lexical index)."""
-        ...
-
-    def vectors(self, collection: str, model: str) -> tuple[NDArray[np.int64], Matrix]: ...
-
     def missing_vectors(self, collection: str, model: str) -> tuple[list[int], list[str]]:
         """Row ids and indexed texts of chunks without a vector of ``model``."""
         ...
@@ -113,7 +114,20 @@ class RagStore(Protocol):
 
     def drop_vectors(self, collection: str, model: str) -> None: ...
 
-    def set_embed_model(self, name: str, model: str) -> None: ...
+
+class ChunkIndex(Protocol):
+    """What retrieval reads: a collection's chunk texts and vectors, the store's own BM25, and the chunks
+    (with provenance) behind the row ids a ranking returns."""
+
+    def version(self, name: str) -> int:
+        """Bumped on every change to the collection's chunks (in-memory indexes rebuild on change)."""
+        ...
+
+    def chunk_texts(self, collection: str) -> tuple[list[int], list[str]]:
+        """Row ids and indexed texts of every chunk (for an in-memory lexical index)."""
+        ...
+
+    def vectors(self, collection: str, model: str) -> tuple[NDArray[np.int64], Matrix]: ...
 
     def lexical_search(self, collection: str, query: str, k: int) -> list[tuple[int, float]]:
         """The store's own BM25 (FTS5), higher is better."""
@@ -121,10 +135,17 @@ class RagStore(Protocol):
 
     def chunks(self, rowids: Sequence[int]) -> dict[int, StoredChunk]: ...
 
-    # answers cached by RAG chat (erased with what they cite)
+
+class AnswerCache(Protocol):
+    """Answers cached by RAG chat, erased with the documents they cite."""
+
     def cache_answer(self, collection_key: str, key: str, answer: str, doc_refs: Sequence[tuple[str, str]]) -> None: ...
 
     def cached_answer(self, key: str) -> str | None: ...
+
+
+class RagStore(CollectionStore, DocumentStore, ChunkIndex, AnswerCache, Protocol):
+    """The whole store, as ``SQLiteRagStore`` and ``PostgresRagStore`` implement it."""
 
     def compact(self) -> None:
         """Make deletions physical: merge the lexical index, drop free pages."""

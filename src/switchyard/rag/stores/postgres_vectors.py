@@ -25,7 +25,7 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg import sql
 
-from .store import Matrix
+from ..types import Matrix
 
 Cursor = psycopg.Cursor[Any]
 Rows = Sequence[tuple[int, NDArray[np.float32]]]  # (chunk rowid, vector)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ..types import ChatRequest, Principal
+from ...types import ChatRequest, Principal
 from .chat import RagContext, augment, rag_options
 from .service import RagService
 
@@ -33,7 +33,7 @@ class RagHolder:
     def remember(self, ctx: RagContext, answer: str) -> None:
         """Cache an answer the request asked to cache (``"cache": true``)."""
         if ctx.cache_key:
-            self.get().store.cache_answer(",".join(ctx.collections), ctx.cache_key, answer, ctx.doc_refs)
+            self.get().answers.cache_answer(",".join(ctx.collections), ctx.cache_key, answer, ctx.doc_refs)
 
     def close(self) -> None:
         with self._lock:

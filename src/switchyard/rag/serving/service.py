@@ -10,23 +10,23 @@ from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import GatewayConfig, RagConfig
-from ..errors import ConfigError, InvalidRequest, NotFound
-from ..providers.transport import HttpTransport
-from ..types import Principal
+from ...config import GatewayConfig, RagConfig
+from ...errors import ConfigError, InvalidRequest, NotFound
+from ...providers.transport import HttpTransport
+from ...types import Principal
+from ..stores.base import AnswerCache, RagStore
+from ..stores.open import open_store, rag_db_path
+from ..types import SENSITIVITIES, Acl, Collection, Document, Hit, Sensitivity
 from .acl import Action, check, default_acl, may
-from .adapter import AdaptedEmbedder, is_adapter
+from .adapted import AdaptedEmbedder, is_adapter
 from .chunking import ChunkOptions
 from .embed import Embedder, LocalEmbedder
 from .ingest import Ingestor, IngestReport
 from .lexical import LEXICAL, LexicalRetriever
 from .rerank import Reranker, make_reranker
 from .retrieval import RetrievalOptions, Retriever
-from .store import RagStore
-from .stores import open_store, rag_db_path
 from .tokenize import HFTokenizer, Tokenizer
 from .tuned import TunedModels
-from .types import SENSITIVITIES, Acl, Collection, Document, Hit, Sensitivity
 
 __all__ = ["RagService", "rag_db_path"]
 
@@ -89,6 +89,11 @@ class RagService:
     @property
     def lexical(self) -> LexicalRetriever:
         return self._lexical
+
+    @property
+    def answers(self) -> AnswerCache:
+        """Where RAG chat keeps the answers it was asked to cache (the store; erased with what they cite)."""
+        return self.store
 
     # --- models
     def default_embedder(self) -> Embedder:

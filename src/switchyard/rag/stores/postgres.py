@@ -22,11 +22,11 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..errors import ConfigError, InvalidRequest, StoreUnavailable
+from ...errors import ConfigError, InvalidRequest, StoreUnavailable
+from ..types import Acl, Chunk, Collection, Matrix
+from .base import DenseSearch, NewDocument, StoredChunk, indexed_text
 from .postgres_vectors import DEFAULT_EF_SEARCH, ByteaLayout, PgVectorLayout, VectorLayout, export, read
-from .sqlite_store import indexed_text, query_words
-from .store import DenseSearch, Matrix, NewDocument, StoredChunk
-from .types import Acl, Chunk, Collection
+from .sqlite import query_words
 
 SCHEMA_VERSION = 2  # 2: vectors in rag_embeddings (pgvector) when the server has the extension
 # Taken while the schema is created, so replicas opening the store at once do not race.

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import InvalidRequest
-from ..types import ChatRequest, Message, Principal
+from ...errors import InvalidRequest
+from ...types import ChatRequest, Message, Principal
+from ..types import Hit
 from .service import RagService
-from .types import Hit
 
 CITE = re.compile(r"\[([^\[\]\s]+#\d+)\]")
 
@@ -101,7 +101,7 @@ async def augment(service: RagService, principal: Principal, req: ChatRequest) -
     if options.cache and service.cfg.cache_answers and not req.stream:
         body = orjson.dumps(new.model_dump(exclude_none=True), option=orjson.OPT_SORT_KEYS)
         ctx.cache_key = hashlib.sha256(body).hexdigest()
-        ctx.cached = service.store.cached_answer(ctx.cache_key)
+        ctx.cached = service.answers.cached_answer(ctx.cache_key)
     return new, ctx
 
 

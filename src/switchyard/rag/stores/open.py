@@ -6,9 +6,9 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..config import RagConfig
-from ..errors import ConfigError
-from .store import RagStore
+from ...config import RagConfig
+from ...errors import ConfigError
+from .base import RagStore
 
 DSN_ENV = "SWITCHYARD_RAG_POSTGRES_DSN"
 
@@ -31,13 +31,13 @@ def postgres_dsn(cfg: RagConfig, environ: Mapping[str, str] | None = None) -> st
 
 
 def _sqlite(cfg: RagConfig, ledger_path: str, environ: Mapping[str, str] | None) -> RagStore:
-    from .sqlite_store import SQLiteRagStore
+    from .sqlite import SQLiteRagStore
 
     return SQLiteRagStore(rag_db_path(ledger_path, cfg))
 
 
 def _postgres(cfg: RagConfig, ledger_path: str, environ: Mapping[str, str] | None) -> RagStore:
-    from .postgres_store import PostgresRagStore
+    from .postgres import PostgresRagStore
 
     return PostgresRagStore(
         postgres_dsn(cfg, environ),

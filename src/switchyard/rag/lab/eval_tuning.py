@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from .adapter import ADAPTER_FILE, AdaptedEmbedder, AdapterOptions, fit_adapter, is_adapter, save_adapter
+from ..serving.adapted import ADAPTER_FILE, AdaptedEmbedder, is_adapter
+from ..serving.embed import LocalEmbedder
+from ..serving.tuned import TunedModels
+from ..stores.base import CollectionStore, RagStore
+from .adapter import AdapterOptions, fit_adapter, save_adapter
 from .beir import Qrels
-from .embed import LocalEmbedder
-from .store import RagStore
-from .tuned import TunedModels
 
 
 def tune_for_eval(
@@ -50,7 +51,7 @@ def tune_for_eval(
 
 
 def recorded_tuning(
-    store: RagStore, collection: str, base: LocalEmbedder, models: TunedModels
+    store: CollectionStore, collection: str, base: LocalEmbedder, models: TunedModels
 ) -> AdaptedEmbedder | None:
     """The adapter the collection was last tuned to, if it adapts ``base`` and is still on disk."""
     found = store.get_collection(collection)

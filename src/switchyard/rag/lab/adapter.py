@@ -1,7 +1,8 @@
 """Query adapters: the cheap way to tune a collection. A linear map ``q -> normalise(q + q W)`` is learned on
 the query side only, against the collection's stored document vectors, which stay as they are: tuning takes
 seconds instead of a fine-tune's minutes to hours, and nothing is re-embedded. A tuned version is a folder
-with ``adapter.npy`` (W) and the manifest naming the base model it adapts (``tuned.py``).
+with ``adapter.npy`` (W) and the manifest naming the base model it adapts (``serving/tuned.py``); applying
+it at query time is ``serving/adapted.py``'s, fitting it is this module's.
 
 Measured on SciFact (NOTES.md): the gain comes from questions about documents that training questions were
 also about; on questions about other documents an adapter is neutral to slightly worse, which is why
@@ -9,19 +10,17 @@ also about; on questions about other documents an adapter is neutral to slightly
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .embed import Embedder
-from .store import Matrix, RagStore
-
-ADAPTER_FILE = "adapter.npy"
+from ..serving.adapted import ADAPTER_FILE
+from ..serving.embed import Embedder
+from ..stores.base import ChunkIndex
+from ..types import Matrix
 
 
 @dataclass
@@ -31,14 +30,6 @@ class AdapterOptions:
     learning_rate: float = 1e-3
     scale: float = 20.0  # cosine similarities x scale are the logits of the in-batch softmax
     seed: int = 0
-
-
-def apply_adapter(weights: Matrix, queries: Matrix) -> Matrix:
-    """Unit-length ``q + q W`` rows."""
-    moved = queries + queries @ weights
-    norms = np.linalg.norm(moved, axis=1, keepdims=True)
-    out: Matrix = (moved / np.maximum(norms, 1e-12)).astype(np.float32)
-    return out
 
 
 def train_adapter(
@@ -80,7 +71,7 @@ def train_adapter(
     return np.asarray(weights.detach().numpy(), dtype=np.float32)
 
 
-def first_chunks(store: RagStore, collection: str) -> dict[str, tuple[int, str]]:
+def first_chunks(store: ChunkIndex, collection: str) -> dict[str, tuple[int, str]]:
     """Document id -> (row id, indexed text) of its first chunk (what a pair's passage is)."""
     rowids, texts = store.chunk_texts(collection)
     text_of = dict(zip(rowids, texts, strict=True))
@@ -88,7 +79,7 @@ def first_chunks(store: RagStore, collection: str) -> dict[str, tuple[int, str]]
 
 
 def fit_adapter(
-    store: RagStore,
+    store: ChunkIndex,
     collection: str,
     base: Embedder,
     pairs: Sequence[tuple[str, str]],
@@ -102,7 +93,7 @@ def fit_adapter(
     row_of = {int(r): i for i, r in enumerate(rowids)}
     usable = [(q, first[d][0]) for q, d in pairs if d in first and first[d][0] in row_of]
     if len(usable) < 2:  # in-batch negatives need two pairs
-        from ..errors import InvalidRequest
+        from ...errors import InvalidRequest
 
         raise InvalidRequest(f"too few labelled pairs found in the collection ({len(usable)})", param="pairs")
     texts = list(dict.fromkeys(q for q, _ in usable))
@@ -121,42 +112,3 @@ def _distinct_passages(batch: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def save_adapter(folder: Path, weights: Matrix) -> None:
     folder.mkdir(parents=True, exist_ok=False)
     np.save(folder / ADAPTER_FILE, weights.astype(np.float32))
-
-
-def is_adapter(folder: str | Path) -> bool:
-    return (Path(folder) / ADAPTER_FILE).is_file()
-
-
-class AdaptedEmbedder:
-    """Documents are embedded by the base model (so its stored vectors are reused); queries go through the
-    base model, then the adapter."""
-
-    def __init__(self, base: Embedder, folder: str | Path, manifest: dict[str, Any]) -> None:
-        self.base = base
-        self.path = str(folder)
-        self.weights: Matrix = np.load(Path(folder) / ADAPTER_FILE).astype(np.float32)
-        self.manifest = manifest
-        self._id = str(manifest["model_id"])
-
-    @classmethod
-    def open(cls, folder: str | Path, base_of: Callable[[dict[str, Any]], Embedder]) -> AdaptedEmbedder:
-        """``base_of(manifest)`` gives the embedder the manifest names as this adapter's base (its
-        ``base`` model id and ``base_path``)."""
-        from .tuned import MANIFEST
-
-        manifest = json.loads((Path(folder) / MANIFEST).read_text())
-        return cls(base_of(manifest), folder, manifest)
-
-    @property
-    def model_id(self) -> str:
-        return self._id
-
-    @property
-    def vectors_id(self) -> str:
-        return self.base.vectors_id
-
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> Matrix:
-        return self.base.encode(texts, progress)
-
-    def encode_queries(self, texts: Sequence[str]) -> Matrix:
-        return apply_adapter(self.weights, self.base.encode_queries(texts))

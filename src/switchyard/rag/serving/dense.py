@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .store import DenseSearch, Matrix, RagStore, native_dense
+from ..stores.base import ChunkIndex, DenseSearch, native_dense
+from ..types import Matrix
 
 
 class _Loaded:
@@ -32,7 +33,7 @@ def _blas_controller() -> Any:
 class DenseRetriever:
     name = "dense"
 
-    def __init__(self, store: RagStore, model_id: str, *, use_store_search: bool = True) -> None:
+    def __init__(self, store: ChunkIndex, model_id: str, *, use_store_search: bool = True) -> None:
         """``use_store_search=False`` keeps numpy even where the store searches itself (to compare them)."""
         self.store = store
         self.model_id = model_id

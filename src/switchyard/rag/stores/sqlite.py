@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InvalidRequest
-from .store import Matrix, NewDocument, StoredChunk
-from .types import Acl, Chunk, Collection
+from ...errors import InvalidRequest
+from ..types import Acl, Chunk, Collection, Matrix
+from .base import NewDocument, StoredChunk, indexed_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -92,12 +92,6 @@ _STOP = frozenset(
     ]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def indexed_text(title: str, chunk: Chunk) -> str:
-    """What the lexical and dense indexes see: title and section path give a chunk its context."""
-    head = " / ".join(p for p in (title, chunk.heading) if p)
-    return f"{head}\n{chunk.text}" if head else chunk.text
 
 
 def query_words(text: str) -> list[str]:

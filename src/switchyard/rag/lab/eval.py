@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..serving.ingest import Ingestor, IngestReport
+from ..serving.retrieval import Retriever, StageResults
+from ..stores.base import ChunkIndex
+from ..types import Document
 from .beir import Qrels, half
-from .ingest import Ingestor, IngestReport
 from .metrics import docs_of, mean_metrics, query_metrics
-from .retrieval import Retriever, StageResults
-from .store import RagStore
-from .types import Document
 
 
 @dataclass
@@ -65,7 +65,7 @@ def run(
     report = ingestor.ingest(collection, corpus, tick)
     ingest_seconds = time.perf_counter() - started
     retriever = build_retriever()  # after ingest: it may be tuned on the ingested collection
-    store: RagStore = retriever.store
+    store: ChunkIndex = retriever.store
     qids = list(queries)
     rankings: list[dict[str, list[str]]] = []
     raws: list[StageResults] = []

@@ -11,11 +11,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..config import embedded_embedding_model_path
-from ..errors import ConfigError
-from ..providers.sentence_embed import LoadedEncoder
-from ..routing.features import model_fingerprint
-from .store import Matrix
+from ...config import embedded_embedding_model_path
+from ...errors import ConfigError
+from ...providers.sentence_embed import LoadedEncoder
+from ...routing.features import model_fingerprint
+from ..types import Matrix
 
 
 class Embedder(Protocol):

@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InvalidRequest
-from .types import Document
+from ...errors import InvalidRequest
+from ..types import Document
 
 Qrels = dict[str, dict[str, int]]
 

@@ -9,15 +9,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InvalidRequest
+from ...errors import InvalidRequest
+from ..stores.base import ChunkIndex, indexed_text
+from ..types import Hit, Matrix
 from .dense import DenseRetriever
 from .embed import Embedder
 from .fusion import FUSIONS
 from .lexical import LexicalRetriever
 from .rerank import Reranker
-from .sqlite_store import indexed_text
-from .store import Matrix, RagStore
-from .types import Hit
 
 Ranked = list[tuple[int, float]]
 
@@ -54,7 +53,7 @@ class StageResults:
 class Retriever:
     def __init__(
         self,
-        store: RagStore,
+        store: ChunkIndex,
         lexical: LexicalRetriever | None,
         embedder: Embedder | None,
         options: RetrievalOptions | None = None,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..config import embedded_embedding_model_path
-from ..errors import ConfigError
+from ...config import embedded_embedding_model_path
+from ...errors import ConfigError
 
 
 class Tokenizer(Protocol):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..serving.fusion import FUSIONS
 from .beir import Qrels, half
 from .eval import EvalRun
-from .fusion import FUSIONS
 from .metrics import docs_of, mean_metrics, query_metrics
 
 DENSE_WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)

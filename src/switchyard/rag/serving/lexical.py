@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .store import RagStore
+from ..stores.base import ChunkIndex
 
 
 class LexicalRetriever(Protocol):
@@ -20,7 +20,7 @@ class LexicalRetriever(Protocol):
 class Fts5Retriever:
     name = "fts5"
 
-    def __init__(self, store: RagStore) -> None:
+    def __init__(self, store: ChunkIndex) -> None:
         self.store = store
 
     def search(self, collection: str, query: str, k: int) -> list[tuple[int, float]]:
@@ -39,7 +39,7 @@ class Bm25sRetriever:
 
     name = "bm25"
 
-    def __init__(self, store: RagStore, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, store: ChunkIndex, k1: float = 1.2, b: float = 0.75) -> None:
         import Stemmer
 
         self.store = store
@@ -82,7 +82,7 @@ class Bm25sRetriever:
         return [(built.rowids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
 
-LEXICAL: dict[str, Callable[[RagStore], LexicalRetriever]] = {
+LEXICAL: dict[str, Callable[[ChunkIndex], LexicalRetriever]] = {
     "bm25": Bm25sRetriever,
     "fts5": Fts5Retriever,  # the name from when SQLite was the only store
     "store": Fts5Retriever,

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..errors import ConfigError, UpstreamProtocolError, UpstreamStatusError
-from ..providers.transport import HttpTransport
+from ...errors import ConfigError, UpstreamProtocolError, UpstreamStatusError
+from ...providers.transport import HttpTransport
 
 
 class Reranker(Protocol):

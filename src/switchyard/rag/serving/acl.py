@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..errors import PermissionDenied
-from ..types import Principal
-from .types import Acl, Collection
+from ...errors import PermissionDenied
+from ...types import Principal
+from ..types import Acl, Collection
 
 Action = Literal["read", "write", "admin"]
 _IMPLIED: dict[str, tuple[str, ...]] = {

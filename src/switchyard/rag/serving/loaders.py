@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..errors import InvalidRequest
-from .types import Document
+from ...errors import InvalidRequest
+from ..types import Document
 
 
 def _read_text(path: Path) -> str:

@@ -3,7 +3,7 @@ from questions the local chat model writes, with in-batch negatives (multiple-ne
 methods: ``adapter`` (the default) learns a query-side linear map in seconds and re-embeds nothing
 (``adapter.py``); ``full`` fine-tunes the whole embedding model, then re-embeds the collection. Pairs are
 split by a hash of their query id: one half trains, the other measures. The tuned version is saved
-(``tuned.py``) and measured on the held-out half against the current model, separately for held-out
+(``serving/tuned.py``) and measured on the held-out half against the current model, separately for held-out
 questions about documents the training questions also asked about and about other documents; the
 collection switches to it only when it measured better overall."""
 
@@ -18,16 +18,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidRequest
-from ..providers.st_loader import load_sentence_transformer
-from .adapter import AdaptedEmbedder, AdapterOptions, first_chunks, fit_adapter, save_adapter
+from ...errors import InvalidRequest
+from ...providers.st_loader import load_sentence_transformer
+from ..serving.adapted import AdaptedEmbedder
+from ..serving.embed import Embedder, LocalEmbedder
+from ..serving.ingest import Ingestor, IngestReport
+from ..serving.retrieval import Retriever
+from ..serving.service import RagService
+from ..serving.tuned import MANIFEST
+from .adapter import AdapterOptions, first_chunks, fit_adapter, save_adapter
 from .beir import Qrels, half
-from .embed import Embedder, LocalEmbedder
 from .eval import EvalRun, score
-from .ingest import Ingestor, IngestReport
-from .retrieval import Retriever
-from .service import RagService
-from .tuned import MANIFEST
 
 
 @dataclass
