@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 JSON = dict[str, Any]
+
+# The most messages one request may carry (a bound on the work per request; long agent histories fit).
+MAX_MESSAGES = 10_000
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
@@ -39,13 +42,27 @@ class Message(BaseModel):
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
 
+    @field_validator("content")
+    @classmethod
+    def _parts_are_well_formed(cls, content: str | list[JSON] | None) -> str | list[JSON] | None:
+        """Every part names its type, and a text part's ``text`` is a string: a part that the detector
+        would read one way and an upstream another is refused here, at the edge."""
+        if isinstance(content, list):
+            for i, part in enumerate(content):
+                kind = part.get("type")
+                if not isinstance(kind, str):
+                    raise ValueError(f"part {i} needs a string 'type'")
+                if kind == "text" and not isinstance(part.get("text"), str):
+                    raise ValueError(f"part {i} is a text part whose 'text' is not a string")
+        return content
+
     def text(self) -> str:
         """The message's text, with the text parts of a multi-part content joined."""
         if self.content is None:
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return "".join(p["text"] for p in self.content if p.get("type") == "text")
 
 
 class ToolFunction(BaseModel):
@@ -83,7 +100,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1)
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
