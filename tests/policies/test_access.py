@@ -74,3 +74,11 @@ def test_admin_actions_by_role() -> None:
     viewer = Principal(key_id="k", team="ops")
     assert may(access, viewer, "usage:read") and not may(access, viewer, "keys:create")
     assert may(access, Principal(key_id="k2", team="x", roles=("admin",)), "keys:create")
+
+
+def test_models_lists_only_what_the_team_may_call(gw) -> None:  # type: ignore[no-untyped-def]
+    """/v1/models named every model, route and locality to any key; now a team sees what it may call."""
+    listed = {m.id for m in client(gw, "support").models.list()}
+    assert listed == {"cheap", "auto"}
+    assert {m.id for m in client(gw, "research").models.list()} == {"cheap", "premium", "auto"}
+    assert {m.id for m in client(gw, "marketing").models.list()} == set()  # not a listed team (deny)

@@ -46,6 +46,16 @@ class AccessPolicy:
         return kept
 
 
+def may_call(access: AccessConfig, principal: Principal, name: str, *, route: bool) -> bool:
+    """Whether the principal's team may call the model or route ``name`` (what ``/v1/models`` lists)."""
+    if principal.is_admin or not access.teams:
+        return True
+    team = access.team(principal.team)
+    if team is None:
+        return access.unknown_teams == "allow"
+    return _allowed(team.routes if route else team.models, name)
+
+
 def held_actions(access: AccessConfig, principal: Principal) -> list[str]:
     """The action patterns a stored key holds: those of its roles and its team's roles, as the config's
     ``access.roles`` defines them (a role's name grants nothing by itself)."""

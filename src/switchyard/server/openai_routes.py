@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..policies.access import may_call
 from ..types import JSON
 from ..wire import openai as wire
 from .auth import authenticate, gateway
@@ -31,8 +32,10 @@ async def embeddings(request: Request) -> Response:
 
 
 async def list_models(request: Request) -> Response:
+    """The models and routes the caller's team may call (nothing else is named to it)."""
     gw = gateway(request)
-    authenticate(request)
+    principal = authenticate(request)
+    access = gw.config.access
     data: list[JSON] = [
         {
             "id": m.name,
@@ -42,6 +45,7 @@ async def list_models(request: Request) -> Response:
             "switchyard": {"kind": m.kind, "locality": m.locality, "tier": m.tier, "tags": m.tags},
         }
         for m in gw.config.models
+        if may_call(access, principal, m.name, route=False)
     ]
     data += [
         {
@@ -52,6 +56,7 @@ async def list_models(request: Request) -> Response:
             "switchyard": {"route": r.models},
         }
         for r in gw.config.routes
+        if may_call(access, principal, r.name, route=True)
     ]
     return JSONBody({"object": "list", "data": data})
 
