@@ -454,8 +454,10 @@ async def test_stream(fresh: Upstream) -> None:
 @pytest.mark.parametrize(
     ("scenario", "error", "status", "message"),
     [
-        ("500", UpstreamStatusError, 500, "Internal server error"),
-        ("429", UpstreamRateLimited, None, "Slow down"),
+        # The client sees the meaning of a failure, not the upstream's words (they go to the log)...
+        ("500", UpstreamStatusError, 500, "upstream answered 500: the upstream failed"),
+        ("429", UpstreamRateLimited, None, "the upstream is rate limiting"),
+        # ... except when the upstream refused the request itself: then the client needs the reason.
         ("400", UpstreamStatusError, 400, "max_tokens: too big"),
     ],
 )

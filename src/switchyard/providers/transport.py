@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 import aiohttp
 
 from ..errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
+from .http_errors import status_error
 
 
 @contextmanager
@@ -95,8 +96,12 @@ class HttpTransport:
                 data=body,
                 headers={"content-type": "application/json", **headers},
                 timeout=self._timeout(connect_timeout),
+                allow_redirects=False,  # a redirect would carry the API key to wherever it points
             ) as response:
-                return response.status, await response.read()
+                body = await response.read()
+        if 300 <= response.status < 400:
+            raise status_error(response.status, body)
+        return response.status, body
 
     @asynccontextmanager
     async def stream(
@@ -110,7 +115,11 @@ class HttpTransport:
                 data=body,
                 headers={"content-type": "application/json", "accept": "text/event-stream", **headers},
                 timeout=self._timeout(connect_timeout),
+                allow_redirects=False,
             )
+        if 300 <= response.status < 400:
+            response.release()
+            raise status_error(response.status, b"")
         try:
             yield UpstreamStream(response)
         finally:
