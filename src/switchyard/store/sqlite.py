@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from .base import (
 )
 from .migrations import migrate, stored_codes
 from .windows import WindowPlan, plan_window
+from .windows import utc_day as utc_day  # kept importable from here (reports, CLI, bench)
 
 _REQUEST_COLUMNS = (
     "id, ts, day, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
@@ -48,15 +47,6 @@ _ROW_SUMS = (
     "SUM(cost), SUM(counterfactual_cost), SUM(latency_ms)"
 )
 Read = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
-
-
-@functools.lru_cache(maxsize=64)
-def _day_of(day_number: int) -> str:
-    return datetime.fromtimestamp(day_number * 86400, UTC).strftime("%Y-%m-%d")
-
-
-def utc_day(ts: float) -> str:
-    return _day_of(int(ts // 86400))
 
 
 class _Replayed(Exception):

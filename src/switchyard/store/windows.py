@@ -12,11 +12,23 @@ choice come from ``requests_minutely`` (a guess to the minute; the answer is exa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 DAY = 86400.0
 Stretch = tuple[float, float]  # [lo, hi) in epoch seconds
+
+
+@functools.lru_cache(maxsize=64)
+def _day_of(day_number: int) -> str:
+    return datetime.fromtimestamp(day_number * 86400, UTC).strftime("%Y-%m-%d")
+
+
+def utc_day(ts: float) -> str:
+    """The UTC day of a timestamp, ``YYYY-MM-DD`` (the rollups' ``day``)."""
+    return _day_of(int(ts // 86400))
 
 
 @dataclass(frozen=True, slots=True)
