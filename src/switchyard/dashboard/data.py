@@ -114,7 +114,7 @@ def load(store: LedgerWindows, since: float, until: float, *, error_limit: int =
             (ModelUse(m, int(n), c, int(tok)) for m, (n, c, tok) in models.items() if n > 0),
             key=lambda m: (-m.requests, m.model),
         ),
-        days=[DaySpend(day, int(n), c, cf) for day in _days(since, until) for n, c, cf in [days.get(day, [0, 0, 0])]],
+        days=[_day(day, days.get(day)) for day in _days(since, until)],
         decisions=sorted(decisions, key=lambda d: (-d.requests, d.route, d.model, d.reason)),
         recent_errors=store.recent_errors(since, until, error_limit),
     )
@@ -127,6 +127,13 @@ def _add(into: dict[str, list[float]], key: str, *values: float) -> None:
     else:
         for i, v in enumerate(values):
             sums[i] += v
+
+
+def _day(day: str, sums: list[float] | None) -> DaySpend:
+    if sums is None:
+        return DaySpend(day, 0, 0.0, 0.0)
+    n, cost, counterfactual = sums
+    return DaySpend(day, int(n), cost, counterfactual)
 
 
 def _days(since: float, until: float) -> list[str]:
