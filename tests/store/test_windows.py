@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -212,4 +213,31 @@ def test_group_by_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         store.usage_window(T0, T0 + DAY, ("colour",))
     assert store.usage_window(T0, T0 + DAY, DAILY_DIMENSIONS) == []
+    store.close()
+
+
+def test_a_window_is_read_from_one_state_while_another_connection_writes(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    store = SQLiteStore(db)
+    rng = random.Random(2)
+    base = [replace(trailed(i, rng), ts=T0 + 2 * DAY + i * 60) for i in range(600)]  # day 2, 00:00-10:00
+    store.write(base)
+    since, until = T0 + 0.5 * DAY, T0 + 2.3 * DAY  # ends at 07:12: the rest of day 2 gets written meanwhile
+    want = sum(1 for r in base if since <= r.ts < until)
+    done = threading.Event()
+
+    def writer() -> None:
+        other = SQLiteStore(db)  # another connection, as another process would have
+        for b in range(40):
+            other.write([replace(trailed(10_000 + b * 25 + i, rng), ts=T0 + 2.5 * DAY + b * 25 + i) for i in range(25)])
+        other.close()
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen = []
+    while not done.is_set():
+        seen.append(sum(d.requests for d in store.usage_window(since, until, ("team",))))
+    thread.join()
+    assert seen and set(seen) == {want}
     store.close()
