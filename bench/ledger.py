@@ -10,7 +10,8 @@ rollup migrations, which fold the history into the rollups (timed: that is the u
 the full ledger, ``SQLiteStore.write`` — the gateway's write path: rows, attempts and rollup updates in
 one transaction — is timed at the ledger writer's batch size (500) and at a large one, and the reports
 are timed: the monthly report (``build_report`` over the last 30 days), one team's, budget seeding
-(``spend_by_scope`` from the 1st of the month) and ``usage`` for 30 days. ``--compare-scan`` also times
+(``spend_by_scope`` from the 1st of the month), ``usage`` for 30 days and the dashboard's 30-day page
+data (``dashboard.data.load``: a sliding window ending now). ``--compare-scan`` also times
 the month's totals computed from the ledger's rows, for contrast. Prints what it measured, JSON last.
 """
 
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 from switchyard.budgets import month_start
+from switchyard.dashboard.data import load as dashboard_load
 from switchyard.economics.report import ModelInfo, ReportFilters, build_report
 from switchyard.pricing import ModelPrice
 from switchyard.store.base import AttemptRecord, LedgerRecord
@@ -193,11 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     budget_s = timed(lambda: store.spend_by_scope(month_start(now)), args.repeat)
     usage_s = timed(lambda: store.usage(now - 30 * DAY), args.repeat)
+    dashboard = dashboard_load(store, now - 30 * DAY, now)
+    dashboard_s = timed(lambda: dashboard_load(store, now - 30 * DAY, now), args.repeat)
     print(f"monthly report ({report.total.requests:,} requests, ${report.total.cost:,.2f}, saved "
           f"${report.total.savings:,.2f}): {report_s * 1000:.1f} ms (median of {args.repeat})")  # fmt: skip
     print(f"monthly report for one team: {team_s * 1000:.1f} ms")
     print(f"budget seeding (spend by team and key since the 1st of the month): {budget_s * 1000:.1f} ms")
     print(f"usage for 30 days (with a leading part-day read from the ledger): {usage_s * 1000:.1f} ms")
+    print(f"dashboard, last 30 days ending now ({dashboard.requests:,} requests, {len(dashboard.decisions)} decision "
+          f"rows, {len(dashboard.recent_errors)} recent errors): {dashboard_s * 1000:.1f} ms")  # fmt: skip
     scan_s = None
     if args.compare_scan:
 
@@ -221,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         "steady_inserts_per_s_batch_500": round(steady_rate),
         "steady_inserts_per_cpu_s_batch_500": round(cpu_rates[500]), "load_average_1m": os.getloadavg()[0], "monthly_report_ms": round(report_s * 1000, 2),
         "monthly_report_team_ms": round(team_s * 1000, 2), "budget_seed_ms": round(budget_s * 1000, 2),
-        "usage_30d_ms": round(usage_s * 1000, 2), "scan_ms": None if scan_s is None else round(scan_s * 1000),
+        "usage_30d_ms": round(usage_s * 1000, 2), "dashboard_30d_ms": round(dashboard_s * 1000, 2),
+        "dashboard_requests": dashboard.requests, "scan_ms": None if scan_s is None else round(scan_s * 1000),
         "report_requests": report.total.requests, "db_mb": round(size_mb),
     }))  # fmt: skip
     return 0

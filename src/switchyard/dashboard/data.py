@@ -1,30 +1,21 @@
-"""The dashboard's numbers, read from the ledger: one function, ``load(store, since, until)``.
+"""The dashboard's numbers for a time window: one function, ``load(store, since, until)``.
 
-A narrow seam on purpose: the report module (spend and savings aggregation) can take its place later
-without the pages changing. Reads go through a separate read-only SQLite connection (WAL lets them run
-beside the ledger writer); call ``load`` from a worker thread.
+Everything is read through the store's window reads (``store.base.LedgerWindows``): whole UTC days from
+the daily rollups, the part-days at the window's edges from the ledger's ``ts`` index, recent errors from
+a partial index. The work is bounded by days and groups, not by the ledger's size. Call ``load`` from a
+worker thread (store methods are synchronous).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from ..config import ModelConfig
-from ..observability.reasons import reason_codes
-from ..store.sqlite import utc_day
+from ..store.base import LedgerRecord, LedgerWindows
+from ..store.windows import utc_day
 
 Source = Literal["proprietary", "open_weight"]
-
-
-class HasPath(Protocol):
-    @property
-    def path(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -42,9 +33,10 @@ class TeamSpend:
 
 @dataclass(frozen=True)
 class ModelUse:
+    """A model that answered: its answered requests, and the tokens and spend of every request it served
+    (a stream its client cut off is paid for too)."""
+
     model: str
-    provider: str
-    locality: str
     requests: int
     cost: float
     tokens: int
@@ -67,17 +59,6 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class ErrorRow:
-    ts: float
-    status: int
-    error_class: str
-    requested: str
-    model: str | None
-    route: str | None
-    team: str | None
-
-
-@dataclass(frozen=True)
 class DashboardData:
     since: float
     until: float
@@ -91,7 +72,7 @@ class DashboardData:
     models: list[ModelUse] = field(default_factory=list)  # models that served, by requests
     days: list[DaySpend] = field(default_factory=list)  # every UTC day of the period, oldest first
     decisions: list[Decision] = field(default_factory=list)  # by requests, highest first
-    recent_errors: list[ErrorRow] = field(default_factory=list)  # newest first
+    recent_errors: list[LedgerRecord] = field(default_factory=list)  # newest first
 
     @property
     def savings(self) -> float:
@@ -102,78 +83,57 @@ class DashboardData:
         return self.savings / self.counterfactual if self.counterfactual > 0 else 0.0
 
 
-@contextmanager
-def _read_only(path: str) -> Iterator[sqlite3.Connection]:
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=10)) as conn:
-        yield conn
-
-
-def load(store: HasPath, since: float, until: float, *, error_limit: int = 15) -> DashboardData:
+def load(store: LedgerWindows, since: float, until: float, *, error_limit: int = 15) -> DashboardData:
     """Everything the dashboard shows for requests with ``since <= ts < until``."""
-    window = "FROM requests WHERE ts >= ? AND ts < ?"
-    args = (since, until)
-    with _read_only(store.path) as db:
-
-        def q(sql: str, extra: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-            return db.execute(sql, args + extra).fetchall()
-
-        total = q(
-            "SELECT COUNT(*), COALESCE(SUM(status >= 400), 0), COALESCE(SUM(cost), 0), "
-            f"COALESCE(SUM(counterfactual_cost), 0), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0) {window}"
-        )[0]
-        teams = [
-            TeamSpend(*row)
-            for row in q(
-                f"SELECT COALESCE(team, '-'), COUNT(*), SUM(status >= 400), SUM(cost), SUM(counterfactual_cost) {window} "
-                "GROUP BY 1 ORDER BY 4 DESC, 2 DESC, 1"
-            )
-        ]
-        models = [
-            ModelUse(*row)
-            for row in q(
-                "SELECT served_model, COALESCE(provider, '-'), COALESCE(locality, '-'), COUNT(*), SUM(cost), "
-                f"SUM(input_tokens + output_tokens) {window} AND served_model IS NOT NULL AND status < 400 "
-                "GROUP BY 1 ORDER BY 4 DESC, 1"
-            )
-        ]
-        by_day = {
-            day: DaySpend(day, n, cost, cf)
-            for day, n, cost, cf in q(f"SELECT day, COUNT(*), SUM(cost), SUM(counterfactual_cost) {window} GROUP BY 1")
-        }
-        trails = q(
-            f"SELECT route, COALESCE(served_model, '-'), reasons, fallback_chain, COUNT(*) {window} GROUP BY 1, 2, 3, 4"
-        )
-        errors = [
-            ErrorRow(*row)
-            for row in q(
-                f"SELECT ts, status, COALESCE(error_class, '-'), requested, served_model, route, team {window} "
-                "AND status >= 400 ORDER BY ts DESC LIMIT ?",
-                (error_limit,),
-            )
-        ]
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
-    for route, model, reasons, chain, n in trails:
-        trail = [r for r in reasons.split("\n") if r]
-        for code in reason_codes(trail, route=route, fallback_chain=[m for m in chain.split(",") if m]):
-            counts[(route or "-", model, code)] += n
-    decisions = sorted((Decision(*k, n) for k, n in counts.items()), key=lambda d: (-d.requests, d.route, d.model))
-    requests, n_errors, cost, counterfactual, input_tokens, output_tokens = total
+    rollups = store.usage_window(since, until, ("day", "team", "model", "locality"))
+    teams: dict[str, list[float]] = {}
+    days: dict[str, list[float]] = {}
+    models: dict[str, list[float]] = {}
+    for d in rollups:
+        _add(teams, d.team or "-", d.requests, d.errors, d.cost, d.counterfactual_cost)
+        _add(days, d.day, d.requests, d.cost, d.counterfactual_cost)
+        if d.locality:  # the request reached a model
+            _add(models, d.model, d.requests - d.errors, d.cost, d.input_tokens + d.output_tokens)
+    decisions = [
+        Decision(c.route or "-", c.model or "-", c.reason, c.requests) for c in store.decisions_window(since, until)
+    ]
     return DashboardData(
         since,
         until,
-        requests,
-        n_errors,
-        cost,
-        counterfactual,
-        input_tokens,
-        output_tokens,
-        teams=teams,
-        models=models,
-        days=[by_day.get(day) or DaySpend(day, 0, 0.0, 0.0) for day in _days(since, until)],
-        decisions=decisions,
-        recent_errors=errors,
+        requests=sum(d.requests for d in rollups),
+        errors=sum(d.errors for d in rollups),
+        cost=sum(d.cost for d in rollups),
+        counterfactual=sum(d.counterfactual_cost for d in rollups),
+        input_tokens=sum(d.input_tokens for d in rollups),
+        output_tokens=sum(d.output_tokens for d in rollups),
+        teams=sorted(
+            (TeamSpend(t, int(n), int(e), c, cf) for t, (n, e, c, cf) in teams.items()),
+            key=lambda t: (-t.cost, -t.requests, t.team),
+        ),
+        models=sorted(
+            (ModelUse(m, int(n), c, int(tok)) for m, (n, c, tok) in models.items() if n > 0),
+            key=lambda m: (-m.requests, m.model),
+        ),
+        days=[_day(day, days.get(day)) for day in _days(since, until)],
+        decisions=sorted(decisions, key=lambda d: (-d.requests, d.route, d.model, d.reason)),
+        recent_errors=store.recent_errors(since, until, error_limit),
     )
+
+
+def _add(into: dict[str, list[float]], key: str, *values: float) -> None:
+    sums = into.get(key)
+    if sums is None:
+        into[key] = list(values)
+    else:
+        for i, v in enumerate(values):
+            sums[i] += v
+
+
+def _day(day: str, sums: list[float] | None) -> DaySpend:
+    if sums is None:
+        return DaySpend(day, 0, 0.0, 0.0)
+    n, cost, counterfactual = sums
+    return DaySpend(day, int(n), cost, counterfactual)
 
 
 def _days(since: float, until: float) -> list[str]:

@@ -86,7 +86,7 @@ class Dashboard:
         period = request.query_params.get("period", DEFAULT_PERIOD)
         period = period if period in PERIODS else DEFAULT_PERIOD
         now = time.time()
-        data = await asyncio.to_thread(load, gw.store, now - PERIODS[period], now)  # type: ignore[arg-type]
+        data = await asyncio.to_thread(load, gw.store, now - PERIODS[period], now)
         context = page(data, gw.config, gw.budgets.current_use())
         return self.render("dashboard.html", user=p, period=period, periods=list(PERIODS), **context)
 

@@ -106,6 +106,18 @@ class DailyRollup:
 
 
 @dataclass(slots=True)
+class DecisionCount:
+    """Requests by route, model and reason code (``observability.reasons``); a request counts once under
+    each of its codes. Missing route or model is ``""``; ``day`` is ``""`` when not grouped by day."""
+
+    day: str
+    route: str
+    model: str
+    reason: str
+    requests: int
+
+
+@dataclass(slots=True)
 class LatencyCount:
     model: str
     bucket: int  # see store/rollups.py for the bucket bounds
@@ -146,6 +158,25 @@ class LedgerRollups(Protocol):
         ...
 
     def peak_minute_requests(self, since: float, until: float) -> int: ...
+
+
+class LedgerWindows(Protocol):
+    """Reads over a sliding time window ``[since, until)`` (what the dashboard shows): whole UTC days
+    come from the rollups, the part-days at the edges from the ledger's ``ts`` index, so the work is at
+    most a day of rows per edge whatever the ledger's size."""
+
+    def usage_window(self, since: float, until: float, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]:
+        """Rollups of the window grouped by ``group_by`` (a subset of :data:`DAILY_DIMENSIONS`; the
+        others come back as ``""``), groups without requests left out."""
+        ...
+
+    def decisions_window(self, since: float, until: float) -> list[DecisionCount]:
+        """Requests per route, model and reason code over the window (``day`` is ``""``)."""
+        ...
+
+    def recent_errors(self, since: float, until: float, limit: int = 15) -> list[LedgerRecord]:
+        """The window's failed requests (status >= 400), newest first."""
+        ...
 
 
 class KeyStore(Protocol):

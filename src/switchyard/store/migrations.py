@@ -1,9 +1,15 @@
-"""Versioned schema migrations: an ordered list of named steps, each applied once and recorded."""
+"""Versioned schema migrations: an ordered list of named steps, each applied once and recorded. A step is
+SQL (statements separated by ``;``) or a function of the connection, for what SQL alone cannot compute."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
+
+from ..observability.reasons import reason_codes
+
+Step = str | Callable[[sqlite3.Connection], None]
 
 # Latency histogram buckets of migration 0005, frozen with it: bucket i holds latencies in
 # [10^(i/10), 10^((i+1)/10)) ms (ten a decade, so a percentile read from it is within ~12%); bucket 0
@@ -72,7 +78,40 @@ _ROLLUPS_0005 = f"""
             FROM requests GROUP BY 1
 """
 
-MIGRATIONS: tuple[tuple[str, str], ...] = (
+
+def stored_codes(route: str, reasons: str, fallback_chain: str) -> list[str]:
+    """The reason codes of a ledger row, from its stored columns (``route`` ``""`` when none)."""
+    trail = [r for r in reasons.split("\n") if r]
+    return reason_codes(trail, route=route or None, fallback_chain=[m for m in fallback_chain.split(",") if m])
+
+
+def _decisions_0007(conn: sqlite3.Connection) -> None:
+    """``decisions_daily``: requests per day, route, served model and reason code (the dashboard's route
+    decisions), kept like the other rollups. Existing rows are folded in; their codes come from the
+    policies' reasons, which only Python can read (``observability.reasons``)."""
+    conn.execute(
+        """CREATE TABLE decisions_daily (
+            day TEXT NOT NULL,
+            route TEXT NOT NULL,
+            model TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            requests INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, route, model, reason)
+        ) WITHOUT ROWID"""
+    )
+    counts: dict[tuple[str, str, str, str], int] = {}
+    trails = conn.execute(
+        """SELECT day, COALESCE(route, ''), COALESCE(served_model, ''), reasons, fallback_chain, COUNT(*)
+           FROM requests GROUP BY 1, 2, 3, 4, 5"""
+    )
+    for day, route, model, reasons, chain, n in trails:
+        for code in stored_codes(route, reasons, chain):
+            key = (day, route, model, code)
+            counts[key] = counts.get(key, 0) + n
+    conn.executemany("INSERT INTO decisions_daily VALUES (?,?,?,?,?)", [(*k, n) for k, n in counts.items()])
+
+
+MIGRATIONS: tuple[tuple[str, Step], ...] = (
     (
         "0001_ledger",
         """
@@ -153,6 +192,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("0005_rollups", _ROLLUPS_0005),
     # Day/team questions are answered by usage_daily now; the index only slowed every insert down.
     ("0006_drop_requests_day_team", "DROP INDEX IF EXISTS requests_day_team"),
+    ("0007_decisions_daily", _decisions_0007),
+    # Recent errors of a window, newest first, without walking the window's successful rows.
+    ("0008_requests_errors", "CREATE INDEX requests_errors ON requests (ts) WHERE status >= 400"),
 )
 
 
@@ -176,8 +218,11 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     return applied
 
 
-def _apply(conn: sqlite3.Connection, name: str, sql: str) -> None:
-    for statement in (s.strip() for s in sql.split(";")):
-        if statement:
-            conn.execute(statement)
+def _apply(conn: sqlite3.Connection, name: str, step: Step) -> None:
+    if callable(step):
+        step(conn)
+    else:
+        for statement in (s.strip() for s in step.split(";")):
+            if statement:
+                conn.execute(statement)
     conn.execute("INSERT INTO schema_migrations (name, applied) VALUES (?, ?)", (name, time.time()))

@@ -8,11 +8,11 @@ from typing import Protocol
 
 from ..config import ServerOptions
 from ..errors import ConfigError
-from .base import KeyStore, LedgerRollups, LedgerStore
+from .base import KeyStore, LedgerRollups, LedgerStore, LedgerWindows
 
 
-class Store(LedgerStore, LedgerRollups, KeyStore, Protocol):
-    """Everything the gateway keeps: the ledger, its rollups, the API keys."""
+class Store(LedgerStore, LedgerRollups, LedgerWindows, KeyStore, Protocol):
+    """Everything the gateway keeps: the ledger, its rollups (by days and by time windows), the API keys."""
 
     def close(self) -> None: ...
 

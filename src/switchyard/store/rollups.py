@@ -14,7 +14,11 @@ writers. Three summaries:
   (~12%), which plain sums cannot give. Latency is a property of the model and its deployment, so the
   histogram is not split by team or route (that would multiply its size by both);
 - ``requests_minutely``: requests and tokens per minute, for the peak request rate (``switchyard tco
-  --from-ledger``).
+  --from-ledger``);
+- ``decisions_daily``: per day, route, served model and reason code (``observability.reasons``), the
+  requests routed that way (a request counts once under each of its codes): the dashboard's route
+  decisions. Codes are fixed when the record is written; a later change to the rule table applies to
+  new records only.
 
 Missing dimensions are stored as ``''`` (SQL NULLs would never match the upsert's key).
 """
@@ -25,6 +29,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..observability.reasons import reason_codes
 from .base import LedgerRecord
 from .migrations import LATENCY_EDGES_0005
 
@@ -46,6 +51,7 @@ def bucket_bounds(bucket: int) -> tuple[float, float]:
 DailyKey = tuple[str, str, str, str, str, str]  # day, team, route, model, provider, locality
 KeyDayKey = tuple[str, str]  # day, key_id
 LatencyKey = tuple[str, str, int]  # day, model, bucket
+DecisionKey = tuple[str, str, str, str]  # day, route, model, reason code
 
 
 @dataclass
@@ -55,6 +61,7 @@ class Increments:
     keys: dict[KeyDayKey, list[float]] = field(default_factory=dict)  # [requests, input, output, cost]
     latency: dict[LatencyKey, int] = field(default_factory=dict)
     minutes: dict[int, list[int]] = field(default_factory=dict)  # minute -> [requests, input, output]
+    decisions: dict[DecisionKey, int] = field(default_factory=dict)
 
     def daily_rows(self) -> list[tuple[object, ...]]:
         return [
@@ -70,6 +77,9 @@ class Increments:
 
     def minute_rows(self) -> list[tuple[object, ...]]:
         return [(m, *v) for m, v in self.minutes.items()]
+
+    def decision_rows(self) -> list[tuple[object, ...]]:
+        return [(*k, n) for k, n in self.decisions.items()]
 
 
 def increments(records: Iterable[LedgerRecord], day_of: dict[str, str]) -> Increments:
@@ -112,6 +122,10 @@ def increments(records: Iterable[LedgerRecord], day_of: dict[str, str]) -> Incre
         m[0] += 1
         m[1] += r.input_tokens
         m[2] += r.output_tokens
+        served = r.served_model or ""
+        for code in reason_codes(r.reasons, route=r.route, fallback_chain=r.fallback_chain):
+            dkey = (day, route, served, code)
+            inc.decisions[dkey] = inc.decisions.get(dkey, 0) + 1
     return inc
 
 
@@ -141,4 +155,8 @@ UPSERT_MINUTE = """
     INSERT INTO requests_minutely (minute, requests, input_tokens, output_tokens) VALUES (?,?,?,?)
     ON CONFLICT (minute) DO UPDATE SET requests = requests + excluded.requests,
         input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens
+"""
+UPSERT_DECISION = """
+    INSERT INTO decisions_daily (day, route, model, reason, requests) VALUES (?,?,?,?,?)
+    ON CONFLICT (day, route, model, reason) DO UPDATE SET requests = requests + excluded.requests
 """

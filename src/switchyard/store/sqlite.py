@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,16 @@ from .base import (
     DAILY_DIMENSIONS,
     AttemptRecord,
     DailyRollup,
+    DecisionCount,
     KeyRecord,
     LatencyCount,
     LedgerRecord,
     RollupFilter,
     UsageRow,
 )
-from .migrations import migrate
+from .migrations import migrate, stored_codes
+from .windows import WindowPlan, plan_window
+from .windows import utc_day as utc_day  # kept importable from here (reports, CLI, bench)
 
 _REQUEST_COLUMNS = (
     "id, ts, day, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
@@ -30,13 +32,21 @@ _REQUEST_COLUMNS = (
 )
 
 
-@functools.lru_cache(maxsize=64)
-def _day_of(day_number: int) -> str:
-    return datetime.fromtimestamp(day_number * 86400, UTC).strftime("%Y-%m-%d")
-
-
-def utc_day(ts: float) -> str:
-    return _day_of(int(ts // 86400))
+# The rollup dimensions as read from ledger rows, and the usage_daily sums as the rows give them.
+_ROW_DIMENSIONS = {
+    "day": "day", "team": "COALESCE(team, '')", "route": "COALESCE(route, '')",
+    "model": "COALESCE(served_model, requested)", "provider": "COALESCE(provider, '')",
+    "locality": "COALESCE(locality, '')",
+}  # fmt: skip
+_ROLLUP_SUMS = (
+    "SUM(requests), SUM(errors), SUM(sensitive), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
+    "SUM(cost), SUM(counterfactual_cost), SUM(latency_ms_sum)"
+)
+_ROW_SUMS = (
+    "COUNT(*), SUM(status >= 400), SUM(classes != ''), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
+    "SUM(cost), SUM(counterfactual_cost), SUM(latency_ms)"
+)
+Read = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
 class _Replayed(Exception):
@@ -140,6 +150,7 @@ class SQLiteStore:
         conn.executemany(rollups.UPSERT_KEY, inc.key_rows())
         conn.executemany(rollups.UPSERT_LATENCY, inc.latency_rows())
         conn.executemany(rollups.UPSERT_MINUTE, inc.minute_rows())
+        conn.executemany(rollups.UPSERT_DECISION, inc.decision_rows())
 
     @staticmethod
     def _split(since: float) -> tuple[str, tuple[float, float] | None]:
@@ -201,9 +212,7 @@ class SQLiteStore:
     def daily(self, f: RollupFilter, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]:
         """Rollup totals grouped by ``group_by`` (a subset of :data:`DAILY_DIMENSIONS`); dimensions not
         grouped by come back as ``""``."""
-        unknown = set(group_by) - set(DAILY_DIMENSIONS)
-        if unknown or not group_by:
-            raise ValueError(f"group_by: unknown dimensions {sorted(unknown)} (known: {DAILY_DIMENSIONS})")
+        _check_group_by(group_by)
         where, args = self._where(f)
         dims = ", ".join(d if d in group_by else "''" for d in DAILY_DIMENSIONS)
         keys = ", ".join(group_by)
@@ -229,6 +238,85 @@ class SQLiteStore:
             (int(since // 60), int(until // 60) + 1),
         )
         return int(rows[0][0] or 0)
+
+    # windows ----------------------------------------------------------------------------------------
+    @contextmanager
+    def _snapshot(self) -> Iterator[Read]:
+        """Reads that see one state of the ledger (a rollup day and the rows subtracted from it must
+        agree, whoever else writes to the file)."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield lambda sql, args: self._conn.execute(sql, args).fetchall()
+            finally:
+                self._conn.execute("COMMIT")
+
+    @staticmethod
+    def _plan(read: Read, since: float, until: float) -> tuple[WindowPlan, tuple[str, str] | None]:
+        """The window's plan, and its rollup days as an inclusive range of ``YYYY-MM-DD``."""
+
+        def rows_between(lo: float, hi: float) -> int:
+            sql = "SELECT COALESCE(SUM(requests), 0) FROM requests_minutely WHERE minute >= ? AND minute < ?"
+            return int(read(sql, (int(lo // 60), int(-(-hi // 60))))[0][0])
+
+        p = plan_window(since, until, rows_between)
+        return p, None if p.days is None else (utc_day(p.days[0]), utc_day(p.days[1] - 1))
+
+    def usage_window(self, since: float, until: float, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]:
+        """Totals of ``[since, until)`` grouped by ``group_by``: whole days from ``usage_daily``, the
+        edges from the ledger's ``ts`` index (see ``store/windows.py``)."""
+        _check_group_by(group_by)
+        rollup_dims = ", ".join(d if d in group_by else "''" for d in DAILY_DIMENSIONS)
+        row_dims = ", ".join(_ROW_DIMENSIONS[d] if d in group_by else "''" for d in DAILY_DIMENSIONS)
+        keys = ", ".join(str(i + 1) for i, d in enumerate(DAILY_DIMENSIONS) if d in group_by)
+        totals: dict[tuple[str, ...], list[float]] = {}
+
+        def add(rows: list[tuple[Any, ...]], sign: int) -> None:
+            for row in rows:
+                t = totals.setdefault(row[:6], [0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0])
+                for i, v in enumerate(row[6:]):
+                    t[i] += sign * (v or 0)
+
+        with self._snapshot() as read:
+            p, days = self._plan(read, since, until)
+            if days is not None:
+                sql = (
+                    f"SELECT {rollup_dims}, {_ROLLUP_SUMS} FROM usage_daily WHERE day >= ? AND day <= ? GROUP BY {keys}"
+                )
+                add(read(sql, days), 1)
+            for sign, stretches in ((1, p.add), (-1, p.subtract)):
+                for lo, hi in stretches:
+                    sql = f"SELECT {row_dims}, {_ROW_SUMS} FROM requests WHERE ts >= ? AND ts < ? GROUP BY {keys}"
+                    add(read(sql, (lo, hi)), sign)
+        return [_rollup(k, v) for k, v in sorted(totals.items()) if v[0]]
+
+    def decisions_window(self, since: float, until: float) -> list[DecisionCount]:
+        """Requests per route, model and reason code over ``[since, until)``: whole days from
+        ``decisions_daily``, the edges from the ledger's rows."""
+        counts: dict[tuple[str, str, str], int] = {}
+        with self._snapshot() as read:
+            p, days = self._plan(read, since, until)
+            if days is not None:
+                sql = "SELECT route, model, reason, SUM(requests) FROM decisions_daily WHERE day >= ? AND day <= ? GROUP BY 1, 2, 3"
+                for route, model, reason, n in read(sql, days):
+                    counts[(route, model, reason)] = counts.get((route, model, reason), 0) + n
+            for sign, stretches in ((1, p.add), (-1, p.subtract)):
+                for lo, hi in stretches:
+                    sql = (
+                        "SELECT COALESCE(route, ''), COALESCE(served_model, ''), reasons, fallback_chain, COUNT(*) "
+                        "FROM requests WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4"
+                    )
+                    for route, model, reasons, chain, n in read(sql, (lo, hi)):
+                        for code in stored_codes(route, reasons, chain):
+                            counts[(route, model, code)] = counts.get((route, model, code), 0) + sign * n
+        return [DecisionCount("", *k, n) for k, n in sorted(counts.items()) if n]
+
+    def recent_errors(self, since: float, until: float, limit: int = 15) -> list[LedgerRecord]:
+        """Failed requests of ``[since, until)``, newest first, read from the errors' partial index."""
+        return self._records(
+            "INDEXED BY requests_errors WHERE status >= 400 AND ts >= ? AND ts < ? ORDER BY ts DESC, rowid DESC LIMIT ?",
+            (since, until, limit),
+        )
 
     def get(self, request_id: str) -> LedgerRecord | None:
         found = self._records("WHERE id = ?", (request_id,))
@@ -283,6 +371,21 @@ class SQLiteStore:
         with self._lock:
             cur = self._conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ? AND revoked = 0", (key_id,))
             return cur.rowcount > 0
+
+
+def _rollup(key: tuple[str, ...], sums: list[float]) -> DailyRollup:
+    day, team, route, model, provider, locality = key
+    requests, errors, sensitive, input_tokens, output_tokens, cached = (int(x) for x in sums[:6])
+    return DailyRollup(
+        day, team, route, model, provider, locality, requests, errors, sensitive, input_tokens, output_tokens,
+        cached, sums[6], sums[7], sums[8],
+    )  # fmt: skip
+
+
+def _check_group_by(group_by: Sequence[str]) -> None:
+    unknown = set(group_by) - set(DAILY_DIMENSIONS)
+    if unknown or not group_by:
+        raise ValueError(f"group_by: unknown dimensions {sorted(unknown)} (known: {DAILY_DIMENSIONS})")
 
 
 def _key(row: tuple[Any, ...]) -> KeyRecord:
