@@ -130,13 +130,13 @@ def parse_completion(data: Any, model: str) -> ChatResponse:
 # ----------------------------------------------------------------------------------------------- embeddings
 
 
-def _base64_floats(vector: list[float]) -> str:
+def base64_floats(vector: list[float]) -> str:
     """OpenAI's base64 encoding: little-endian float32 values (what the openai SDK asks for by default)."""
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def render_embeddings(vectors: list[list[float]], model: str, usage: Usage, encoding: str | None = None) -> JSON:
-    encode: Any = _base64_floats if encoding == "base64" else (lambda v: v)
+    encode: Any = base64_floats if encoding == "base64" else (lambda v: v)
     return {
         "object": "list",
         "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
