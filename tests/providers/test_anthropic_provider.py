@@ -29,10 +29,11 @@ from switchyard.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
-from switchyard.providers.anthropic import AnthropicProvider, anthropic_body
+from switchyard.providers.anthropic import AnthropicProvider
 from switchyard.providers.base import ProviderContext
 from switchyard.providers.transport import HttpTransport
 from switchyard.types import ChatRequest, Chunk
+from switchyard.wire.anthropic import anthropic_body
 
 MESSAGE = {
     "id": "msg_01",

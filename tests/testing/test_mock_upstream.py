@@ -19,7 +19,8 @@ import openai
 import pytest
 
 import switchyard.testing
-from switchyard.testing import Fault, FaultKind, MockUpstream
+from switchyard.testing import Fault, FaultKind, MockUpstream, _wire
+from switchyard.wire.anthropic import finish_reason
 
 TOOLS: list[openai.types.chat.ChatCompletionToolParam] = [
     {
@@ -419,3 +420,10 @@ def test_standalone_process_and_control_endpoints() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+@pytest.mark.parametrize("finish", sorted(_wire.ANTHROPIC_STOP))
+def test_mock_stop_reasons_read_back_as_the_finish(finish: str) -> None:
+    """The mock's own stop-reason table and the gateway's upstream one agree (neither is derived from the
+    other, so this is a check, not a tautology)."""
+    assert finish_reason(_wire.ANTHROPIC_STOP[finish]) == finish

@@ -26,7 +26,8 @@ from switchyard.errors import (
     UpstreamTimeout,
 )
 from switchyard.types import ChatResponse, Chunk, FunctionCall, ToolCall, ToolCallDelta, Usage
-from switchyard.wire.anthropic import AnthropicStreamEncoder, error_body, parse_messages_request, render_message
+from switchyard.wire.anthropic import error_body, parse_messages_request, render_message
+from switchyard.wire.anthropic_stream import AnthropicStreamEncoder
 
 PNG = "iVBORw0KGgo="
 

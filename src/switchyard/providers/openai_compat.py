@@ -1,5 +1,7 @@
 """Any server speaking the OpenAI chat/embeddings wire format: OpenAI, vLLM, SGLang, Ollama, llama.cpp
-server, DeepSeek, Together, OpenRouter, Groq."""
+server, DeepSeek, Together, OpenRouter, Groq. The HTTP side (URL, headers, posting, reading ``data:``
+lines up to ``[DONE]``, error statuses); reading the answers is :mod:`switchyard.wire.openai` and
+:mod:`switchyard.wire.openai_stream`."""
 
 from __future__ import annotations
 
@@ -8,24 +10,12 @@ from typing import Any
 
 import orjson
 
-from ..errors import (
-    UpstreamError,
-    UpstreamProtocolError,
-)
-from ..types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse, ToolCall, ToolCallDelta, Usage
+from ..errors import UpstreamProtocolError
+from ..types import ChatRequest, ChatResponse, Chunk, EmbeddingResponse
+from ..wire.openai import parse_completion, parse_embeddings
+from ..wire.openai_stream import parse_chunk
 from .base import Provider
 from .http_errors import status_error
-
-
-def parse_usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    details = raw.get("prompt_tokens_details") or {}
-    return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
-    )
 
 
 class OpenAICompatProvider(Provider):
@@ -55,22 +45,7 @@ class OpenAICompatProvider(Provider):
         body["stream"] = False
         body.pop("stream_options", None)
         data = await self._post("/chat/completions", body)
-        try:
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-            calls = message.get("tool_calls")
-            return ChatResponse(
-                id=str(data.get("id") or ""),
-                model=str(data.get("model") or self.model.upstream_name),
-                created=int(data.get("created") or 0),
-                content=message.get("content"),
-                finish_reason=str(choice.get("finish_reason") or "stop"),
-                tool_calls=[ToolCall.model_validate(c) for c in calls] if calls else None,
-                usage=parse_usage(data.get("usage")),
-                logprobs=logprobs if isinstance(logprobs := choice.get("logprobs"), dict) else None,
-            )
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise UpstreamProtocolError(f"upstream response has an unexpected shape: {exc}") from exc
+        return parse_completion(data, self.model.upstream_name)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         body = self.upstream_body(request)
@@ -91,7 +66,7 @@ class OpenAICompatProvider(Provider):
                 if payload == "[DONE]":
                     await response.finish()
                     return
-                chunk = _parse_chunk(payload)
+                chunk = parse_chunk(payload)
                 if chunk is not None:
                     yield chunk
             raise UpstreamProtocolError("upstream stream ended before [DONE]")
@@ -99,47 +74,4 @@ class OpenAICompatProvider(Provider):
     async def embed(self, inputs: list[str]) -> EmbeddingResponse:
         body: dict[str, Any] = {"model": self.model.upstream_name, "input": inputs}
         data = await self._post("/embeddings", body)
-        try:
-            rows = sorted(data["data"], key=lambda r: r.get("index", 0))
-            vectors = [list(map(float, r["embedding"])) for r in rows]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UpstreamProtocolError(f"upstream embeddings have an unexpected shape: {exc}") from exc
-        return EmbeddingResponse(vectors, self.model.name, parse_usage(data.get("usage")) or Usage())
-
-
-def _parse_chunk(payload: str) -> Chunk | None:
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamProtocolError("upstream stream carried malformed JSON") from exc
-    if not isinstance(data, dict):
-        raise UpstreamProtocolError("upstream stream chunk is not an object")
-    if "error" in data:
-        err = data["error"]
-        message = err.get("message") if isinstance(err, dict) else str(err)
-        raise UpstreamError(f"upstream stream error: {message}")
-    usage = parse_usage(data.get("usage"))
-    choices = data.get("choices") or []
-    if not choices:
-        return Chunk(usage=usage) if usage else None
-    choice = choices[0]
-    delta = choice.get("delta") or {}
-    calls = None
-    if delta.get("tool_calls"):
-        calls = []
-        for c in delta["tool_calls"]:
-            fn = c.get("function") or {}
-            calls.append(
-                ToolCallDelta(
-                    index=int(c.get("index", 0)),
-                    id=c.get("id"),
-                    name=fn.get("name"),
-                    arguments=fn.get("arguments") or "",
-                )
-            )
-    return Chunk(
-        content=delta.get("content"),
-        tool_calls=calls,
-        finish_reason=choice.get("finish_reason"),
-        usage=usage,
-    )
+        return parse_embeddings(data, self.model.name)

@@ -3,22 +3,30 @@
 Answers are deterministic: the text is ``echo: `` followed by the last user message, cut to a word
 limit; a "token" is a whitespace-separated word; embeddings are unit vectors derived from a SHA-256 of
 the text.
+
+The mock is what switchyard's upstream-side wire code (:mod:`switchyard.wire`) is tested against, so it
+writes out its own stop-reason table, usage, error types and event framing instead of calling the
+gateway's renderers: rendered by the gateway's code, they would agree with the gateway's parsers by
+construction, and a mistake made the same way in both directions would pass every test. Only the float32
+packing of base64 embeddings is shared: the gateway never reads base64 from an upstream, and the mock's
+tests decode it independently.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import math
-import struct
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from switchyard.wire.openai import base64_floats
+
 JSON = dict[str, Any]
 
 OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+# Internal finish -> Anthropic stop_reason, as Anthropic sends it (not switchyard.wire.anthropic's: see above).
 ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 ARGUMENT_PIECE = 16  # characters of tool-call arguments per streamed delta
 
@@ -425,7 +433,7 @@ def embeddings(raw_input: Any, model: str, dim: int, encoding: str | None) -> JS
         vector = embedding(text, dim)
         value: Any = vector
         if encoding == "base64":
-            value = base64.b64encode(struct.pack(f"<{dim}f", *vector)).decode()
+            value = base64_floats(vector)
         data.append({"object": "embedding", "index": i, "embedding": value})
     tokens = sum(max(1, _words(t)) for t in texts)
     return {

@@ -1,9 +1,13 @@
-"""The Anthropic Messages edge (``POST /v1/messages``).
+"""The Anthropic Messages format, both ways: what clients send and receive at ``POST /v1/messages``, and
+what switchyard sends to and reads from Anthropic upstreams. Events (streams) are in
+:mod:`switchyard.wire.anthropic_stream`.
 
-Requests are validated with pydantic models of the Anthropic format and translated into the internal,
-OpenAI-shaped :class:`~switchyard.types.ChatRequest`; answers and stream chunks are translated back.
+Client requests are validated with pydantic models of the Anthropic format and translated into the
+internal, OpenAI-shaped :class:`~switchyard.types.ChatRequest` (:func:`parse_messages_request`);
+:func:`anthropic_body` translates an internal request into an upstream Messages body. Whole answers go
+out with :func:`render_message` and come back with :func:`parse_message`.
 
-Mapping notes:
+Client requests -> internal:
 
 - ``system`` (a string or text blocks) becomes the first message, with role ``system``.
 - ``tool_use`` blocks become the assistant message's ``tool_calls``; each ``tool_result`` block becomes
@@ -13,23 +17,40 @@ Mapping notes:
   whether they reach the upstream); ``tool_choice.disable_parallel_tool_use`` becomes
   ``parallel_tool_calls: false``.
 - ``thinking`` / ``redacted_thinking`` blocks in the history are dropped: other upstreams cannot use them.
-- Usage: internally ``prompt_tokens`` includes cached tokens (OpenAI meaning); Anthropic's
-  ``input_tokens`` excludes them, so ``input_tokens = prompt_tokens - cached_tokens``.
+
+Internal -> upstream requests:
+
+- ``system`` / ``developer`` messages -> ``system``; ``tool`` messages -> ``tool_result`` blocks in a
+  user message; consecutive messages of one role are merged (the API wants alternating roles), with
+  ``tool_result`` blocks first as the API requires.
+- ``tool_choice`` none/auto/required/function -> none/auto/any/tool; ``parallel_tool_calls: false``
+  -> ``disable_parallel_tool_use``; ``stop`` -> ``stop_sequences``; ``user`` -> ``metadata.user_id``.
+- ``temperature`` is clamped to Anthropic's 0..1; ``seed`` and the penalties have no equivalent and
+  are dropped; ``top_k`` (an extra field) is passed as Anthropic's own parameter.
+- ``response_format`` has no Anthropic equivalent: a system instruction asks for JSON (quoting the
+  schema for ``json_schema``). The answer is not validated against the schema.
+- Other extra fields go upstream only when the model's ``unknown_params`` is ``pass``; the model's
+  ``params`` are added to every request (client values win).
+
+Usage: internally ``prompt_tokens`` includes cached tokens (OpenAI meaning); Anthropic's
+``input_tokens`` excludes them, so ``input_tokens = prompt_tokens - cached_tokens`` going out, and
+``prompt_tokens = input_tokens + cache reads + cache writes`` coming back.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import InvalidRequest, SwitchyardError
-from ..types import JSON, ChatRequest, ChatResponse, Chunk, FunctionCall, Message, ToolCall, Usage
+from ..errors import InvalidRequest, SwitchyardError, UpstreamProtocolError
+from ..types import JSON, ChatRequest, ChatResponse, FunctionCall, Message, ToolCall, Usage
+from .base import StreamEncoder
 
-# --------------------------------------------------------------------------------------------- request
+# ------------------------------------------------------------------------------ requests: client -> internal
 
 
 class _Block(BaseModel):
@@ -278,8 +299,160 @@ def _translate_message(m: AnthropicMessage, i: int) -> list[Message]:
     return out
 
 
-# -------------------------------------------------------------------------------------------- response
+# ---------------------------------------------------------------------------- requests: internal -> upstream
 
+DEFAULT_MAX_TOKENS = 4096
+# Extra fields with a native Anthropic meaning: always translated, never subject to unknown_params.
+_NATIVE_EXTRAS = frozenset({"top_k", "parallel_tool_calls"})
+
+
+def _image_block(url: str) -> JSON:
+    if url.startswith("data:") and ";base64," in url:
+        media_type, data = url[5:].split(";base64,", 1)
+        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _content_blocks(msg: Message, i: int) -> list[JSON]:
+    if msg.content is None:
+        return []
+    if isinstance(msg.content, str):
+        return [{"type": "text", "text": msg.content}] if msg.content else []
+    blocks: list[JSON] = []
+    for j, part in enumerate(msg.content):
+        kind = part.get("type")
+        if kind == "text":
+            if part.get("text"):
+                blocks.append({"type": "text", "text": str(part["text"])})
+        elif kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str):
+                raise InvalidRequest("image_url part without a url", param=f"messages.{i}.content.{j}")
+            blocks.append(_image_block(url))
+        else:
+            where = f"messages.{i}.content.{j}"
+            raise InvalidRequest(f"content part type {kind!r} is not supported by Anthropic models", param=where)
+    return blocks
+
+
+def _messages(request: ChatRequest) -> tuple[list[str], list[JSON]]:
+    """System texts and the alternating user/assistant messages."""
+    system: list[str] = []
+    turns: list[tuple[str, list[JSON]]] = []
+    for i, msg in enumerate(request.messages):
+        if msg.role in ("system", "developer"):
+            if msg.text():
+                system.append(msg.text())
+            continue
+        if msg.role == "tool":
+            role = "user"
+            result: JSON = {"type": "tool_result", "tool_use_id": msg.tool_call_id or ""}
+            if msg.text():  # the API refuses empty text, but a result may have no content at all
+                result["content"] = msg.text()
+            blocks = [result]
+        else:
+            role = msg.role
+            blocks = _content_blocks(msg, i)
+            for tc in msg.tool_calls or []:
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": tc.id,
+                        "name": tc.function.name,
+                        "input": tool_input(tc.function.arguments),
+                    }
+                )
+        if not blocks:
+            continue
+        if turns and turns[-1][0] == role:
+            turns[-1][1].extend(blocks)
+        else:
+            turns.append((role, blocks))
+
+    messages: list[JSON] = []
+    for role, blocks in turns:
+        # tool_result blocks must come first in their user message (stable sort keeps their order).
+        blocks.sort(key=lambda b: b["type"] != "tool_result")
+        single_text = len(blocks) == 1 and blocks[0]["type"] == "text"
+        messages.append({"role": role, "content": blocks[0]["text"] if single_text else blocks})
+    return system, messages
+
+
+def _json_instruction(request: ChatRequest) -> str | None:
+    fmt = request.response_format
+    if fmt is None or fmt.type == "text":
+        return None
+    text = "Respond with a single valid JSON object only: no prose, no code fences."
+    if fmt.type == "json_schema" and fmt.json_schema:
+        schema = fmt.json_schema.get("schema", fmt.json_schema)
+        text += " The object must match this JSON schema:\n" + json.dumps(schema, ensure_ascii=False)
+    return text
+
+
+def _tool_choice(choice: Any) -> JSON | None:
+    if choice is None:
+        return None
+    if isinstance(choice, str):
+        mapped = {"none": "none", "auto": "auto", "required": "any"}.get(choice)
+        return {"type": mapped} if mapped else None
+    name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+    if not name:
+        raise InvalidRequest("tool_choice must name a function", param="tool_choice")
+    return {"type": "tool", "name": name}
+
+
+def anthropic_body(request: ChatRequest, *, model: str, pass_unknown: bool, params: JSON) -> JSON:
+    """The Anthropic Messages request body for an internal request (without ``stream``)."""
+    system, messages = _messages(request)
+    instruction = _json_instruction(request)
+    if instruction:
+        system.append(instruction)
+    body: JSON = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": request.output_limit() or DEFAULT_MAX_TOKENS,
+    }
+    if system:
+        body["system"] = "\n\n".join(system)
+    if request.temperature is not None:
+        body["temperature"] = min(request.temperature, 1.0)
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop_list():
+        body["stop_sequences"] = request.stop_list()
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
+    extras = request.extra_fields()
+    if extras.get("top_k") is not None:
+        body["top_k"] = extras["top_k"]
+    if request.tools:
+        body["tools"] = [
+            {
+                "name": t.function.name,
+                **({"description": t.function.description} if t.function.description else {}),
+                "input_schema": t.function.parameters or {"type": "object", "properties": {}},
+            }
+            for t in request.tools
+        ]
+        choice = _tool_choice(request.tool_choice)
+        if extras.get("parallel_tool_calls") is False:
+            choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
+        if choice is not None:
+            body["tool_choice"] = choice
+    if pass_unknown:
+        for k, v in extras.items():
+            if k not in _NATIVE_EXTRAS:
+                body.setdefault(k, v)
+    for k, v in params.items():
+        body.setdefault(k, v)
+    return body
+
+
+# ------------------------------------------------------------------------------------- stop / finish reasons
+
+# Internal -> client (``_STOP_REASONS``) and upstream -> internal (``_FINISH``). Every internal reason survives
+# the trip out and back; tests/wire/test_anthropic_tables.py checks it and lists what the inverse loses.
 _STOP_REASONS = {
     "stop": "end_turn",
     "length": "max_tokens",
@@ -297,7 +470,27 @@ def stop_reason(finish_reason: str | None) -> str:
     return _STOP_REASONS.get(finish_reason or "stop", "end_turn")
 
 
-def _usage(usage: Usage | None) -> JSON:
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def finish_reason(stop_reason: str | None) -> str:
+    """An upstream's Anthropic ``stop_reason`` -> internal (OpenAI) finish reason; unknown ones are ``stop``."""
+    return _FINISH.get(stop_reason or "end_turn", "stop")
+
+
+# ---------------------------------------------------------------------------------------------------- usage
+
+
+def usage_json(usage: Usage | None) -> JSON:
+    """Internal usage -> Anthropic ``usage`` (``input_tokens`` without the cached ones)."""
     u = usage or Usage()
     return {
         "input_tokens": max(u.prompt_tokens - u.cached_tokens, 0),
@@ -305,6 +498,21 @@ def _usage(usage: Usage | None) -> JSON:
         "cache_read_input_tokens": u.cached_tokens,
         "cache_creation_input_tokens": 0,
     }
+
+
+def parse_usage(raw: Any) -> Usage:
+    """An upstream's Anthropic ``usage`` -> internal usage (cache reads and writes count as prompt)."""
+    u = raw if isinstance(raw, dict) else {}
+    cached = int(u.get("cache_read_input_tokens") or 0)
+    created = int(u.get("cache_creation_input_tokens") or 0)
+    return Usage(
+        prompt_tokens=int(u.get("input_tokens") or 0) + cached + created,
+        completion_tokens=int(u.get("output_tokens") or 0),
+        cached_tokens=cached,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ responses
 
 
 def tool_input(arguments: str) -> JSON:
@@ -324,7 +532,7 @@ def new_message_id(internal_id: str | None = None) -> str:
 
 
 def render_message(resp: ChatResponse, model: str) -> JSON:
-    """Internal response -> Anthropic message JSON."""
+    """Internal response -> Anthropic message JSON for a client."""
     content: list[JSON] = []
     if resp.content:
         content.append({"type": "text", "text": resp.content})
@@ -347,8 +555,35 @@ def render_message(resp: ChatResponse, model: str) -> JSON:
         "content": content,
         "stop_reason": stop_reason(resp.finish_reason),
         "stop_sequence": None,
-        "usage": _usage(resp.usage),
+        "usage": usage_json(resp.usage),
     }
+
+
+def parse_message(data: Any) -> ChatResponse:
+    """An upstream's Anthropic message JSON -> internal response. Raises :class:`UpstreamProtocolError`."""
+    try:
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for block in data["content"]:
+            if block["type"] == "text":
+                texts.append(block["text"])
+            elif block["type"] == "tool_use":
+                arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+                calls.append(ToolCall(id=block["id"], function=FunctionCall(name=block["name"], arguments=arguments)))
+        return ChatResponse(
+            id=str(data["id"]),
+            model=str(data.get("model") or ""),
+            created=int(time.time()),
+            content="".join(texts) if texts else None,
+            finish_reason=finish_reason(data.get("stop_reason")),
+            tool_calls=calls or None,
+            usage=parse_usage(data.get("usage")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UpstreamProtocolError(f"unexpected Anthropic response: {exc!r}") from exc
+
+
+# --------------------------------------------------------------------------------------------------- errors
 
 
 def _error_type(err: SwitchyardError) -> str:
@@ -372,148 +607,14 @@ def error_body(err: SwitchyardError) -> JSON:
     return {"type": "error", "error": {"type": _error_type(err), "message": err.message}}
 
 
-# ---------------------------------------------------------------------------------------------- stream
-
-
-def sse_event(event: JSON) -> bytes:
-    """One server-sent event in Anthropic's framing: ``event: <type>`` then ``data: <json>``."""
-    return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-
-
-class AnthropicStreamEncoder:
-    """Turns internal stream chunks into Anthropic Messages SSE events.
-
-    Call :meth:`encode` for each chunk and :meth:`finish` once at the end; both return the encoded
-    events to write (possibly none). ``message_start`` goes out with the first output, carrying
-    ``input_tokens`` if the caller knows it up front; final usage goes in ``message_delta``.
-
-    Blocks are opened and closed one at a time, like the real API. A fragment for a tool call whose
-    block was already closed (an upstream interleaving parallel calls) is still sent with that block's
-    index, which the official SDKs accumulate correctly.
-    """
-
-    def __init__(self, model: str, message_id: str | None = None, input_tokens: int = 0) -> None:
-        self.model = model
-        self.message_id = message_id or new_message_id()
-        self.input_tokens = input_tokens
-        self._started = False
-        self._finished = False
-        self._open: int | None = None  # index of the open content block
-        self._open_is_text = False
-        self._next_index = 0
-        self._tool_blocks: dict[int, int] = {}  # internal tool-call index -> block index
-        self._finish_reason: str | None = None
-        self._usage: Usage | None = None
-        self.extra: JSON = {}  # extra top-level fields of the final message_delta (switchyard's own block)
-
-    def start(self) -> list[bytes]:
-        """The ``message_start`` and a ``ping`` (once; later calls return nothing)."""
-        if self._started:
-            return []
-        self._started = True
-        message: JSON = {
-            "id": self.message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": self.input_tokens, "output_tokens": 0},
-        }
-        return [sse_event({"type": "message_start", "message": message}), sse_event({"type": "ping"})]
-
-    def encode(self, chunk: Chunk) -> list[bytes]:
-        out = self.start()
-        if chunk.content:
-            if self._open is None or not self._open_is_text:
-                out += self._open_block({"type": "text", "text": ""}, is_text=True)
-            out.append(self._delta(self._open, {"type": "text_delta", "text": chunk.content}))
-        for tc in chunk.tool_calls or []:
-            block = self._tool_blocks.get(tc.index)
-            if block is None:
-                out += self._open_block(
-                    {
-                        "type": "tool_use",
-                        "id": tc.id or f"toolu_{uuid.uuid4().hex[:24]}",
-                        "name": tc.name or "",
-                        "input": {},
-                    },
-                    is_text=False,
-                )
-                block = self._tool_blocks[tc.index] = self._next_index - 1
-            if tc.arguments:
-                out.append(self._delta(block, {"type": "input_json_delta", "partial_json": tc.arguments}))
-        if chunk.finish_reason:
-            self._finish_reason = chunk.finish_reason
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        return out
-
-    def finish(self, usage: Usage | None = None, error: SwitchyardError | None = None) -> list[bytes]:
-        """Close the message: ``message_delta`` (stop reason, final usage) and ``message_stop``; or,
-        when ``error`` is given, an ``error`` event (the API sends nothing after it)."""
-        if self._finished:
-            return []
-        self._finished = True
-        if error is not None:
-            return [sse_event(error_body(error))]
-        out = self.start()
-        if self._next_index == 0:  # clients commonly read content[0]: never leave it empty
-            out += self._open_block({"type": "text", "text": ""}, is_text=True)
-        out += self._close_block()
-        final = usage or self._usage
-        totals = _usage(final if final is not None else Usage(prompt_tokens=self.input_tokens))
-        delta = {"stop_reason": stop_reason(self._finish_reason), "stop_sequence": None}
-        out.append(sse_event({"type": "message_delta", "delta": delta, "usage": totals, **self.extra}))
-        out.append(sse_event({"type": "message_stop"}))
-        return out
-
-    def _open_block(self, block: JSON, *, is_text: bool) -> list[bytes]:
-        out = self._close_block()
-        self._open = self._next_index
-        self._open_is_text = is_text
-        self._next_index += 1
-        out.append(sse_event({"type": "content_block_start", "index": self._open, "content_block": block}))
-        return out
-
-    def _close_block(self) -> list[bytes]:
-        if self._open is None:
-            return []
-        index, self._open = self._open, None
-        return [sse_event({"type": "content_block_stop", "index": index})]
-
-    @staticmethod
-    def _delta(index: int | None, delta: JSON) -> bytes:
-        return sse_event({"type": "content_block_delta", "index": index, "delta": delta})
-
-
-class _StreamEncoder:
-    """The Anthropic event encoder behind the byte-oriented ``StreamEncoder`` protocol."""
-
-    def __init__(self, model: str, request_id: str) -> None:
-        self._enc = AnthropicStreamEncoder(model, new_message_id(request_id))
-
-    def encode(self, chunk: Chunk) -> bytes:
-        return b"".join(self._enc.encode(chunk))
-
-    def finish(self, usage: Usage | None) -> bytes:
-        return b"".join(self._enc.finish(usage))
-
-    def error(self, err: SwitchyardError) -> bytes:
-        return b"".join(self._enc.finish(error=err))
-
-    def extension(self, data: JSON) -> bytes:
-        # A new event type would break clients; an extra field on the final message_delta does not.
-        self._enc.extra["switchyard"] = data
-        return b""
-
-
 class AnthropicChatWire:
     """Messages API answers and event streams."""
 
     def render(self, resp: ChatResponse, model: str, request_id: str) -> JSON:
         return render_message(resp, model)
 
-    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> _StreamEncoder:
-        return _StreamEncoder(model, request_id)
+    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> StreamEncoder:
+        # Imported here: the stream module builds on this one (stop reasons, usage, ids, error bodies).
+        from .anthropic_stream import WireStreamEncoder
+
+        return WireStreamEncoder(model, request_id)

@@ -1,5 +1,13 @@
-"""The OpenAI wire format at the edge: request validation with errors that name the field, and
-rendering of responses, stream chunks and errors."""
+"""The OpenAI wire format, both ways: what clients send and receive (chat completions, embeddings,
+errors) and what switchyard reads back from OpenAI-compatible upstreams. Stream chunks are in
+:mod:`switchyard.wire.openai_stream`.
+
+The internal request *is* the OpenAI chat request, so the request needs no translation either way:
+clients' bodies are validated into it (:func:`parse_chat_request`, with errors that name the field), and
+an upstream's body is its dump (``Provider.upstream_body``). Responses and usage are translated both
+ways: :func:`render_response` / :func:`parse_completion`, :func:`usage_json` / :func:`parse_usage`,
+:func:`render_embeddings` / :func:`parse_embeddings`.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +16,15 @@ import struct
 import time
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InvalidRequest, SwitchyardError
-from ..types import JSON, ChatRequest, ChatResponse, Chunk, EmbeddingRequest, Usage
+from ..errors import InvalidRequest, SwitchyardError, UpstreamProtocolError
+from ..types import JSON, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, ToolCall, Usage
+from .base import StreamEncoder
 
 M = TypeVar("M", bound=BaseModel)
+
+# ------------------------------------------------------------------------------ requests: client -> internal
 
 
 def validation_error(exc: ValidationError, prefix: str = "") -> InvalidRequest:
@@ -50,7 +60,11 @@ def parse_embedding_request(body: Any) -> EmbeddingRequest:
     return req
 
 
+# ---------------------------------------------------------------------------------------------------- usage
+
+
 def usage_json(usage: Usage) -> JSON:
+    """Internal usage -> OpenAI ``usage`` (cached tokens in ``prompt_tokens_details`` when there are some)."""
     out: JSON = {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -59,6 +73,21 @@ def usage_json(usage: Usage) -> JSON:
     if usage.cached_tokens:
         out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
     return out
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """An upstream's ``usage`` -> internal usage; ``None`` when there is none."""
+    if not isinstance(raw, dict):
+        return None
+    details = raw.get("prompt_tokens_details") or {}
+    return Usage(
+        prompt_tokens=int(raw.get("prompt_tokens") or 0),
+        completion_tokens=int(raw.get("completion_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ responses
 
 
 def render_response(resp: ChatResponse, model: str, request_id: str) -> JSON:
@@ -77,52 +106,61 @@ def render_response(resp: ChatResponse, model: str, request_id: str) -> JSON:
     return out
 
 
-class ChunkEncoder:
-    """Encodes internal chunks as OpenAI ``chat.completion.chunk`` SSE events."""
+def parse_completion(data: Any, model: str) -> ChatResponse:
+    """An upstream's chat completion JSON -> internal response (``model`` when it names none).
+    Raises :class:`UpstreamProtocolError`."""
+    try:
+        choice = data["choices"][0]
+        message = choice.get("message") or {}
+        calls = message.get("tool_calls")
+        return ChatResponse(
+            id=str(data.get("id") or ""),
+            model=str(data.get("model") or model),
+            created=int(data.get("created") or 0),
+            content=message.get("content"),
+            finish_reason=str(choice.get("finish_reason") or "stop"),
+            tool_calls=[ToolCall.model_validate(c) for c in calls] if calls else None,
+            usage=parse_usage(data.get("usage")),
+            logprobs=logprobs if isinstance(logprobs := choice.get("logprobs"), dict) else None,
+        )
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise UpstreamProtocolError(f"upstream response has an unexpected shape: {exc}") from exc
 
-    def __init__(self, request_id: str, model: str, created: int, include_usage: bool) -> None:
-        self._head = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
-        self.include_usage = include_usage
-        self._sent_role = False
 
-    def _event(self, payload: JSON) -> bytes:
-        return b"data: " + orjson.dumps(payload) + b"\n\n"
+# ----------------------------------------------------------------------------------------------- embeddings
 
-    def encode(self, chunk: Chunk) -> bytes:
-        if chunk.content is None and not chunk.tool_calls and chunk.finish_reason is None:
-            return b""
-        delta: JSON = {}
-        if not self._sent_role:
-            delta["role"] = "assistant"
-            self._sent_role = True
-        if chunk.content is not None:
-            delta["content"] = chunk.content
-        if chunk.tool_calls:
-            calls = []
-            for tc in chunk.tool_calls:
-                call: JSON = {"index": tc.index, "function": {"arguments": tc.arguments}}
-                if tc.id is not None:
-                    call["id"] = tc.id
-                    call["type"] = "function"
-                if tc.name is not None:
-                    call["function"]["name"] = tc.name
-                calls.append(call)
-            delta["tool_calls"] = calls
-        choice = {"index": 0, "delta": delta, "finish_reason": chunk.finish_reason, "logprobs": None}
-        return self._event({**self._head, "choices": [choice]})
 
-    def finish(self, usage: Usage | None) -> bytes:
-        out = b""
-        if self.include_usage and usage is not None:
-            out += self._event({**self._head, "choices": [], "usage": usage_json(usage)})
-        return out + b"data: [DONE]\n\n"
+def base64_floats(vector: list[float]) -> str:
+    """OpenAI's base64 encoding: little-endian float32 values (what the openai SDK asks for by default)."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
-    def error(self, err: SwitchyardError) -> bytes:
-        return self._event(error_body(err)) + b"data: [DONE]\n\n"
 
-    def extension(self, data: JSON) -> bytes:
-        """A chunk without choices (like the usage chunk) carrying a top-level ``switchyard`` block."""
-        return self._event({**self._head, "choices": [], "switchyard": data})
+def render_embeddings(vectors: list[list[float]], model: str, usage: Usage, encoding: str | None = None) -> JSON:
+    encode: Any = base64_floats if encoding == "base64" else (lambda v: v)
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
+        "model": model,
+        "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens},
+    }
+
+
+def parse_embeddings(data: Any, model: str) -> EmbeddingResponse:
+    """An upstream's embeddings JSON -> internal vectors (in input order) and usage, reported as ``model``.
+    Raises :class:`UpstreamProtocolError`."""
+    try:
+        rows = sorted(data["data"], key=lambda r: r.get("index", 0))
+        vectors = [list(map(float, r["embedding"])) for r in rows]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UpstreamProtocolError(f"upstream embeddings have an unexpected shape: {exc}") from exc
+    return EmbeddingResponse(vectors, model, parse_usage(data.get("usage")) or Usage())
+
+
+# --------------------------------------------------------------------------------------------------- errors
+
+
+def error_body(err: SwitchyardError) -> JSON:
+    return {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
 
 
 class OpenAIChatWire:
@@ -131,25 +169,9 @@ class OpenAIChatWire:
     def render(self, resp: ChatResponse, model: str, request_id: str) -> JSON:
         return render_response(resp, model, "chatcmpl-" + request_id)
 
-    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> ChunkEncoder:
+    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> StreamEncoder:
+        # Imported here: the stream module builds on this one (usage, error bodies).
+        from .openai_stream import ChunkEncoder
+
         include = bool(request.stream_options and request.stream_options.include_usage)
         return ChunkEncoder("chatcmpl-" + request_id, model, int(time.time()), include)
-
-
-def error_body(err: SwitchyardError) -> JSON:
-    return {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
-
-
-def _base64_floats(vector: list[float]) -> str:
-    """OpenAI's base64 encoding: little-endian float32 values (what the openai SDK asks for by default)."""
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-
-
-def render_embeddings(vectors: list[list[float]], model: str, usage: Usage, encoding: str | None = None) -> JSON:
-    encode: Any = _base64_floats if encoding == "base64" else (lambda v: v)
-    return {
-        "object": "list",
-        "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
-        "model": model,
-        "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens},
-    }
