@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..wire import anthropic as wire
+from ..wire.chat import AnthropicChatWire
 from .auth import bearer_key, gateway
 from .chat import respond_chat
 from .http import read_json
@@ -17,7 +18,7 @@ async def messages(request: Request) -> Response:
     # Anthropic clients send x-api-key; Bearer works too.
     principal = gw.auth.authenticate(request.headers.get("x-api-key") or bearer_key(request))
     req = wire.parse_messages_request(await read_json(request, gw.max_body_bytes))
-    return await respond_chat(request, gw, principal, req, "messages", wire.AnthropicChatWire())
+    return await respond_chat(request, gw, principal, req, "messages", AnthropicChatWire())
 
 
 routes = [Route("/v1/messages", messages, methods=["POST"])]

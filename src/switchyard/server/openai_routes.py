@@ -9,6 +9,7 @@ from starlette.routing import Route
 from ..policies.access import may_call
 from ..types import JSON
 from ..wire import openai as wire
+from ..wire.chat import OpenAIChatWire
 from .auth import authenticate, gateway
 from .chat import call_headers, respond_chat
 from .http import JSONBody, read_json, until_disconnect
@@ -18,7 +19,7 @@ async def chat_completions(request: Request) -> Response:
     gw = gateway(request)
     principal = authenticate(request)
     req = wire.parse_chat_request(await read_json(request, gw.max_body_bytes))
-    return await respond_chat(request, gw, principal, req, "chat", wire.OpenAIChatWire())
+    return await respond_chat(request, gw, principal, req, "chat", OpenAIChatWire())
 
 
 async def embeddings(request: Request) -> Response:

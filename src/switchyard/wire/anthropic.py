@@ -48,7 +48,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ..errors import InvalidRequest, SwitchyardError, UpstreamProtocolError
 from ..types import JSON, ChatRequest, ChatResponse, FunctionCall, Message, ToolCall, Usage
-from .base import StreamEncoder
 
 # ------------------------------------------------------------------------------ requests: client -> internal
 
@@ -605,16 +604,3 @@ def _error_type(err: SwitchyardError) -> str:
 def error_body(err: SwitchyardError) -> JSON:
     """The Anthropic-shaped error body for one of switchyard's errors (send it with ``err.status``)."""
     return {"type": "error", "error": {"type": _error_type(err), "message": err.message}}
-
-
-class AnthropicChatWire:
-    """Messages API answers and event streams."""
-
-    def render(self, resp: ChatResponse, model: str, request_id: str) -> JSON:
-        return render_message(resp, model)
-
-    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> StreamEncoder:
-        # Imported here: the stream module builds on this one (stop reasons, usage, ids, error bodies).
-        from .anthropic_stream import WireStreamEncoder
-
-        return WireStreamEncoder(model, request_id)

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import base64
 import struct
-import time
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidRequest, SwitchyardError, UpstreamProtocolError
 from ..types import JSON, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, ToolCall, Usage
-from .base import StreamEncoder
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -161,17 +159,3 @@ def parse_embeddings(data: Any, model: str) -> EmbeddingResponse:
 
 def error_body(err: SwitchyardError) -> JSON:
     return {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
-
-
-class OpenAIChatWire:
-    """Chat completions as OpenAI renders them (``chatcmpl-`` ids from the request id)."""
-
-    def render(self, resp: ChatResponse, model: str, request_id: str) -> JSON:
-        return render_response(resp, model, "chatcmpl-" + request_id)
-
-    def stream_encoder(self, request: ChatRequest, model: str, request_id: str) -> StreamEncoder:
-        # Imported here: the stream module builds on this one (usage, error bodies).
-        from .openai_stream import ChunkEncoder
-
-        include = bool(request.stream_options and request.stream_options.include_usage)
-        return ChunkEncoder("chatcmpl-" + request_id, model, int(time.time()), include)
