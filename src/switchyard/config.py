@@ -299,6 +299,12 @@ class RagConfig(Strict):
     dense_weight: float = Field(default=0.5, ge=0, le=1, description="weight of dense scores; BM25 gets 1 - w")
     rrf_k: float = Field(default=60.0, gt=0)
     top_k: int = Field(default=5, ge=1, le=50, description="chunks injected into a RAG chat")
+    max_collections_per_team: int = Field(
+        default=100, ge=0, description="collections a team's keys may administer (create); the admin key is exempt"
+    )
+    max_documents_per_team: int = Field(
+        default=100_000, ge=0, description="documents in the collections a team administers; the admin key is exempt"
+    )
     rerank: RagRerankConfig | None = None
     sensitivity_classes: dict[str, list[str]] = Field(
         default_factory=lambda: {"confidential": ["health", "pii"], "internal": [], "public": []},

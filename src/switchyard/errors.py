@@ -11,6 +11,7 @@ where they enter; the HTTP layer renders these in one place (``server/errors.py`
     ├── NotFound                404 not_found_error
     ├── PayloadTooLarge         413 invalid_request_error
     ├── RateLimited             429 rate_limit_error
+    │   └── QuotaExceeded           429, code quota_exceeded (a team's RAG collections or documents)
     ├── ConfigError             500 (raised at start-up, never served)
     ├── StoreUnavailable        503 service_unavailable     (a server store, e.g. PostgreSQL, did not answer)
     └── UpstreamError           502 upstream_error          (``retryable`` decides retries/fallbacks)
@@ -82,6 +83,10 @@ class PayloadTooLarge(SwitchyardError):
 class RateLimited(SwitchyardError):
     status = 429
     type = "rate_limit_error"
+
+
+class QuotaExceeded(RateLimited):
+    code = "quota_exceeded"
 
 
 class ConfigError(SwitchyardError):

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from switchyard.config import (
+    AccessConfig,
     GatewayConfig,
     ModelConfig,
     Price,
@@ -53,13 +54,14 @@ def rag_config(upstream_url: str, models_dir: Path) -> GatewayConfig:
             RouteConfig(name="auto", models=["cloud", "onprem"], policy=RoutePolicy(residency={"health": ["on_prem"]}))
         ],
         rag=RagConfig(models_dir=str(models_dir)),
+        access=AccessConfig(roles={"admin": ["*"], "privacy": ["rag:erase"]}),
     )
 
 
-def team_key(gw: RunningGateway, team: str) -> str:
+def team_key(gw: RunningGateway, team: str, roles: tuple[str, ...] = ()) -> str:
     store = SQLiteStore(gw.db_path)
     try:
-        _, secret = create_key(store, team)
+        _, secret = create_key(store, team, roles=roles)
     finally:
         store.close()
     return secret

@@ -239,9 +239,45 @@ def test_erasure_endpoint_drops_cached_answers(gw: RunningGateway, upstream: Moc
     with client(gw, team_key(gw, "oncology")) as c:
         assert c.post("/v1/rag/erase", json={"subject": "patient-kidney", "collections": ["cardio"]}).status_code == 403
     with client(gw, key) as c:
+        # Administering the collection is not enough: erasure (which rewrites the store) needs rag:erase.
+        denied = c.post("/v1/rag/erase", json={"subject": "patient-kidney"})
+        assert denied.status_code == 403 and "rag:erase" in denied.json()["error"]["message"]
+    with client(gw, team_key(gw, "cardiology", roles=("privacy",))) as c:
         r = c.post("/v1/rag/erase", json={"subject": "patient-kidney"})
         assert r.status_code == 200 and r.json()["erased"] == {"cardio": 1}
         hits = c.post("/v1/rag/search", json={"collections": ["cardio"], "query": "dialysis kidneys"}).json()["data"]
         assert all(h["provenance"]["document"] != "kidney" for h in hits)
     after = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
     assert "x-switchyard-cache" not in after.headers and len(upstream.requests) == sent + 1
+
+
+def test_any_key_can_no_longer_make_the_store_compact(gw: RunningGateway) -> None:
+    """The exploit: any valid key POSTed /v1/rag/erase for a subject in no collection of its own, and the
+    store was compacted (VACUUM under the store lock) each time. Now erasure needs rag:erase, and an
+    erasure that erased nothing compacts nothing."""
+    with client(gw, team_key(gw, "anyone")) as c:
+        r = c.post("/v1/rag/erase", json={"subject": "nobody"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_action"
+    with client(gw, team_key(gw, "anyone", roles=("privacy",))) as c:
+        r = c.post("/v1/rag/erase", json={"subject": "nobody"})
+        assert r.status_code == 200 and r.json()["erased"] == {}
+
+
+def test_collections_and_documents_have_per_team_quotas(
+    upstream: MockUpstream, gateway_factory: Callable[..., RunningGateway], tmp_path: Path
+) -> None:
+    cfg = rag_config(upstream.url, tmp_path / "models")
+    cfg.rag.max_collections_per_team = 1
+    cfg.rag.max_documents_per_team = 2
+    gw = gateway_factory(cfg, classify=lambda _req: set())
+    with client(gw, team_key(gw, "small")) as c:
+        assert c.post("/v1/rag/collections", json={"name": "one"}).status_code == 201
+        second = c.post("/v1/rag/collections", json={"name": "two"})
+        assert second.status_code == 429 and second.json()["error"]["code"] == "quota_exceeded"
+        docs = [{"id": f"d{i}", "text": f"document number {i}"} for i in range(3)]
+        too_many = c.post("/v1/rag/collections/one/documents", json={"documents": docs})
+        assert too_many.status_code == 429 and "max_documents_per_team" in too_many.json()["error"]["message"]
+        assert c.post("/v1/rag/collections/one/documents", json={"documents": docs[:2]}).status_code == 201
+        assert c.post("/v1/rag/collections/one/documents", json={"documents": docs[2:]}).status_code == 429
+    with client(gw) as admin:  # the admin key is exempt
+        assert admin.post("/v1/rag/collections", json={"name": "three"}).status_code == 201

@@ -35,7 +35,7 @@ class CallCore:
         if ctx is not None:
             result.rag = ctx
             if ctx.cache_key and not ctx.cached and result.response.content and self.rag is not None:
-                self.rag.remember(ctx, result.response.content)
+                await self.rag.remember(ctx, result.response.content)
         return result
 
     async def stream(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatStream:

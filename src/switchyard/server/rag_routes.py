@@ -17,7 +17,7 @@ from ..rag.serving.service import RagService
 from ..rag.types import Acl, Collection, Document, Hit
 from ..types import JSON
 from ..wire.openai import parse
-from .auth import authenticate, gateway
+from .auth import authenticate, gateway, require
 from .http import JSONBody, read_json
 
 
@@ -160,7 +160,9 @@ async def delete_document(request: Request) -> Response:
 
 
 async def erase(request: Request) -> Response:
-    principal = authenticate(request)
+    # Erasure rewrites the store (compaction): it needs its own permission, besides administering the
+    # collections it erases from.
+    principal = require(request, "rag:erase")
     body: EraseBody = await _body(request, EraseBody)
     erased = await asyncio.to_thread(rag(request).erase_subject, principal, body.subject, body.collections)
     return JSONBody({"object": "rag.erasure", "subject": body.subject, "erased": erased})

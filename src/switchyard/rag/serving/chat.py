@@ -6,6 +6,7 @@ perimeter). Answers cite chunk ids as ``[doc#n]``."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -89,7 +90,7 @@ async def augment(service: RagService, principal: Principal, req: ChatRequest) -
     if options is None:
         return None
     question = _question(req)
-    collections = service.readable(principal, options.collections)
+    collections = await asyncio.to_thread(service.readable, principal, options.collections)
     hits = await service.search(principal, options.collections, question, options.k or service.cfg.top_k)
     data = req.model_dump(exclude_none=True)
     data.pop("switchyard", None)
@@ -101,7 +102,7 @@ async def augment(service: RagService, principal: Principal, req: ChatRequest) -
     if options.cache and service.cfg.cache_answers and not req.stream:
         body = orjson.dumps(new.model_dump(exclude_none=True), option=orjson.OPT_SORT_KEYS)
         ctx.cache_key = hashlib.sha256(body).hexdigest()
-        ctx.cached = service.answers.cached_answer(ctx.cache_key)
+        ctx.cached = await asyncio.to_thread(service.answers.cached_answer, ctx.cache_key)
     return new, ctx
 
 

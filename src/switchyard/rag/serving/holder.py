@@ -3,6 +3,7 @@ step of a chat call: retrieval in front of the ordinary call."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 
@@ -30,10 +31,13 @@ class RagHolder:
             return None
         return await augment(self.get(), principal, req)
 
-    def remember(self, ctx: RagContext, answer: str) -> None:
-        """Cache an answer the request asked to cache (``"cache": true``)."""
+    async def remember(self, ctx: RagContext, answer: str) -> None:
+        """Cache an answer the request asked to cache (``"cache": true``), off the event loop."""
         if ctx.cache_key:
-            self.get().answers.cache_answer(",".join(ctx.collections), ctx.cache_key, answer, ctx.doc_refs)
+            answers = self.get().answers
+            await asyncio.to_thread(
+                answers.cache_answer, ",".join(ctx.collections), ctx.cache_key, answer, ctx.doc_refs
+            )
 
     def close(self) -> None:
         with self._lock:

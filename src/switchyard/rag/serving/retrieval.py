@@ -88,7 +88,7 @@ class Retriever:
         if self.reranker is None:
             return results
         head = results.final[: self.options.rerank_depth]
-        found = self.store.chunks([r for r, _ in head])
+        found = await asyncio.to_thread(self.store.chunks, [r for r, _ in head])
         rows = [r for r, _ in head if r in found]
         texts = [indexed_text(found[r].title, found[r].chunk) for r in rows]
         scores = await self.reranker.rerank(query, texts)
@@ -99,7 +99,7 @@ class Retriever:
     async def search(self, collections: Sequence[str], query: str, k: int = 8) -> list[Hit]:
         results = await asyncio.to_thread(self.first_stages, collections, query, None)
         results = await self.rerank(query, results)
-        return self.hits(results, k)
+        return await asyncio.to_thread(self.hits, results, k)
 
     def hits(self, results: StageResults, k: int) -> list[Hit]:
         final = results.final[:k]

@@ -4,6 +4,7 @@ search), in the gateway's shared model table, so ``local-embed`` and RAG hold on
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config import GatewayConfig, RagConfig
-from ...errors import ConfigError, InvalidRequest, NotFound
+from ...errors import ConfigError, InvalidRequest, NotFound, QuotaExceeded
 from ...providers.transport import HttpTransport
 from ...types import Principal
 from ..stores.base import AnswerCache, RagStore
@@ -154,10 +155,28 @@ class RagService:
             raise InvalidRequest(f"sensitivity must be one of {', '.join(SENSITIVITIES)}", param="sensitivity")
         if principal is not None:
             acl = default_acl(principal, acl)
+            self._within_quota(principal, collections=1)
         sens: Sensitivity = sensitivity  # type: ignore[assignment]
         collection = Collection(name, sens, acl or Acl(), self.default_embedder().model_id)
         self.store.create_collection(collection)
         return self.store.get_collection(name) or collection
+
+    def _within_quota(self, principal: Principal, *, collections: int = 0, documents: int = 0) -> None:
+        """Per-team quotas on what a team's keys may create: collections it administers, documents in them."""
+        if principal.is_admin:
+            return
+        owned = [c for c in self.store.list_collections() if principal.team in c.acl.admin]
+        if collections and len(owned) + collections > self.cfg.max_collections_per_team:
+            raise QuotaExceeded(
+                f"team {principal.team!r} administers {len(owned)} collections: the quota is "
+                f"{self.cfg.max_collections_per_team} (rag.max_collections_per_team)"
+            )
+        held = sum(c.documents for c in owned)
+        if documents and held + documents > self.cfg.max_documents_per_team:
+            raise QuotaExceeded(
+                f"team {principal.team!r} holds {held} documents; {documents} more would pass the quota of "
+                f"{self.cfg.max_documents_per_team} (rag.max_documents_per_team)"
+            )
 
     def visible(self, principal: Principal | None) -> list[Collection]:
         every = self.store.list_collections()
@@ -187,6 +206,9 @@ class RagService:
         progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
         collection = self.collection(principal, name, "write")
+        if principal is not None:
+            docs = list(docs)
+            self._within_quota(principal, documents=len(docs))
         return self.ingestor(collection).ingest(name, docs, progress)
 
     def delete_document(self, principal: Principal | None, name: str, doc_id: str) -> int:
@@ -211,7 +233,8 @@ class RagService:
             every = self.store.list_collections()
             targets = [c.name for c in every if principal is None or may(principal, c, "admin")]
         erased = self.store.delete_subject(subject, targets)
-        self.store.compact()
+        if any(erased.values()):  # nothing erased: nothing to make physical (no compaction for free)
+            self.store.compact()
         return erased
 
     # --- search
@@ -221,9 +244,10 @@ class RagService:
         return [self.collection(principal, n, "read") for n in dict.fromkeys(names)]
 
     async def search(self, principal: Principal | None, names: Sequence[str], query: str, k: int) -> list[Hit]:
+        """Every store call runs in a worker thread: the event loop never waits for the store."""
         if not query.strip():
             raise InvalidRequest("'query' must not be empty", param="query")
-        collections = self.readable(principal, names)
+        collections = await asyncio.to_thread(self.readable, principal, names)
         groups: dict[str, list[str]] = {}
         for c in collections:
             groups.setdefault(c.embed_model, []).append(c.name)
