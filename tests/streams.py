@@ -32,3 +32,15 @@ def concurrent_streams(bases: Sequence[str], secret: str, n: int = 100, errors: 
             return await asyncio.gather(*(one(c, bases[i % len(bases)]) for i in range(n)))
 
     return asyncio.run(fire())
+
+
+def concurrent_posts(base: str, secret: str, body: dict[str, object], n: int = 40) -> list[int]:
+    """Fire ``n`` non-streamed chat requests at once; their statuses."""
+
+    async def fire() -> list[int]:
+        headers = {"authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=n), headers=headers, timeout=60) as c:
+            replies = await asyncio.gather(*(c.post(base + "/chat/completions", json=body) for _ in range(n)))
+            return [r.status_code for r in replies]
+
+    return asyncio.run(fire())

@@ -90,4 +90,4 @@ def test_two_replicas_share_one_budget(redis_url: str, upstream: MockUpstream, g
     served = [sum(r.team == "small" and r.status == 200 for r in gw.ledger().recent(500)) for gw in (a, b)]
     assert all(n > 0 for n in served), served  # both replicas served part of the budget
     spent = sum(r.cost for r in rows)
-    assert spent <= 0.5 + max(r.cost for r in rows), spent
+    assert spent <= 0.5 + 1e-12, spent  # zero overshoot across replicas

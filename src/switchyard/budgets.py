@@ -139,6 +139,15 @@ class BudgetUse:
 class Reservation:
     entries: list[tuple[Charge, str]] = field(default_factory=list)  # (what was charged, metric)
     settled: bool = False
+    team: str = ""  # whose limits, for messages
+
+    def reserved(self, metric: str) -> float:
+        """The most this reservation holds of one metric on any one counter (what a call may still spend)."""
+        amounts: dict[str, float] = {}
+        for charge, m in self.entries:
+            if m == metric:
+                amounts[charge.key] = amounts.get(charge.key, 0.0) + charge.amount
+        return min(amounts.values(), default=float("inf"))
 
 
 @dataclass(frozen=True)
@@ -188,15 +197,35 @@ class Budgets:
         plan = self._plan(budgets, est)
         broken = self.counters.charge([c for c, _, _ in plan])
         if broken is not None:
-            reset = plan[broken][2]
-            wait = max(1, int(reset - self.clock() + 0.999))
-            err = RateLimited(
-                f"budget or rate limit reached for team {principal.team!r}; it resets in {wait}s",
-                code="budget_exceeded",
-            )
-            err.headers = {"retry-after": str(wait), "x-ratelimit-reset": str(int(reset))}
-            raise err
-        return Reservation([(c, metric) for c, metric, _ in plan])
+            raise self._refusal(principal.team, plan[broken][2])
+        return Reservation([(c, metric) for c, metric, _ in plan], team=principal.team)
+
+    def _refusal(self, team: str, reset: float) -> RateLimited:
+        wait = max(1, int(reset - self.clock() + 0.999))
+        err = RateLimited(
+            f"budget or rate limit reached for team {team!r}; it resets in {wait}s", code="budget_exceeded"
+        )
+        err.headers = {"retry-after": str(wait), "x-ratelimit-reset": str(int(reset))}
+        return err
+
+    def extend(self, reservation: Reservation, more: Estimate) -> None:
+        """Reserve ``more`` on the same counters (another try of a call: a retry, a fallback, a cascade's
+        next model), all or nothing, or raise 429: what a call may spend never passes what it reserved."""
+        if reservation.settled or (more.cost <= 0 and more.tokens <= 0):
+            return
+        amounts = {"tokens": float(more.tokens), "usd_day": more.cost, "usd_month": more.cost}
+        seen: set[str] = set()
+        charges: list[tuple[Charge, str]] = []
+        for charge, metric in reservation.entries:
+            if metric in amounts and charge.key not in seen:
+                seen.add(charge.key)
+                charges.append((Charge(charge.key, amounts[metric], charge.limit, charge.expires_at), metric))
+        if not charges:
+            return
+        broken = self.counters.charge([c for c, _ in charges])
+        if broken is not None:
+            raise self._refusal(reservation.team, charges[broken][0].expires_at)
+        reservation.entries += charges
 
     def settle(self, reservation: Reservation, *, cost: float, tokens: int) -> None:
         """Replace the reservation with what the call really used (requests stay counted)."""
@@ -204,10 +233,14 @@ class Budgets:
             return
         reservation.settled = True
         actual = {"tokens": float(tokens), "usd_day": cost, "usd_month": cost}
+        held: dict[str, tuple[Charge, str, float]] = {}
+        for charge, metric in reservation.entries:
+            _, _, total = held.get(charge.key, (charge, metric, 0.0))
+            held[charge.key] = (charge, metric, total + charge.amount)
         try:
-            for charge, metric in reservation.entries:
-                if metric in actual and actual[metric] != charge.amount:
-                    self.counters.add(charge.key, actual[metric] - charge.amount, charge.expires_at)
+            for charge, metric, total in held.values():
+                if metric in actual and actual[metric] != total:
+                    self.counters.add(charge.key, actual[metric] - total, charge.expires_at)
         except CountersUnavailable:
             # The reservation (a worst case) stays counted: budgets err on the safe side, and the request
             # itself is already answered and recorded.

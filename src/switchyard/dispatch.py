@@ -28,6 +28,8 @@ T = TypeVar("T")
 Rewrite = Callable[[ModelConfig, ChatRequest], ChatRequest]
 # A cascade's judgement of an answer: a reason to escalate, or None to accept it.
 Accept = Callable[[ModelConfig, ChatResponse], str | None]
+# Called before each try (the budget extends its reservation, or raises 429 to stop the call).
+Admit = Callable[[ModelConfig, "DispatchTrace"], None]
 
 
 @dataclass
@@ -99,7 +101,7 @@ class Dispatcher:
         return self._rng.uniform(0, cap)  # full jitter
 
     async def _attempts(
-        self, targets: list[ModelConfig], trace: DispatchTrace
+        self, targets: list[ModelConfig], trace: DispatchTrace, admit: Admit | None = None
     ) -> AsyncGenerator[tuple[ModelConfig, Member, Attempt], None]:
         """Yield (model, deployment, attempt) to try, in order; the caller reports the outcome by setting
         ``attempt.error`` before asking for the next one."""
@@ -108,6 +110,8 @@ class Dispatcher:
             pool = self.pools[model.name]
             tries = model.retry.max_retries + 1
             for n in range(tries):
+                if admit is not None:
+                    admit(model, trace)
                 member = _claim(pool.candidates(), n)
                 if member is None:
                     last = NoDeploymentAvailable(f"no deployment of {model.name!r} is available (circuit open)")
@@ -148,6 +152,7 @@ class Dispatcher:
         trace: DispatchTrace,
         rewrite: Rewrite | None = None,
         accept: Accept | None = None,
+        admit: Admit | None = None,
     ) -> tuple[ModelConfig, ChatResponse]:
         """``accept`` (cascades) may refuse an answer that is not from the last target: the request then
         escalates to the next target, and the refused attempt stays in the trace."""
@@ -160,18 +165,22 @@ class Dispatcher:
                     raise VerifierRejected(f"{provider.model.name}: {reason}", usage=response.usage)
             return response
 
-        return await self._call(targets, trace, call)
+        return await self._call(targets, trace, call, admit)
 
     async def embed(
-        self, inputs: list[str], targets: list[ModelConfig], trace: DispatchTrace
+        self, inputs: list[str], targets: list[ModelConfig], trace: DispatchTrace, admit: Admit | None = None
     ) -> tuple[ModelConfig, EmbeddingResponse]:
-        return await self._call(targets, trace, lambda provider: provider.embed(inputs))
+        return await self._call(targets, trace, lambda provider: provider.embed(inputs), admit)
 
     async def _call(
-        self, targets: list[ModelConfig], trace: DispatchTrace, call: Callable[[Provider], Awaitable[T]]
+        self,
+        targets: list[ModelConfig],
+        trace: DispatchTrace,
+        call: Callable[[Provider], Awaitable[T]],
+        admit: Admit | None = None,
     ) -> tuple[ModelConfig, T]:
         """One non-streamed call, tried along the targets within each model's total timeout."""
-        async with aclosing(self._attempts(targets, trace)) as attempts:
+        async with aclosing(self._attempts(targets, trace, admit)) as attempts:
             async for model, member, attempt in attempts:
                 try:
                     with self.pools[model.name].busy(member):
@@ -203,9 +212,10 @@ class Dispatcher:
         targets: list[ModelConfig],
         trace: DispatchTrace,
         rewrite: Rewrite | None = None,
+        admit: Admit | None = None,
     ) -> OpenStream:
         """Open a stream and wait for its first chunk, retrying and falling back until one arrives."""
-        async with aclosing(self._attempts(targets, trace)) as attempts:
+        async with aclosing(self._attempts(targets, trace, admit)) as attempts:
             async for model, member, attempt in attempts:
                 member.in_flight += 1
                 sent = rewrite(model, request) if rewrite else request

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .budgets import Budgets, Reservation
+from .budgets import Budgets, Estimate, Reservation
 from .config import GatewayConfig, ModelConfig, RouteConfig, RoutePolicy
 from .errors import InvalidRequest, NotFound
 from .policies import PolicyPipeline, RoutingContext
@@ -28,6 +28,9 @@ class Resolution:
     classes: set[str] = field(default_factory=set)
     reservation: Reservation = field(default_factory=lambda: Reservation(settled=True))
     pseudonymize_for: set[str] = field(default_factory=set)
+    estimates: dict[str, Estimate] = field(default_factory=dict)  # per candidate, when budgets apply
+    reserved: Estimate | None = None
+    caps: dict[str, int] = field(default_factory=dict)  # output caps to send (the request set none)
 
     @property
     def reason(self) -> str:
@@ -94,5 +97,16 @@ class Resolver:
             raise
         premium = self.premium_for(policy, candidates)
         return Resolution(
-            name, ctx.route, targets, policy, premium, ctx.reasons, ctx.classes, ctx.reservation, ctx.pseudonymize_for
+            name,
+            ctx.route,
+            targets,
+            policy,
+            premium,
+            ctx.reasons,
+            ctx.classes,
+            ctx.reservation,
+            ctx.pseudonymize_for,
+            ctx.estimates,
+            ctx.reserved,
+            ctx.caps,
         )

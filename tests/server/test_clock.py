@@ -28,7 +28,7 @@ def test_ledger_rows_and_budget_windows_follow_the_gateways_clock(upstream: Mock
     clock = Clock(T0)
     cfg = GatewayConfig(
         models=[openai_model("m", upstream.url, price=Price(input=1000.0, output=1000.0))],
-        budgets=[BudgetConfig(team="apps", usd_per_day=0.02)],
+        budgets=[BudgetConfig(team="apps", usd_per_day=0.05)],
     )
     gw = gateway_factory(cfg, clock=clock)
     _, secret = create_key(gw.gateway.store, "apps")
@@ -39,7 +39,8 @@ def test_ledger_rows_and_budget_windows_follow_the_gateways_clock(upstream: Mock
             gw.v1 + "/chat/completions", json=chat, headers={"authorization": f"Bearer {secret}"}
         ).status_code
 
-    statuses = [call() for _ in range(6)]  # ~10 tokens each at $1000 per 1M: ~$0.01
+    # ~11 tokens each at $1000 per 1M: ~$0.011; each reserves its bound (~37 tokens: ~$0.037)
+    statuses = [call() for _ in range(6)]
     assert statuses[0] == 200 and 429 in statuses  # the day's budget runs out
     clock.now = T0 + DAY  # the next simulated day: a fresh daily window
     assert call() == 200

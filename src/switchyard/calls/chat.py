@@ -17,6 +17,7 @@ from ..sensitivity import PseudonymSession
 from ..tokens import TokenCounter
 from ..types import ChatRequest, ChatResponse, Chunk, Principal, ToolCallDelta, Usage
 from ..verifiers import verifiers_for, verify
+from .budget_guard import BudgetGuard, capped
 from .masking import Masking
 from .recording import Accounting, RecordedCall
 from .results import ChatResult, ChatStream
@@ -54,14 +55,17 @@ async def complete(
         # The confidence verifier reads logprobs; the caller gets them only if it asked too.
         sent = sent.model_copy(update={"logprobs": True})
     masking = Masking.for_resolution(parts.pseudonyms, res, sent)
-    rewrite = masking.rewrite if masking else None
+    rewrite = capped(res, masking.rewrite if masking else None)
+    guard = BudgetGuard.for_resolution(parts.acct.budgets, parts.acct.prices, res)
     checks = verifiers_for(res.policy.min_confidence)
 
     def accept(_model: ModelConfig, answer: ChatResponse) -> str | None:
         return verify(req, answer, checks)
 
     model, resp = await call.dispatch(
-        lambda trace: parts.dispatcher.chat(sent, res.targets, trace, rewrite, accept if verified else None)
+        lambda trace: parts.dispatcher.chat(
+            sent, res.targets, trace, rewrite, accept if verified else None, guard.admit if guard else None
+        )
     )
     if not req.logprobs:
         resp.logprobs = None
@@ -88,8 +92,11 @@ async def open_stream(
         parts.acct, principal, endpoint, res, stream=True, prompt=req.prompt_text, output_limit=req.output_limit()
     )
     masking = Masking.for_resolution(parts.pseudonyms, res, req)
-    rewrite = masking.rewrite if masking else None
-    opened = await call.dispatch(lambda trace: parts.dispatcher.stream(req, res.targets, trace, rewrite))
+    rewrite = capped(res, masking.rewrite if masking else None)
+    guard = BudgetGuard.for_resolution(parts.acct.budgets, parts.acct.prices, res)
+    opened = await call.dispatch(
+        lambda trace: parts.dispatcher.stream(req, res.targets, trace, rewrite, guard.admit if guard else None)
+    )
     restore = masking.session if masking and masking.applies_to(opened.model.name) else None
     provider = opened.member.provider
     return ChatStream(

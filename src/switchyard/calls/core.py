@@ -10,6 +10,7 @@ from ..rag.serving.chat import RagContext
 from ..rag.serving.holder import RagHolder
 from ..resolve import Resolver
 from ..types import ChatRequest, EmbeddingRequest, Principal
+from .budget_guard import BudgetGuard
 from .chat import ChatParts, cached_answer, complete, open_stream
 from .recording import RecordedCall
 from .results import ChatResult, ChatStream, EmbeddingResult
@@ -59,7 +60,10 @@ class CallCore:
         texts = request.texts()
         res = await self.resolver.resolve(principal, request.model, kind="embedding", inputs=texts)
         call = RecordedCall(self.parts.acct, principal, endpoint, res, prompt=lambda: "\n".join(texts))
-        model, out = await call.dispatch(lambda trace: self.parts.dispatcher.embed(texts, res.targets, trace))
+        guard = BudgetGuard.for_resolution(self.parts.acct.budgets, self.parts.acct.prices, res)
+        model, out = await call.dispatch(
+            lambda trace: self.parts.dispatcher.embed(texts, res.targets, trace, guard.admit if guard else None)
+        )
         usage = out.usage
         if not usage.prompt_tokens:
             usage.prompt_tokens = sum(self.parts.tokens.count(t) for t in texts)

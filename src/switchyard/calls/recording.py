@@ -172,7 +172,8 @@ class RecordedCall:
         output = 0
         model = self.acct.config.model(a.model)
         if not a.cancellable and model is not None:
-            output = worst_output(self.output_limit, model, self._prompt_tokens)
+            # The cap the budget sent upstream, else the request's own limit or the model's room.
+            output = self.res.caps.get(a.model) or worst_output(self.output_limit, model, self._prompt_tokens)
         return Usage(prompt_tokens=self._prompt_tokens, completion_tokens=output, estimated=True)
 
     def info(self, served: str | None, *, cached: bool = False) -> CallInfo:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..budgets import Budgets, Reservation
+from ..budgets import Budgets, Estimate, Reservation
 from ..config import AccessConfig, ModelConfig, RoutePolicy
 from ..pricing import ModelPrice
 from ..sensitivity.detector import request_texts
@@ -39,6 +39,11 @@ class RoutingContext:
     reasons: list[str] = field(default_factory=list)
     pseudonymize_for: set[str] = field(default_factory=set)  # models that may only get a masked copy
     reservation: Reservation = field(default_factory=lambda: Reservation(settled=True))
+    # Budgets: each candidate's worst case, what was reserved, and the output caps to send upstream for
+    # requests that set no limit of their own.
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    reserved: Estimate | None = None
+    caps: dict[str, int] = field(default_factory=dict)
 
     def texts(self) -> list[str]:
         """Every text the request sends upstream: messages and tool arguments, or the embedding inputs."""

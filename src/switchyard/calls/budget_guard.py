@@ -1,0 +1,68 @@
+"""A call's budget across its tries: before each try the reservation must cover what earlier tries will
+be billed (cascade answers refused, tries given up while the upstream had the request) plus this try's
+worst case; if it does not, it is extended, or the call stops with 429. So what a call is charged never
+passes what it reserved, retries, fallbacks and cascades included. Also sends the output cap the budget
+assumed to upstreams when the request set none."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..budgets import Budgets, Estimate
+from ..config import ModelConfig
+from ..dispatch import DispatchTrace, Rewrite
+from ..pricing import ModelPrice
+from ..resolve import Resolution
+from ..types import ChatRequest
+
+
+class BudgetGuard:
+    def __init__(self, budgets: Budgets, prices: Mapping[str, ModelPrice], res: Resolution) -> None:
+        self.budgets = budgets
+        self.prices = prices
+        self.res = res
+        self.reserved = res.reserved or Estimate(0.0, 0)
+
+    @classmethod
+    def for_resolution(cls, budgets: Budgets, prices: Mapping[str, ModelPrice], res: Resolution) -> BudgetGuard | None:
+        if res.reservation.settled or not res.estimates:
+            return None
+        return cls(budgets, prices, res)
+
+    def _billed(self, trace: DispatchTrace) -> Estimate:
+        """What the finished tries may be billed, at most."""
+        cost, tokens = 0.0, 0
+        for a in trace.attempts:
+            if a.usage is not None:  # an answer paid for (a cascade's refusal)
+                cost += self.prices[a.model].cost(a.usage)
+                tokens += a.usage.total_tokens
+            elif a.abandoned:  # bounded by that try's own worst case
+                worst = self.res.estimates.get(a.model, Estimate(0.0, 0))
+                cost, tokens = cost + worst.cost, tokens + worst.tokens
+        return Estimate(cost, tokens)
+
+    def admit(self, model: ModelConfig, trace: DispatchTrace) -> None:
+        billed = self._billed(trace)
+        worst = self.res.estimates.get(model.name, Estimate(0.0, 0))
+        more = Estimate(
+            max(0.0, billed.cost + worst.cost - self.reserved.cost),
+            max(0, billed.tokens + worst.tokens - self.reserved.tokens),
+        )
+        if more.cost > 0 or more.tokens > 0:
+            self.budgets.extend(self.res.reservation, more)  # raises 429: the call stops here
+            self.reserved = Estimate(self.reserved.cost + more.cost, self.reserved.tokens + more.tokens)
+
+
+def capped(res: Resolution, inner: Rewrite | None) -> Rewrite | None:
+    """The request as each target gets it: with the output cap the budget assumed, if it set none."""
+    if not res.caps:
+        return inner
+
+    def rewrite(model: ModelConfig, request: ChatRequest) -> ChatRequest:
+        sent = inner(model, request) if inner is not None else request
+        cap = res.caps.get(model.name)
+        if cap is None or sent.output_limit() is not None:
+            return sent
+        return sent.model_copy(update={"max_tokens": cap})
+
+    return rewrite
