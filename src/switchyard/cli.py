@@ -68,6 +68,8 @@ def serve(
         access_log=False,
         proxy_headers=False,  # switchyard does not use the client address; skip the middleware
         timeout_graceful_shutdown=30,
+        limit_concurrency=settings.max_connections,  # past it uvicorn answers 503 at once
+        timeout_keep_alive=5,
     )
 
 

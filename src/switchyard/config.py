@@ -373,6 +373,9 @@ class Settings(BaseSettings):
     store: str = Field(default="sqlite", description="the ledger and key store: sqlite (at db_path)")
     admin_key: str | None = None
     max_body_bytes: int = 4 * 1024 * 1024
+    max_connections: int = Field(
+        default=1000, ge=1, description="open connections (and requests) per process; past it, 503 at once"
+    )
     ledger_flush_interval: float = 0.1  # small batches: shorter GIL bursts in the writer thread
     ledger_batch_size: int = 500
     log_level: str = "info"

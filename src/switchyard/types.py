@@ -16,6 +16,8 @@ JSON = dict[str, Any]
 
 # The most messages one request may carry (a bound on the work per request; long agent histories fit).
 MAX_MESSAGES = 10_000
+# The most output tokens a request may ask for (no model's window is near it; a bound on one call's work).
+MAX_OUTPUT_TOKENS = 1_000_000
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
@@ -105,8 +107,8 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
     stop: str | list[str] | None = None
     seed: int | None = None
     user: str | None = None

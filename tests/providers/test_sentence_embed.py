@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import math
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from switchyard.config import Deployment, ModelConfig, embedded_embedding_model_path
-from switchyard.errors import UpstreamError
+from switchyard.errors import NoDeploymentAvailable, UpstreamError
 from switchyard.providers.base import ProviderContext
 from switchyard.providers.sentence_embed import SentenceTransformersProvider
 
@@ -83,3 +84,26 @@ async def test_empty_input_and_missing_model() -> None:
             await make_provider(ctx, None).embed(["x"])
         with pytest.raises(UpstreamError, match="does not exist"):
             await make_provider(ctx, "/nonexistent/model").embed(["x"])
+
+
+async def test_the_wait_for_the_model_is_bounded() -> None:
+    """Requests waiting for the local embedding model were unbounded: now ``queue_size`` may wait and the
+    next one gets 503 at once, naming the bound."""
+    async with httpx.AsyncClient() as http:
+        model = ModelConfig(
+            name="local-embed", provider="sentence_transformers", kind="embedding", locality="on_prem", queue_size=2
+        )
+        provider = SentenceTransformersProvider(
+            model, Deployment(path=MODEL_DIR), ProviderContext(http=http, environ={})
+        )
+        try:
+            await provider.warm()
+            batch = ["a sentence to embed, long enough to take a moment " * 8] * 64
+            calls = [asyncio.create_task(provider.embed(batch)) for _ in range(6)]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            refused = [r for r in results if isinstance(r, NoDeploymentAvailable)]
+            served = [r for r in results if not isinstance(r, BaseException)]
+            assert len(served) == 3 and len(refused) == 3  # one running, two waiting, the rest refused
+            assert "queue_size 2" in refused[0].message
+        finally:
+            await provider.aclose()

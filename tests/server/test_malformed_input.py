@@ -1,14 +1,20 @@
-"""Malformed input is refused at the edge with a 400 that names the field, before any policy or upstream
-sees it (issue 11 #7, #11)."""
+"""Malformed or unbounded input is refused at the edge with a 400 that names the field (or a 503 past the
+connection bound), before any policy or upstream sees it (issue 11 #7, #11)."""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
 
 import httpx
 
 from switchyard.config import GatewayConfig, RouteConfig, RoutePolicy
 from switchyard.testing import MockUpstream
-from switchyard.types import MAX_MESSAGES
-from tests.conftest import ADMIN_KEY
+from switchyard.types import MAX_MESSAGES, MAX_OUTPUT_TOKENS
+from tests.conftest import ADMIN_KEY, free_port
 
 from .configs import openai_model
 
@@ -53,3 +59,59 @@ def test_the_message_count_is_bounded(upstream: MockUpstream, gateway_factory) -
     assert r.status_code == 400 and r.json()["error"]["param"] == "messages"
     assert str(MAX_MESSAGES) in r.json()["error"]["message"]
     assert upstream.requests == []
+
+
+def test_max_tokens_is_bounded(upstream: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gw = gateway_factory(GatewayConfig(models=[openai_model("m", upstream.url)]))
+    msg = [{"role": "user", "content": "x"}]
+    r = post(gw, {"model": "m", "messages": msg, "max_tokens": MAX_OUTPUT_TOKENS + 1})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "max_tokens"
+    assert upstream.requests == []
+
+
+def test_serve_answers_503_past_max_connections(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The process bounds its open connections: with a bound of 2, one held open and the request's own, the
+    request gets 503 at once."""
+    config = tmp_path / "gw.yaml"
+    config.write_text(
+        "models:\n  - {name: m, provider: openai, base_url: 'http://127.0.0.1:9/v1', locality: us}\n"
+        "routes: [{name: auto, models: [m]}]\n"
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "SWITCHYARD_CONFIG": str(config),
+        "SWITCHYARD_DB_PATH": str(tmp_path / "l.db"),
+        "SWITCHYARD_MAX_CONNECTIONS": "2",  # counts the connection being answered too
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "switchyard", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        time.sleep(0.5)  # the probe's connection is gone
+        with socket.create_connection(("127.0.0.1", port), timeout=5):  # held open, no request
+            time.sleep(0.2)
+            r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            assert r.status_code == 503
+        # Once the held connection is closed (and noticed), requests are served again.
+        statuses = []
+        for _ in range(50):
+            statuses.append(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code)
+            if statuses[-1] == 200:
+                break
+            time.sleep(0.1)
+        assert statuses[-1] == 200, statuses
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..config import Deployment, ModelConfig
-from ..errors import UpstreamError
+from ..errors import NoDeploymentAvailable, UpstreamError
 from ..types import EmbeddingResponse, Usage
 from .base import Provider, ProviderContext
 from .st_loader import load_sentence_transformer
@@ -59,8 +59,10 @@ class SentenceTransformersProvider(Provider):
 
     def __init__(self, model: ModelConfig, deployment: Deployment, ctx: ProviderContext) -> None:
         super().__init__(model, deployment, ctx)
-        # Requests wait their turn here, on the event loop, rather than in worker threads.
+        # Requests wait their turn here, on the event loop, rather than in worker threads; at most
+        # ``queue_size`` wait (the model config's bound), the next get 503 at once.
         self._turn = asyncio.Lock()
+        self._waiting = 0
 
     def _encoder(self) -> LoadedEncoder:
         path = self.deployment.path
@@ -91,12 +93,24 @@ class SentenceTransformersProvider(Provider):
         if not inputs:
             return EmbeddingResponse([], self.model.name, Usage())
         encoder = self._encoder()
-        async with self._turn:
+        if self._turn.locked() and self._waiting >= self.model.queue_size:
+            raise NoDeploymentAvailable(
+                f"model {self.model.name!r} is busy: {self._waiting} requests already wait "
+                f"(queue_size {self.model.queue_size}); try again later"
+            )
+        self._waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             await self.warm()
             try:
                 vectors, tokens = await asyncio.to_thread(encoder.encode, inputs)
             except Exception as exc:
                 raise UpstreamError(f"model {self.model.name!r}: embedding failed: {exc}") from exc
+        finally:
+            self._turn.release()
         return EmbeddingResponse(vectors, self.model.name, Usage(prompt_tokens=tokens))
 
     def count_tokens(self, text: str) -> int | None:
