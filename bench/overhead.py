@@ -42,7 +42,7 @@ from typing import Any, cast
 import httptools
 
 HOST = "127.0.0.1"
-ADMIN_KEY = "sy-bench-admin-key"
+ADMIN_KEY = "sy-bench-admin-key-0123456789abcdef"
 MODEL = "bench-model"
 UPSTREAM_MODEL = "mock-model"
 PROMPT = "Summarise the benefits of a gateway in front of many language model providers, briefly."

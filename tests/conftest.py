@@ -23,7 +23,7 @@ from switchyard.store.sqlite import SQLiteStore
 from switchyard.testing import MockUpstream
 from switchyard.testing.serve import serve_in_thread
 
-ADMIN_KEY = "sy-admin-test-key"
+ADMIN_KEY = "sy-admin-test-key-0123456789abcdef"
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
@@ -361,17 +361,32 @@ class GatewayConfig(Strict):
         return next((r for r in self.routes if r.name == name), None)
 
 
+MIN_ADMIN_KEY_CHARS = 24
+
+
 class Settings(BaseSettings):
     """Process settings. Every field can be set as ``SWITCHYARD_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", extra="ignore")
+
+    @field_validator("admin_key")
+    @classmethod
+    def _strong_admin_key(cls, key: str | None) -> str | None:
+        if key is not None and len(key) < MIN_ADMIN_KEY_CHARS:
+            raise ValueError(
+                f"SWITCHYARD_ADMIN_KEY must be at least {MIN_ADMIN_KEY_CHARS} characters (it may do everything); "
+                "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return key
 
     config: Path | None = Field(default=None, description="YAML config file; none = embedded defaults")
     host: str = "127.0.0.1"
     port: int = 8080
     db_path: Path = Path("switchyard.db")
     store: str = Field(default="sqlite", description="the ledger and key store: sqlite (at db_path)")
-    admin_key: str | None = None
+    admin_key: str | None = Field(
+        default=None, description="the gateway admin's key: at least 24 characters; unset: no admin key"
+    )
     max_body_bytes: int = 4 * 1024 * 1024
     max_connections: int = Field(
         default=1000, ge=1, description="open connections (and requests) per process; past it, 503 at once"

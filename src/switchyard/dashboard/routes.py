@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..errors import AuthenticationFailed
+from ..errors import AuthenticationFailed, RateLimited
 from ..gateway import Gateway
 from ..keys import ADMIN_PRINCIPAL
 from ..policies.access import may
@@ -106,9 +106,12 @@ class Dashboard:
         key = parse_qs(body.decode("utf-8", "replace")).get("key", [""])[0].strip()
         gw = _gateway(request)
         try:
-            p: Principal | None = await asyncio.to_thread(gw.auth.authenticate, key)
+            client = request.client.host if request.client else None
+            p: Principal | None = await asyncio.to_thread(gw.auth.authenticate, key, client)
         except AuthenticationFailed:
             p = None
+        except RateLimited:  # too many failed logins from this address
+            return self.render("login.html", status=429, error=LOGIN_FAILED)
         if p is None or not may(gw.config.access, p, ACTION):
             return self.render("login.html", status=401, error=LOGIN_FAILED)
         resp = RedirectResponse("/", status_code=303, headers=HEADERS)

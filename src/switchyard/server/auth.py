@@ -24,8 +24,12 @@ def bearer_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def authenticate(request: Request) -> Principal:
-    return gateway(request).auth.authenticate(bearer_key(request))
+    return gateway(request).auth.authenticate(bearer_key(request), client_address(request))
 
 
 def require(request: Request, action: str) -> Principal:
