@@ -36,7 +36,7 @@ URL_USERINFO = re.compile(r"[^\s:/@]+:([^\s@/]+)@")
 # A scheme: a letter at a word start, then letters, digits, "+", "." or "-", up to "://" (``endpos``).
 SCHEME = re.compile(r"(?<!\w)[a-zA-Z][a-zA-Z0-9+.-]*\Z")
 SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
-MAX_SCHEME = 64  # registered schemes are under 40 characters
+MAX_SCHEME = 64  # registered schemes are short ("ms-settings-notifications" is among the longest)
 ASSIGNED = re.compile(
     r"(?i)(?<![a-z])(password|passwd|pwd|passcode|passphrase|pin|secret|client[_-]?secret|api[_-]?key|apikey|"
     r"access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|token)"
