@@ -14,8 +14,9 @@ from .lexicon import Lexicon
 from .registry import default_detectors
 
 # The most text one request may carry and still be scanned (characters, all its texts together).
-# Detection is linear in the text (bench/adversarial.py), at up to ~10 ms per KB on crafted input, so
-# this bounds one request's scan to a few seconds of CPU. A request with more text is not scanned: it
+# Detection is linear in the text, at up to ~5 ms per KB on crafted input (bench/adversarial.py), so
+# this bounds one request's scan to about 5 s of CPU, in a worker thread that lets the event loop run
+# between bytecodes (no single regex call holds the GIL long). A request with more text is not scanned: it
 # is taken to carry every class (``CLASSES``), so residency keeps it in the perimeter or refuses it --
 # it is never passed as clean. 1 MiB is ~250k tokens, beyond the context window of most models.
 MAX_SCAN_CHARS = 1024 * 1024
