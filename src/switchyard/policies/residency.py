@@ -1,5 +1,10 @@
 """Sensitivity and residency: a request carrying sensitive data goes only to models whose locality the
-route allows for that class of data, or nowhere (403) — never silently out of the perimeter."""
+route allows for that class of data, or nowhere (403) — never silently out of the perimeter.
+
+A request with more text than the detector scans (``max_scan_chars``, by default
+``sensitivity.detector.MAX_SCAN_CHARS``) is not scanned: it is taken to carry every class, so it goes
+only where every governed class may go, or nowhere (403). It is never pseudonymized for a model
+outside: what was not read cannot be masked."""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import asyncio
 
 from ..config import ModelConfig
 from ..errors import PermissionDenied
+from ..sensitivity.base import CLASSES
+from ..sensitivity.detector import MAX_SCAN_CHARS
 from .base import Classifier, RoutingContext
 
 # Requests with more text than this are classified in a worker thread (detection costs ~1-2 ms per KB).
@@ -16,16 +23,23 @@ OFFLOAD_BYTES = 8 * 1024
 class ResidencyPolicy:
     name = "residency"
 
-    def __init__(self, classify: Classifier | None) -> None:
+    def __init__(self, classify: Classifier | None, *, max_scan_chars: int | None = MAX_SCAN_CHARS) -> None:
         self.classify = classify
+        self.max_scan_chars = max_scan_chars
 
     async def apply(self, ctx: RoutingContext, candidates: list[ModelConfig]) -> list[ModelConfig]:
         rules = ctx.policy.residency
         if not rules:
             return candidates
+        oversize = False
         if self.classify is not None:
             texts = ctx.texts()
-            if sum(len(t) for t in texts) > OFFLOAD_BYTES:  # keep the event loop free for other requests
+            size = sum(len(t) for t in texts)
+            if self.max_scan_chars is not None and size > self.max_scan_chars:
+                oversize = True
+                found: set[str] = set(CLASSES)
+                ctx.note(f"residency: {size} characters, over the {self.max_scan_chars} scanned: taken as every class")
+            elif size > OFFLOAD_BYTES:  # keep the event loop free for other requests
                 found = await asyncio.to_thread(self.classify, texts)
             else:
                 found = self.classify(texts)
@@ -38,7 +52,7 @@ class ResidencyPolicy:
             return candidates
         allowed = set.intersection(*(set(rules[c]) for c in governed))
         kept = [m for m in candidates if m.locality in allowed]
-        if ctx.policy.pseudonymize and len(kept) < len(candidates):
+        if ctx.policy.pseudonymize and len(kept) < len(candidates) and not oversize:
             # Outside the allowed localities only a pseudonymized copy may go: detected spans are
             # replaced by placeholders before sending and restored in the answer.
             ctx.pseudonymize_for = {m.name for m in candidates if m not in kept}

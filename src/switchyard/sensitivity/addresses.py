@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Span
+from .base import Coverage, Span
 from .text import is_capitalised
 from .vocabulary import words
 
@@ -108,6 +108,7 @@ PARTICLES = words("de du des la le les da do dos das del der den van von am an i
 # Words that end an address in upper-case text, where capitals prove nothing ("... MA 02169 WITH WIFE").
 PROSE = words("with and to in at for is was are on by from who that this his her he she we my our pt but or not no")
 PIECE_WORD = re.compile(r"(?i)(?:apt|suite|unit|ste|flat|room|bldg)\.?\s*#?\s*[\w-]+|\S+")
+FILLER = re.compile(r"[ .;]*")
 MAX_PIECES = 6
 MAX_PIECE_CHARS = 48
 
@@ -143,13 +144,18 @@ def _grow(text: str, end: int) -> tuple[int, int]:
         if sep is None or sep.end() >= len(text):
             break
         start = sep.end()
-        stop = min((i for i in (text.find(",", start), text.find("\n", start)) if i != -1), default=len(text))
-        piece_end = _longest_piece(text, start, min(stop, start + MAX_PIECE_CHARS + 1))
+        # a piece is looked for up to the next comma or line end, and never beyond MAX_PIECE_CHARS + 1
+        # (searching to the end of the text from every street was quadratic)
+        limit = min(len(text), start + MAX_PIECE_CHARS + 1)
+        stop = min((i for i in (text.find(",", start, limit), text.find("\n", start, limit)) if i != -1), default=limit)
+        piece_end = _longest_piece(text, start, stop)
         if piece_end is None:
             break
         end = piece_end
         taken += 1
-        if piece_end < stop and text[piece_end:stop].strip(" .;"):
+        filler = FILLER.match(text, piece_end)  # spaces, dots, semicolons: always matches
+        rest = filler.end() if filler else piece_end
+        if rest < len(text) and text[rest] not in ",\n":
             break  # the line went on with something else
     return end, taken
 
@@ -173,8 +179,9 @@ class AddressDetector:
         for start, end in self._streets(text):
             end, _ = _grow(text, end)
             spans.append(Span(start, end, "ADDRESS", "pii"))
+        streets = Coverage(spans)
         for m in NUMBERED_NAME.finditer(text):
-            if any(s.start <= m.start() < s.end for s in spans):
+            if streets.covers(m.start()):
                 continue
             words = m.group().split()[1:-1]
             if not all(is_capitalised(w) or w.isupper() or w.casefold() in PARTICLES for w in words):
@@ -182,6 +189,7 @@ class AddressDetector:
             end, taken = _grow(text, m.end())
             if taken and any(c.isalpha() for c in text[m.end() : end]) and not set(words) <= PARTICLES:
                 spans.append(Span(m.start(), end, "ADDRESS", "pii"))
+                streets.add(spans[-1])
         spans += [Span(m.start(), m.end(), "ADDRESS", "pii") for m in UK_POSTCODE.finditer(text)]
         low = text.lower()
         if "zip" in low or "post" in low or "plz" in low:

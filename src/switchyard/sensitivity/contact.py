@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .base import Span
+from .base import Coverage, Span
 from .vocabulary import words
 
 EMAIL = re.compile(
@@ -74,12 +74,14 @@ def phones(text: str) -> list[Span]:
     for m in PHONE.finditer(text):
         if 7 <= _main_digits(m.group()) <= 15 and not DATE_LIKE.match(m.group()):
             spans.append(Span(m.start(), m.end(), "PHONE", "pii"))
+    found = Coverage(spans)
     for m in PHONE_GROUPS.finditer(text):
         s, e = m.span()
-        if any(s < sp.end and sp.start < e for sp in spans) or DATE_LIKE.match(m.group()):
+        if found.overlaps(s, e) or DATE_LIKE.match(m.group()):
             continue
         if 7 <= _main_digits(m.group()) <= 13 and (_cue_before(text, s) or PHONE_CUE_AFTER.match(text, e)):
             spans.append(Span(s, e, "PHONE", "pii"))
+            found.add(spans[-1])
     return spans
 
 

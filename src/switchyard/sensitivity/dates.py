@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Span
+from .base import Coverage, Span
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -66,9 +66,10 @@ class DateDetector:
         low = text.lower()
         if any(h in low for h in MONTH_HINTS):
             spans += [Span(m.start(), m.end(), "DATE", "pii") for m in NAMED_DATE.finditer(text)]
+        dated = Coverage(spans)
         for m in MONTH_DAY.finditer(text):
             s, e = m.span()
-            if any(sp.start <= s < sp.end for sp in spans) or UNIT_AFTER.match(text, e):
+            if dated.covers(s) or UNIT_AFTER.match(text, e):
                 continue
             if NOT_DATE_BEFORE.search(text, max(0, s - 12), s) or PAIN_NEAR.search(text, max(0, s - 20), e + 20):
                 continue
@@ -76,6 +77,7 @@ class DateDetector:
             if doubtful and not DATE_CUE.search(text, max(0, s - 14), s):
                 continue
             spans.append(Span(s, e, "DATE", "pii"))
+            dated.add(spans[-1])
         for m in AGE.finditer(text):
             group = 1 if m.group(1) else 2
             spans.append(Span(m.start(group), m.end(group), "AGE", "pii"))

@@ -8,20 +8,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..types import ChatRequest
-from .base import Detector, SensitivityClass, Span, resolve
+from .base import CLASSES, Detector, SensitivityClass, Span, resolve
 from .health import ClinicalContext
 from .lexicon import Lexicon
 from .registry import default_detectors
+
+# The most text one request may carry and still be scanned (characters, all its texts together).
+# Detection is linear in the text, at up to ~5 ms per KB on crafted input (bench/adversarial.py), so
+# this bounds one request's scan to about 5 s of CPU, in a worker thread that lets the event loop run
+# between bytecodes (no single regex call holds the GIL long). A request with more text is not scanned: it
+# is taken to carry every class (``CLASSES``), so residency keeps it in the perimeter or refuses it --
+# it is never passed as clean. 1 MiB is ~250k tokens, beyond the context window of most models.
+MAX_SCAN_CHARS = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     """What a scan found: the classes, the spans of each text (in the order given), and whether the
-    texts read as clinical."""
+    texts read as clinical. ``oversize``: the texts were longer than the detector scans, so they were
+    not scanned and carry every class (no spans)."""
 
     classes: frozenset[SensitivityClass]
     spans: tuple[tuple[Span, ...], ...]
     clinical: bool
+    oversize: bool = False
 
     @property
     def sensitive(self) -> bool:
@@ -36,6 +46,8 @@ class SensitivityDetector:
 
     Detectors come from the registry (all built-ins by default) and share one lazily loaded
     ``Lexicon``; call ``warm()`` at start-up so the first request does not pay for loading it.
+    ``scan`` reads at most ``max_scan_chars`` characters per call (None: no limit); more is treated
+    as carrying every class (see ``MAX_SCAN_CHARS``). ``detect`` on one text has no limit.
     """
 
     def __init__(
@@ -44,7 +56,9 @@ class SensitivityDetector:
         *,
         lexicon: Lexicon | None = None,
         clinical: ClinicalContext | None = None,
+        max_scan_chars: int | None = MAX_SCAN_CHARS,
     ) -> None:
+        self.max_scan_chars = max_scan_chars
         self.lexicon = lexicon or Lexicon()
         self.detectors: tuple[Detector, ...] = tuple(
             detectors if detectors is not None else default_detectors(self.lexicon)
@@ -64,14 +78,21 @@ class SensitivityDetector:
         return resolve(spans) if len(spans) > 1 else spans
 
     def scan(self, texts: Iterable[str]) -> Finding:
-        """Scan texts that belong together (one request). See ``health`` for when ``health`` is added."""
+        """Scan texts that belong together (one request). See ``health`` for when ``health`` is added.
+        Texts longer than ``max_scan_chars`` together are not scanned and carry every class."""
         texts = list(texts)
+        if self.oversize(texts):
+            return Finding(frozenset(CLASSES), tuple(() for _ in texts), clinical=False, oversize=True)
         per_text = tuple(tuple(self.detect(t)) for t in texts)
         classes: set[SensitivityClass] = {s.cls for spans in per_text for s in spans}
         clinical = any(self.clinical.is_clinical(t) for t in texts)
         if clinical and "pii" in classes:
             classes.add("health")
         return Finding(frozenset(classes), per_text, clinical)
+
+    def oversize(self, texts: Sequence[str]) -> bool:
+        """Whether ``texts`` hold more than the detector scans."""
+        return self.max_scan_chars is not None and sum(len(t) for t in texts) > self.max_scan_chars
 
     def scan_request(self, request: ChatRequest) -> Finding:
         return self.scan(request_texts(request))

@@ -14,12 +14,15 @@ CARD = re.compile(r"\d(?<![\w-]\d)(?:[ -]?\d){12,18}(?![\d-])")
 # Diners 30/36/38.
 CARD_PREFIX = re.compile(r"^(?:4|5[0-9]|2[2-7]|3[0-9]|6|1800|2131)")
 IBAN = re.compile(r"(?=[A-Z])(?<![A-Za-z0-9])([A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})(?![A-Za-z0-9])")
+# What may stand between a cue and its number: spaces, then "is" and/or ":" or "#". Written so that
+# no two runs of spaces meet (``\s*(?:is\s+)?[:#]?\s*`` tried every split of one run: quadratic).
+_LINK = r"\s*(?:is\s+(?:[:#]\s*)?|[:#]\s*)?"
 ACCOUNT = re.compile(
-    r"(?i)\b(?:account|acct|a/c|acc)\.?(?:\s+(?:number|no\.?|num|#))?\s*(?:is\s+)?[:#]?\s*(\d[\d -]{4,22}\d)(?![\d-])"
+    r"(?i)\b(?:account|acct|a/c|acc)\.?(?:\s+(?:number|no\.?|num|#))?" + _LINK + r"(\d[\d -]{4,22}\d)(?![\d-])"
 )
-ROUTING = re.compile(r"(?i)\b(?:routing|aba|rtn|transit)(?:\s+(?:number|no\.?|#))?\s*(?:is\s+)?[:#]?\s*(\d{9})\b")
-SORT_CODE = re.compile(r"(?i)\bsort\s?code\s*(?:is\s+)?[:#]?\s*(\d{2}[- ]?\d{2}[- ]?\d{2})\b")
-SWIFT = re.compile(r"(?i)\b(?:swift|bic)(?:\s+code)?\s*(?:is\s+)?[:#]?\s*((?-i:[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?))\b")
+ROUTING = re.compile(r"(?i)\b(?:routing|aba|rtn|transit)(?:\s+(?:number|no\.?|#))?" + _LINK + r"(\d{9})\b")
+SORT_CODE = re.compile(r"(?i)\bsort\s?code" + _LINK + r"(\d{2}[- ]?\d{2}[- ]?\d{2})\b")
+SWIFT = re.compile(r"(?i)\b(?:swift|bic)(?:\s+code)?" + _LINK + r"((?-i:[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?))\b")
 
 DIGIT = re.compile(r"\d")
 ACCOUNT_HINTS = ("acc", "a/c")

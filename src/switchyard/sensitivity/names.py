@@ -26,6 +26,7 @@ function words and amino-acid codes are never names.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from .base import Span
 from .lexicon import Lexicon
@@ -63,6 +64,7 @@ PREPOSITION_CUES = frozenset({"by", "from", "per", "with"})
 CASELESS_FIRST_NAME_COUNT = 10_000
 LOWER_CASE_FIRST_NAME_COUNT = 3_000  # lower-case chat is looser than shouted notes: "valid" is a name too
 MAX_NAME_TOKENS = 5
+MAX_GAP = 16  # the longest gap between two words of one name: " van der " (PARTICLE_GAP)
 # At the start of a sentence capitals prove nothing: a listed word there must also be rare as a word.
 SENTENCE_INITIAL_FIRST_NAME_COUNT = 10_000
 SENTENCE_INITIAL_COUNT = 1_000
@@ -100,6 +102,7 @@ BRITISH_ENDINGS = (
     ("lled", "led"), ("lling", "ling"),
 )  # fmt: skip
 TITLE_BEFORE = re.compile(r"(?i)(?<![\w.])(?:dr|mr|mrs|ms|miss|mx|prof|sir|dame|rev)\.? ?$")
+NEWLINE = re.compile(r"\n")
 PARTICLE_GAP = re.compile(r" (?:" + "|".join(sorted(NAME_PARTICLES)) + r")(?: (?:der|den|la|le|los|las))? ")
 
 
@@ -115,7 +118,7 @@ class PersonNameDetector:
             pattern = CAPITALISED_WORD if mode == "mixed" else WORD
             matches = list(pattern.finditer(text, start, end))
             if matches:
-                spans.extend(_Scan(self.lexicon, text, start, matches, mode).names())
+                spans.extend(_Scan(self.lexicon, text, start, end, matches, mode).names())
         return spans
 
 
@@ -130,7 +133,9 @@ class _Scan:
     """The name finder for a run of lines in one letter case. In mixed case only capitalised words are
     tokens; in upper or lower case every word is."""
 
-    def __init__(self, lexicon: Lexicon, text: str, start: int, matches: list[re.Match[str]], mode: CaseMode) -> None:
+    def __init__(
+        self, lexicon: Lexicon, text: str, start: int, end: int, matches: list[re.Match[str]], mode: CaseMode
+    ) -> None:
         self.lex = lexicon
         self.first_names = lexicon.first_names
         self.last_names = lexicon.last_names
@@ -139,6 +144,8 @@ class _Scan:
         self.counts = lexicon.word_counts
         self.text = text
         self.segment_start = start
+        # line starts are looked up, not searched for backwards from every word (that was quadratic)
+        self.line_starts = [m.end() for m in NEWLINE.finditer(text, start, end)]
         self.mode = mode
         self.starts = [m.start() for m in matches]
         self.ends = [m.end() for m in matches]
@@ -147,7 +154,9 @@ class _Scan:
         self.n = len(matches)
 
     def _line_start(self, pos: int) -> int:
-        return max(self.segment_start, self.text.rfind("\n", 0, pos) + 1)
+        """The start of the line holding ``pos`` (within the segment)."""
+        i = bisect_left(self.line_starts, pos + 1)
+        return self.line_starts[i - 1] if i else self.segment_start
 
     def names(self) -> list[Span]:
         spans: list[Span] = []
@@ -343,6 +352,8 @@ class _Scan:
     def _adjacent(self, i: int) -> bool:
         """Whether token ``i`` and token ``i + 1`` belong to one name: only a space, an initial's dot or,
         in mixed text, a particle ("van der") between them."""
+        if self.starts[i + 1] - self.ends[i] > MAX_GAP:
+            return False
         gap = self.text[self.ends[i] : self.starts[i + 1]]
         if gap in (" ", ". ", "."):
             return True

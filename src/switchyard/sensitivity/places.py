@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
 
 from .base import Span
 from .lexicon import Lexicon
@@ -35,6 +37,7 @@ PERSONAL_WORDS = (
     | words("i i'm i\u2019m me my he she he's she's his her him you your pt patient pt's patient's")
 )
 LOWER_WORD = re.compile(r"[a-z]+(?:['\u2019][a-z]+)?")
+SENTENCE_END = re.compile(r"[.\n]")
 # a preposition before a capitalised word; the verb of living or moving is looked for before it
 PREPOSITION = re.compile(
     r"(?=[iItTfFaAnNoO])(?i:in|to|from|at|near|of)[ \t]+(?=[A-Z\u00c0-\u00d6\u00d8-\u00de\u0391-\u03a9\u0410-\u042f])"
@@ -88,14 +91,14 @@ class PlaceDetector:
     def _personal_places(self, text: str, low: str) -> list[Span]:
         spans = []
         places = self.lexicon.places
+        personal = _PersonalWords(text, low)
         for m in PREPOSITION.finditer(text):
             if m.start() and text[m.start() - 1].isalnum():
                 continue
             before = LOWER_WORD.findall(low, max(0, m.start() - 40), m.start())[-4:]
             if LOCATED_VERBS.isdisjoint(before):
                 continue
-            sentence_start = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
-            if PERSONAL_WORDS.isdisjoint(LOWER_WORD.findall(low, sentence_start, m.start())):
+            if not personal.in_sentence_before(m.start()):
                 continue
             toks = tokens(text, m.end(), min(len(text), m.end() + 80))
             if not toks or toks[0].start != m.end():
@@ -113,6 +116,35 @@ class PlaceDetector:
             if end is not None:
                 spans.append(Span(m.end(), end, "LOCATION", "pii"))
         return spans
+
+
+class _PersonalWords:
+    """Whether a personal word ("I", "my", "pt", "wife") is in the sentence before a position.
+
+    The words and sentence ends are found once per text; each question is answered by bisection
+    (reading the sentence again from its start for every preposition was quadratic in a long one)."""
+
+    def __init__(self, text: str, low: str) -> None:
+        self.low = low
+        self.sentence_ends = [m.start() for m in SENTENCE_END.finditer(text)]
+        words = list(LOWER_WORD.finditer(low))
+        self.starts = [w.start() for w in words]
+        self.ends = [w.end() for w in words]
+        self.personal = [0, *accumulate(w.group() in PERSONAL_WORDS for w in words)]
+
+    def in_sentence_before(self, pos: int) -> bool:
+        """A personal word between the last "." or line break before ``pos`` and ``pos``."""
+        i = bisect_left(self.sentence_ends, pos)
+        sentence_start = self.sentence_ends[i - 1] + 1 if i else 0
+        first = bisect_left(self.starts, sentence_start)
+        last = bisect_right(self.ends, pos)  # words that end by ``pos``
+        if self.personal[last] - self.personal[min(first, last)] > 0:
+            return True
+        # a word running on past ``pos`` ("she'in") counts as the part of it before ``pos``
+        if last < len(self.starts) and sentence_start <= self.starts[last] < pos:
+            cut = LOWER_WORD.match(self.low, self.starts[last], pos)
+            return cut is not None and cut.group() in PERSONAL_WORDS
+        return False
 
 
 def _cap(word: str) -> bool:

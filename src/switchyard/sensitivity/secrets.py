@@ -29,7 +29,14 @@ API_KEYS = re.compile(
     r")(?![\w-])"
 )
 BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+([A-Za-z0-9._~+/-]{20,}=*)")
-URL_CREDENTIALS = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@")
+# A URL with a password: ``scheme://user:password@``. The search is anchored on each "://": the user
+# and password after it are one pattern match, the scheme before it is checked within MAX_SCHEME
+# characters. (``\b[a-zA-Z][a-zA-Z0-9+.-]*://...`` tried at every start was quadratic: "a." * n + "://".)
+URL_USERINFO = re.compile(r"[^\s:/@]+:([^\s@/]+)@")
+# A scheme: a letter at a word start, then letters, digits, "+", "." or "-", up to "://" (``endpos``).
+SCHEME = re.compile(r"(?<!\w)[a-zA-Z][a-zA-Z0-9+.-]*\Z")
+SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+MAX_SCHEME = 64  # registered schemes are short ("ms-settings-notifications" is among the longest)
 ASSIGNED = re.compile(
     r"(?i)(?<![a-z])(password|passwd|pwd|passcode|passphrase|pin|secret|client[_-]?secret|api[_-]?key|apikey|"
     r"access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|token)"
@@ -66,6 +73,29 @@ def _secret_like(field: str, value: str) -> bool:
     return len(value) >= 12 and any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
 
 
+def url_credentials(text: str) -> list[Span]:
+    """Passwords in ``scheme://user:password@host``: linear in the text (see ``URL_USERINFO``)."""
+    spans = []
+    sep = text.find("://")
+    while sep != -1:
+        m = URL_USERINFO.match(text, sep + 3)
+        if m is not None and _scheme_before(text, sep):
+            spans.append(Span(m.start(1), m.end(1), "URL_CREDENTIALS", "secret"))
+            sep = text.find("://", m.end())
+        else:
+            sep = text.find("://", sep + 3)
+    return spans
+
+
+def _scheme_before(text: str, sep: int) -> bool:
+    """Whether a scheme ends at ``sep``. A run of scheme characters longer than ``MAX_SCHEME`` is
+    given the benefit of the doubt when it holds a letter (a password is flagged, not missed)."""
+    lo = max(0, sep - MAX_SCHEME)
+    if lo > 0 and text[lo - 1] in SCHEME_CHARS and SCHEME_CHARS.issuperset(text[lo:sep]):
+        return any(c.isascii() and c.isalpha() for c in text[lo:sep])
+    return SCHEME.search(text, lo, sep) is not None
+
+
 class SecretDetector:
     name = "secrets"
 
@@ -76,7 +106,7 @@ class SecretDetector:
         if any(p in text for p in API_KEY_PREFIXES):
             spans += [Span(m.start(), m.end(), "API_KEY", "secret") for m in API_KEYS.finditer(text)]
         if "://" in text:
-            spans += [Span(m.start(1), m.end(1), "URL_CREDENTIALS", "secret") for m in URL_CREDENTIALS.finditer(text)]
+            spans += url_credentials(text)
         low = text.lower()
         if "bearer" in low or "token" in low:
             spans += [Span(m.start(1), m.end(1), "API_KEY", "secret") for m in BEARER.finditer(text)]
