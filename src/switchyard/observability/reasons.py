@@ -18,6 +18,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("router:", "-> premium", "router_premium"),
     ("router:", "not allowed", "router_premium_not_allowed"),
     ("rag:", "cached", "rag_cache_hit"),
+    ("residency:", "over the", "residency_oversize"),  # text beyond what the detector scans
     ("residency:", "pseudonymized", "residency_pseudonymized"),
     ("residency:", "unrestricted", "residency_unrestricted"),
     ("residency:", "->", "residency_restricted"),
