@@ -146,6 +146,20 @@ class RoutePolicy(Strict):
     pseudonymize: bool = Field(
         default=False, description="replace detected spans with placeholders before they leave the perimeter"
     )
+    pseudonymize_context: bool = Field(
+        default=False,
+        description=(
+            "with pseudonymize: also let a confidential RAG collection's context leave masked (only its detected "
+            "spans are replaced); by default such context stays in the residency rules' localities"
+        ),
+    )
+    unscannable: Literal["restrict", "refuse", "allow"] = Field(
+        default="restrict",
+        description=(
+            "parts the detector cannot read (images, audio, files) on a request under residency rules: restrict = "
+            "taken as every class (kept in the perimeter), refuse = 403, allow = ignored"
+        ),
+    )
     premium: str | None = Field(
         default=None, description="the model the counterfactual cost is computed against (default: priciest)"
     )

@@ -156,3 +156,93 @@ def test_health_data_is_refused_for_a_remote_embedding_model(gateway_factory) ->
         assert external.requests == []
         ok = c.embeddings.with_raw_response.create(model="remote-embed", input=["the boiling point of water"])
         assert ok.headers["x-switchyard-model"] == "remote-embed" and len(external.requests) == 1
+
+
+def remote_and_local(external: MockUpstream, onprem: MockUpstream, **policy: object) -> GatewayConfig:
+    return GatewayConfig(
+        models=[
+            openai_model("external", external.url, locality="us"),
+            openai_model("local", onprem.url, locality="on_prem"),
+        ],
+        routes=[
+            RouteConfig(
+                name="auto", models=["external", "local"], policy=RoutePolicy(residency={"pii": ["on_prem"]}, **policy)
+            )
+        ],
+    )
+
+
+def test_a_tool_description_is_scanned_like_a_message(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """The exploit: only messages were scanned, so personal data in a tool's description or schema (or in
+    `user`, a message name, an unknown field) went out of the perimeter."""
+    with MockUpstream() as onprem, MockUpstream() as external:
+        gw = gateway_factory(remote_and_local(external, onprem))
+        c = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look up the account of Mary Okafor, phone 617-555-0142.",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+        raw = c.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "what is the weather?"}], tools=[tool]
+        )
+        assert raw.headers["x-switchyard-model"] == "local" and external.requests == []
+        raw = c.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "hello"}], extra_body={"note": "call 617-555-0142"}
+        )
+        assert raw.headers["x-switchyard-model"] == "local" and external.requests == []
+
+
+@pytest.mark.parametrize(("setting", "outcome"), [("restrict", "local"), ("refuse", 403), ("allow", "external")])
+def test_an_image_cannot_be_scanned_so_the_route_decides(gateway_factory, setting: str, outcome: object) -> None:  # type: ignore[no-untyped-def]
+    with MockUpstream() as onprem, MockUpstream() as external:
+        gw = gateway_factory(remote_and_local(external, onprem, unscannable=setting))
+        c = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+        image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+        content = [{"type": "text", "text": "what is in this scan?"}, image]
+        if outcome == 403:
+            with pytest.raises(openai.PermissionDeniedError) as info:
+                c.chat.completions.create(model="auto", messages=[{"role": "user", "content": content}])
+            assert info.value.code == "unscannable_content" and external.requests == []
+            return
+        raw = c.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": content}])
+        assert raw.headers["x-switchyard-model"] == outcome
+
+
+def test_pseudonymization_masks_tool_definitions_too(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    with MockUpstream() as external:
+        cfg = GatewayConfig(
+            models=[openai_model("external", external.url, locality="us")],
+            routes=[
+                RouteConfig(
+                    name="masked",
+                    models=["external"],
+                    policy=RoutePolicy(residency={"pii": ["on_prem"]}, pseudonymize=True),
+                )
+            ],
+        )
+        gw = gateway_factory(cfg)
+        c = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look up the account of Mary Okafor, phone 617-555-0142.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"who": {"type": "string", "description": "e.g. mary.okafor@example.com"}},
+                },
+            },
+        }
+        c.chat.completions.create(
+            model="masked",
+            messages=[{"role": "user", "content": "hello"}],
+            tools=[tool],
+            user="mary.okafor@example.com",
+        )
+        sent = external.requests[-1].raw.decode()
+        for secret in ("617-555-0142", "mary.okafor@example.com", "Mary Okafor"):
+            assert secret not in sent

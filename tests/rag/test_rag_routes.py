@@ -281,3 +281,36 @@ def test_collections_and_documents_have_per_team_quotas(
         assert c.post("/v1/rag/collections/one/documents", json={"documents": docs[2:]}).status_code == 429
     with client(gw) as admin:  # the admin key is exempt
         assert admin.post("/v1/rag/collections", json={"name": "three"}).status_code == 201
+
+
+def test_confidential_context_is_not_sent_out_masked_unless_the_route_says_so(
+    upstream: MockUpstream, gateway_factory: Callable[..., RunningGateway], tmp_path: Path
+) -> None:
+    """The exploit: on a route with ``pseudonymize: true`` a confidential collection's retrieved context
+    went to the cloud model with only the detected spans masked. Now such context stays in the residency
+    rules' localities unless the route also sets ``pseudonymize_context``."""
+    cfg = rag_config(upstream.url, tmp_path / "models")
+    cfg.routes[0].policy.pseudonymize = True  # auto: cloud first, then onprem; health -> on_prem
+    gw = gateway_factory(cfg, classify=lambda _texts: set())
+    _cardiology(gw)
+    sdk = openai.OpenAI(base_url=gw.v1, api_key=team_key(gw, "cardiology"), max_retries=0)
+    ask = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": "what filters blood when kidneys fail?"}],
+        "extra_body": {"switchyard": {"collections": ["cardio"], "k": 1}},
+    }
+    raw = sdk.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
+    assert raw.headers["x-switchyard-model"] == "onprem"
+    assert all('"model":"cloud"' not in r.raw.decode().replace(" ", "") for r in upstream.requests)
+
+    cfg2 = rag_config(upstream.url, tmp_path / "models2")
+    cfg2.routes[0].policy.pseudonymize = True
+    cfg2.routes[0].policy.pseudonymize_context = True  # said in so many words
+    gw2 = gateway_factory(cfg2, classify=lambda _texts: set())
+    _cardiology(gw2)
+    sdk2 = openai.OpenAI(base_url=gw2.v1, api_key=team_key(gw2, "cardiology"), max_retries=0)
+    raw2 = sdk2.chat.completions.with_raw_response.create(**ask)  # type: ignore[call-overload]
+    assert (
+        raw2.headers["x-switchyard-model"] == "cloud"
+        and "pseudonymized for cloud" in raw2.headers["x-switchyard-reason"]
+    )

@@ -19,6 +19,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("router:", "not allowed", "router_premium_not_allowed"),
     ("rag:", "cached", "rag_cache_hit"),
     ("residency:", "over the", "residency_oversize"),  # text beyond what the detector scans
+    ("residency:", "unscanned", "residency_unscanned"),  # images, audio, files: not read
     ("residency:", "pseudonymized", "residency_pseudonymized"),
     ("residency:", "unrestricted", "residency_unrestricted"),
     ("residency:", "->", "residency_restricted"),

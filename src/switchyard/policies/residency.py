@@ -4,7 +4,10 @@ route allows for that class of data, or nowhere (403) — never silently out of 
 A request with more text than the detector scans (``max_scan_chars``, by default
 ``sensitivity.detector.MAX_SCAN_CHARS``) is not scanned: it is taken to carry every class, so it goes
 only where every governed class may go, or nowhere (403). It is never pseudonymized for a model
-outside: what was not read cannot be masked."""
+outside: what was not read cannot be masked. The same holds for parts the detector cannot read at all
+(images, audio, files), per the route's ``unscannable`` setting (restrict, by default; or refuse, or
+allow), and for classes the caller gave for context it added (a confidential RAG collection): that
+context leaves masked only where the route says ``pseudonymize_context``."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import asyncio
 from ..config import ModelConfig
 from ..errors import PermissionDenied
 from ..sensitivity.base import CLASSES
-from ..sensitivity.detector import MAX_SCAN_CHARS
+from ..sensitivity.detector import MAX_SCAN_CHARS, unscannable_parts
 from .base import Classifier, RoutingContext
 
 # Requests with more text than this are classified in a worker thread (detection costs ~1-2 ms per KB).
@@ -31,8 +34,20 @@ class ResidencyPolicy:
         rules = ctx.policy.residency
         if not rules:
             return candidates
+        given = set(ctx.classes)  # context the caller added (RAG): not "detected spans" to mask
         oversize = False
-        if self.classify is not None:
+        unread = unscannable_parts(ctx.request) if ctx.request is not None else 0
+        if unread and ctx.policy.unscannable == "refuse":
+            raise PermissionDenied(
+                f"the request has {unread} part(s) that cannot be scanned (images, audio, files) and "
+                f"{ctx.route or ctx.requested!r} refuses what it cannot scan",
+                code="unscannable_content",
+            )
+        if unread and ctx.policy.unscannable == "restrict":
+            oversize = True  # like text beyond the scan: every class, never pseudonymized
+            ctx.classes = ctx.classes | set(CLASSES)
+            ctx.note(f"residency: {unread} unscanned part(s), not read: taken as every class")
+        if self.classify is not None and not (unread and ctx.policy.unscannable == "restrict"):
             texts = ctx.texts()
             size = sum(len(t) for t in texts)
             if self.max_scan_chars is not None and size > self.max_scan_chars:
@@ -52,7 +67,8 @@ class ResidencyPolicy:
             return candidates
         allowed = set.intersection(*(set(rules[c]) for c in governed))
         kept = [m for m in candidates if m.locality in allowed]
-        if ctx.policy.pseudonymize and len(kept) < len(candidates) and not oversize:
+        context_bound = bool(given & set(governed)) and not ctx.policy.pseudonymize_context
+        if ctx.policy.pseudonymize and len(kept) < len(candidates) and not oversize and not context_bound:
             # Outside the allowed localities only a pseudonymized copy may go: detected spans are
             # replaced by placeholders before sending and restored in the answer.
             ctx.pseudonymize_for = {m.name for m in candidates if m not in kept}

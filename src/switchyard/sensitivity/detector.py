@@ -107,36 +107,66 @@ class SensitivityDetector:
 
 
 def request_texts(request: ChatRequest) -> list[str]:
-    """Every text a request carries: message contents (tool results are ``tool`` messages) and the
-    arguments of the tool calls in its history (JSON flattened to ``key: value`` lines, so that keys
-    such as ``"ssn"`` or ``"password"`` serve as cues)."""
+    """Every text a request sends upstream: message contents (tool results are ``tool`` messages) and
+    names, the arguments of the tool calls in its history, the tool definitions (names, descriptions,
+    parameter schemas), the ``response_format`` schema, ``user``, stop sequences, and any unknown fields
+    passed through. JSON is flattened to ``key: value`` lines, so that keys such as ``"ssn"`` or
+    ``"password"`` serve as cues. Parts that are not text (images, audio, files) are not texts: see
+    ``unscannable_parts``."""
     texts: list[str] = []
     for message in request.messages:
         content = message.text()
         if content:
             texts.append(content)
+        if message.name:
+            texts.append(message.name)
         for call in message.tool_calls or ():
             if call.function.arguments:
                 texts.append(arguments_text(call.function.arguments))
-    return texts
+        if message.model_extra:
+            texts.append("\n".join(json_lines(message.model_extra)))
+    for tool in request.tools or ():
+        texts.append("\n".join(json_lines(tool.function.model_dump(exclude_none=True))))
+    if request.response_format is not None and request.response_format.json_schema:
+        texts.append("\n".join(json_lines(request.response_format.json_schema)))
+    if request.user:
+        texts.append(request.user)
+    texts += request.stop_list()
+    extra = {k: v for k, v in (request.model_extra or {}).items() if k != "switchyard"}  # switchyard's own
+    if extra:
+        texts.append("\n".join(json_lines(extra)))
+    return [t for t in texts if t]
+
+
+def unscannable_parts(request: ChatRequest) -> int:
+    """Content parts the detector cannot read (images, audio, files)."""
+    return sum(
+        1
+        for m in request.messages
+        if isinstance(m.content, list)
+        for part in m.content
+        if part.get("type") != "text"
+    )
 
 
 def arguments_text(arguments: str) -> str:
     """A tool call's JSON arguments as ``key: value`` lines (the raw string when it is not JSON)."""
     try:
         value = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes: scan it raw
         return arguments
     return "\n".join(json_lines(value))
 
 
 def json_lines(value: Any, key: str = "") -> Iterator[str]:
-    """``key: value`` lines for the string and number leaves of a JSON value."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from json_lines(v, str(k))
-    elif isinstance(value, list):
-        for v in value:
-            yield from json_lines(v, key)
-    elif isinstance(value, str | int | float) and not isinstance(value, bool):
-        yield f"{key}: {value}" if key else str(value)
+    """``key: value`` lines for the string and number leaves of a JSON value, in order (iterative: any
+    depth, work proportional to the value's size)."""
+    stack: list[tuple[Any, str]] = [(value, key)]
+    while stack:
+        item, k = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, str(name)) for name, v in reversed(list(item.items())))
+        elif isinstance(item, list):
+            stack.extend((v, k) for v in reversed(item))
+        elif isinstance(item, str | int | float) and not isinstance(item, bool):
+            yield f"{k}: {item}" if k else str(item)

@@ -18,6 +18,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
+from ..errors import InvalidRequest
 from ..types import ChatRequest, ChatResponse, Chunk, FunctionCall, ToolCallDelta
 from .base import Span
 from .detector import SensitivityDetector
@@ -88,10 +89,10 @@ class PseudonymSession:
         """Tool-call arguments: the JSON's string and number leaves are masked, keys kept as cues."""
         try:
             value = json.loads(arguments)
-        except ValueError:
+            return json.dumps(self._mask_json(value, ""), ensure_ascii=False)
+        except (ValueError, RecursionError):  # not JSON (or too deep for it): masked as text
             full = self.detector.detect(arguments)
             return self._replace(arguments, [s for s in full if not set(arguments[s.start : s.end]) & {'"', "\\"}])
-        return json.dumps(self._mask_json(value, ""), ensure_ascii=False)
 
     def _mask_json(self, value: Any, key: str) -> Any:
         if isinstance(value, dict):
@@ -106,19 +107,44 @@ class PseudonymSession:
         return value
 
     def mask_request(self, request: ChatRequest) -> ChatRequest:
-        """A copy of ``request`` with message texts, tool arguments and tool results masked."""
+        """A copy of ``request`` with every text the detector reads masked (``request_texts``): message
+        texts and names, tool arguments and results, tool definitions, the ``response_format`` schema,
+        ``user``, stop sequences and unknown fields passed through."""
         masked = request.model_copy(deep=True)
-        for message in masked.messages:
-            if isinstance(message.content, str):
-                message.content = self.mask(message.content)
-            elif isinstance(message.content, list):
-                for part in message.content:
-                    if part.get("type") == "text" and isinstance(part.get("text"), str):
-                        part["text"] = self.mask(part["text"])
-            for call in message.tool_calls or ():
-                call.function = FunctionCall(
-                    name=call.function.name, arguments=self.mask_arguments(call.function.arguments)
-                )
+        try:
+            for message in masked.messages:
+                if isinstance(message.content, str):
+                    message.content = self.mask(message.content)
+                elif isinstance(message.content, list):
+                    for part in message.content:
+                        if part.get("type") == "text" and isinstance(part.get("text"), str):
+                            part["text"] = self.mask(part["text"])
+                if message.name:
+                    message.name = self.mask(message.name, prefix="name: ")
+                for call in message.tool_calls or ():
+                    call.function = FunctionCall(
+                        name=call.function.name, arguments=self.mask_arguments(call.function.arguments)
+                    )
+                for k, v in (message.model_extra or {}).items():
+                    setattr(message, k, self._mask_json(v, k))
+            for tool in masked.tools or ():
+                if tool.function.description:
+                    tool.function.description = self.mask(tool.function.description)
+                if tool.function.parameters is not None:
+                    tool.function.parameters = self._mask_json(tool.function.parameters, "")
+            if masked.response_format is not None and masked.response_format.json_schema:
+                masked.response_format.json_schema = self._mask_json(masked.response_format.json_schema, "")
+            if masked.user:
+                masked.user = self.mask(masked.user, prefix="user: ")
+            if isinstance(masked.stop, str):
+                masked.stop = self.mask(masked.stop)
+            elif masked.stop:
+                masked.stop = [self.mask(s) for s in masked.stop]
+            for k, v in (masked.model_extra or {}).items():
+                if k != "switchyard":
+                    setattr(masked, k, self._mask_json(v, k))
+        except RecursionError:
+            raise InvalidRequest("the request's JSON is nested too deeply to be masked") from None
         return masked
 
     # --- restoring --------------------------------------------------------------------------------
