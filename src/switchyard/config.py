@@ -275,6 +275,21 @@ class RagRerankConfig(Strict):
     model: str = "rerank"
     api_key_env: str | None = None
     depth: int = Field(default=30, ge=1, le=500, description="fused candidates the reranker sees")
+    locality: str | None = Field(
+        default=None,
+        description="where the reranker runs: on_prem (the default for a local path) or a region; an endpoint "
+        "(url) without one counts as outside the perimeter",
+    )
+    classes: list[str] = Field(
+        default_factory=list,
+        description="data classes a reranker outside the perimeter may receive; chunks of collections whose "
+        "classes (rag.sensitivity_classes) are not all listed keep the fused order instead",
+    )
+
+    def may_receive(self, classes: set[str]) -> bool:
+        """Whether chunks carrying ``classes`` may be sent to this reranker."""
+        local = (self.locality or ("on_prem" if self.path and not self.url else None)) == "on_prem"
+        return local or classes <= set(self.classes)
 
 
 class RagConfig(Strict):

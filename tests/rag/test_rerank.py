@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from typer.testing import CliRunner
 
+from switchyard.config import RagRerankConfig
 from switchyard.errors import UpstreamProtocolError, UpstreamStatusError
 from switchyard.rag.cli import app
 from switchyard.rag.serving.embed import LocalEmbedder
@@ -23,8 +24,11 @@ from switchyard.rag.serving.retrieval import RetrievalOptions, Retriever
 from switchyard.rag.serving.tokenize import HFTokenizer
 from switchyard.rag.stores.sqlite import SQLiteRagStore
 from switchyard.rag.types import Collection
+from switchyard.testing import MockUpstream
 
+from ..conftest import RunningGateway
 from .corpus import DOCS
+from .gateway import client, rag_config, team_key
 from .test_eval_cli import _beir
 
 
@@ -115,3 +119,34 @@ def test_eval_reports_a_rerank_stage(server: RerankServer, tmp_path: Path) -> No
     assert report["final_stage"] == "rerank" and set(report["stages"]) == {"bm25", "dense", "fused", "rerank"}
     assert report["ndcg@10"] == report["stages"]["rerank"]["ndcg@10"]
     assert len(server.bodies) == len(DOCS) - 2  # one call per judged query
+
+
+def test_a_remote_reranker_gets_no_confidential_chunks(
+    server: RerankServer, upstream: MockUpstream, gateway_factory: Callable[..., RunningGateway], tmp_path: Path
+) -> None:
+    """The exploit: a remote reranker received the query and the chunks of every collection searched,
+    confidential ones included, with no locality check. A reranker has a locality now; outside the
+    perimeter it gets only chunks whose data classes it is allowed (``rag.rerank.classes``)."""
+    cfg = rag_config(upstream.url, tmp_path / "models")
+    cfg.rag.rerank = RagRerankConfig(url=server.url, depth=4)
+    gw = gateway_factory(cfg, classify=lambda _texts: set())
+    key = team_key(gw, "cardiology")
+    with client(gw, key) as c:
+        for name, sensitivity in (("ward", "confidential"), ("leaflets", "internal")):
+            assert c.post("/v1/rag/collections", json={"name": name, "sensitivity": sensitivity}).status_code == 201
+            docs = [{"id": d.id, "title": d.title, "text": d.text} for d in DOCS]
+            assert c.post(f"/v1/rag/collections/{name}/documents", json={"documents": docs}).status_code == 201
+        ward = c.post("/v1/rag/search", json={"collections": ["ward"], "query": "cancer treatment", "k": 3})
+        assert ward.status_code == 200 and all("rerank" not in h["stages"] for h in ward.json()["data"])
+        assert server.bodies == []  # nothing of the confidential collection reached it
+        leaflets = c.post("/v1/rag/search", json={"collections": ["leaflets"], "query": "cancer treatment", "k": 3})
+        assert leaflets.status_code == 200 and all("rerank" in h["stages"] for h in leaflets.json()["data"])
+        assert len(server.bodies) == 1
+
+
+def test_a_reranker_on_premises_or_allowed_the_classes_gets_them() -> None:
+    assert RagRerankConfig(path="/models/ce").may_receive({"health", "pii"})
+    assert RagRerankConfig(url="http://10.0.0.5/v1/rerank", locality="on_prem").may_receive({"health"})
+    assert not RagRerankConfig(url="https://rerank.example/v1/rerank").may_receive({"health"})
+    assert RagRerankConfig(url="https://rerank.example/v1/rerank", classes=["pii", "health"]).may_receive({"health"})
+    assert RagRerankConfig(url="https://rerank.example/v1/rerank").may_receive(set())

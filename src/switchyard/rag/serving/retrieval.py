@@ -96,9 +96,11 @@ class Retriever:
         results.stages["rerank"] = ranked
         return results
 
-    async def search(self, collections: Sequence[str], query: str, k: int = 8) -> list[Hit]:
+    async def search(self, collections: Sequence[str], query: str, k: int = 8, *, rerank: bool = True) -> list[Hit]:
+        """``rerank=False`` keeps the fused order (the reranker may not receive these collections' chunks)."""
         results = await asyncio.to_thread(self.first_stages, collections, query, None)
-        results = await self.rerank(query, results)
+        if rerank:
+            results = await self.rerank(query, results)
         return await asyncio.to_thread(self.hits, results, k)
 
     def hits(self, results: StageResults, k: int) -> list[Hit]:

@@ -248,12 +248,15 @@ class RagService:
         if not query.strip():
             raise InvalidRequest("'query' must not be empty", param="query")
         collections = await asyncio.to_thread(self.readable, principal, names)
-        groups: dict[str, list[str]] = {}
+        groups: dict[tuple[str, bool], list[str]] = {}
+        rerank = self.cfg.rerank
         for c in collections:
-            groups.setdefault(c.embed_model, []).append(c.name)
+            # A reranker outside the perimeter gets only chunks whose data classes it may receive.
+            allowed = rerank is None or rerank.may_receive(self.classes_for([c]))
+            groups.setdefault((c.embed_model, allowed), []).append(c.name)
         hits: list[Hit] = []
-        for model_id, members in groups.items():
-            hits += await self.retriever(model_id).search(members, query, k)
+        for (model_id, allowed), members in groups.items():
+            hits += await self.retriever(model_id).search(members, query, k, rerank=allowed)
         return sorted(hits, key=lambda h: -h.score)[:k]
 
     def classes_for(self, collections: Sequence[Collection]) -> set[str]:
