@@ -77,3 +77,24 @@ def test_environment_wins_over_file_over_defaults(tmp_path: Path, monkeypatch: p
     assert (opts.port, opts.db_path, opts.host) == (9001, "from-file.db", "127.0.0.1")
     monkeypatch.setenv("SWITCHYARD_PORT", "9002")
     assert server_options(Settings(), cfg).port == 9002
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://app:s3cret@db.internal:5432/rag",
+        "host=db.internal dbname=rag password=s3cret",
+        "postgresql://app@db/rag?password=x",
+    ],
+)
+def test_a_password_in_the_config_file_is_refused(tmp_path, dsn: str) -> None:  # type: ignore[no-untyped-def]
+    """Secrets never go in the file: a rag.postgres_dsn carrying a password is a config error naming the
+    field and where the password belongs instead."""
+    path = tmp_path / "gw.yaml"
+    path.write_text(f"rag:\n  store: postgres\n  postgres_dsn: '{dsn}'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "rag.postgres_dsn" in info.value.message and "SWITCHYARD_RAG_POSTGRES_DSN" in info.value.message
+    fine = tmp_path / "ok.yaml"
+    fine.write_text("rag:\n  store: postgres\n  postgres_dsn: 'postgresql://app@db.internal:5432/rag'\n")
+    assert load_config(fine).rag.postgres_dsn == "postgresql://app@db.internal:5432/rag"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -134,6 +135,16 @@ def default_weights(provider: str, locality: str, tags: list[str]) -> Weights:
 
 
 SENSITIVITY_CLASSES = ("pii", "financial", "health", "secret")
+
+
+def _has_password(dsn: str) -> bool:
+    """Whether a libpq URL (``postgresql://user:secret@host/db``) or key/value DSN names a password."""
+    if "://" in dsn:
+        netloc = urlsplit(dsn).netloc
+        userinfo = netloc.rpartition("@")[0]
+        query = urlsplit(dsn).query
+        return ":" in userinfo or any(p.split("=", 1)[0].strip() == "password" for p in query.split("&"))
+    return any(part.split("=", 1)[0].strip() == "password" for part in dsn.split() if "=" in part)
 
 
 class RoutePolicy(Strict):
@@ -301,8 +312,19 @@ class RagConfig(Strict):
     db_path: str | None = Field(default=None, description="default: the ledger's path with suffix .rag.db")
     postgres_dsn: str | None = Field(
         default=None,
-        description="rag.store postgres: a libpq URL or DSN; default: the environment's SWITCHYARD_RAG_POSTGRES_DSN",
+        description="rag.store postgres: a libpq URL or DSN without a password (secrets stay out of the file: "
+        "PGPASSWORD, a .pgpass file, or the whole DSN in SWITCHYARD_RAG_POSTGRES_DSN); default: that variable",
     )
+
+    @field_validator("postgres_dsn")
+    @classmethod
+    def _no_password_in_the_file(cls, dsn: str | None) -> str | None:
+        if dsn is not None and _has_password(dsn):
+            raise ValueError(
+                "a password does not belong in the config file: use PGPASSWORD or a .pgpass file, or put the "
+                "whole DSN in SWITCHYARD_RAG_POSTGRES_DSN"
+            )
+        return dsn
     postgres_pool_size: int = Field(
         default=4, ge=1, le=64, description="rag.store postgres: connections the gateway keeps to the server (at most)"
     )
