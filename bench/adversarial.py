@@ -1,6 +1,10 @@
 """The sensitivity detector on crafted inputs: is its cost linear in the text?
 
     python bench/adversarial.py [--sizes 64K,1M,4M] [--family NAME ...] [--detectors] [--json]
+    python bench/adversarial.py --path [--sizes 64K,1M,4M] [--family NAME ...] [--json]
+
+``--path`` sends crafted requests through a running gateway instead, while a light stream of ordinary
+requests measures whether the others are still served (see ``bench/adversarial_path.py``).
 
 Each family is a text built to make a backtracking pattern or a rescanning loop work hard (a long run a
 pattern fails at the end of, tried at every start; many spans checked against all earlier ones). For
@@ -120,8 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--family", action="append", choices=sorted(FAMILIES), help="only these families")
     parser.add_argument("--detectors", action="store_true", help="also time each detector alone")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object, last")
+    parser.add_argument("--path", action="store_true", help="through a running gateway, with a light stream")
+    parser.add_argument("--request-family", action="append", help="--path: only these request-level families")
+    parser.add_argument("--light-interval", type=float, default=0.02, help="--path: seconds between light requests")
     args = parser.parse_args(argv)
     sizes = sorted(parse_size(s) for s in args.sizes.split(","))
+    if args.path:
+        return run_path(args, sizes)
     detector = SensitivityDetector(max_scan_chars=None)
     detector.warm()
     result: dict[str, Any] = {"sizes": sizes, "families": {}}
@@ -152,6 +161,25 @@ def main(argv: list[str] | None = None) -> int:
     result["worst_ms_per_kb"] = max(f["worst_ms_per_kb"] for f in families)
     growths = [f["growth_4x"] for f in families if f["growth_4x"] is not None]
     result["worst_growth_4x"] = max(growths) if growths else None
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def run_path(args: argparse.Namespace, sizes: list[int]) -> int:
+    from adversarial_path import request_families, run
+
+    text = {name: FAMILIES[name] for name in (args.family or FAMILIES)}
+    families = request_families(text)
+    if args.family or args.request_family:  # only what was asked for
+        keep = set(args.family or ()) | set(args.request_family or ())
+        families = {k: v for k, v in families.items() if k in keep}
+    result = run(sizes, families, args.light_interval, print)
+    print(
+        f"worst {result['worst_ms_per_kb']:.3f} ms/KB; light stream p99 worst "
+        f"{result['worst_light_p99_ms']} ms (overall {result['light_p99_ms_overall']}, before the crafted requests "
+        f"{result['baseline_light_p99_ms']}); {result['light_errors']} light errors; {result['status_5xx']} crafted 5xx"
+    )
     if args.json:
         print(json.dumps(result))
     return 0
