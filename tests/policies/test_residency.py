@@ -11,7 +11,7 @@ import pytest
 from switchyard.config import GatewayConfig, RouteConfig, RoutePolicy
 from switchyard.testing import MockUpstream
 from tests.conftest import ADMIN_KEY
-from tests.server.configs import openai_model
+from tests.server.configs import masked_route, openai_model
 
 
 def keyword_classifier(texts: Sequence[str]) -> set[str]:
@@ -115,17 +115,7 @@ def test_real_detector_keeps_a_clinical_note_on_prem(gateway_factory) -> None:  
 def test_pseudonymized_text_leaves_masked_and_comes_back_restored(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     text = "My name is John Miller and my email is john.miller@example.com, phone 617-555-0142."
     with MockUpstream() as external:
-        cfg = GatewayConfig(
-            models=[openai_model("external", external.url, locality="us")],
-            routes=[
-                RouteConfig(
-                    name="masked",
-                    models=["external"],
-                    policy=RoutePolicy(residency={"pii": ["on_prem"]}, pseudonymize=True),
-                )
-            ],
-        )
-        gw = gateway_factory(cfg)
+        gw = gateway_factory(masked_route(external.url))
         raw = ask(gw, "masked", text)
         assert raw.parse().choices[0].message.content == "echo: " + text
         assert "pseudonymized for external" in raw.headers["x-switchyard-reason"]
@@ -214,17 +204,7 @@ def test_an_image_cannot_be_scanned_so_the_route_decides(gateway_factory, settin
 
 def test_pseudonymization_masks_tool_definitions_too(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     with MockUpstream() as external:
-        cfg = GatewayConfig(
-            models=[openai_model("external", external.url, locality="us")],
-            routes=[
-                RouteConfig(
-                    name="masked",
-                    models=["external"],
-                    policy=RoutePolicy(residency={"pii": ["on_prem"]}, pseudonymize=True),
-                )
-            ],
-        )
-        gw = gateway_factory(cfg)
+        gw = gateway_factory(masked_route(external.url))
         c = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
         tool = {
             "type": "function",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchyard.config import GatewayConfig, ModelConfig, Price, RouteConfig
+from switchyard.config import GatewayConfig, ModelConfig, Price, RouteConfig, RoutePolicy
 
 
 def openai_model(name: str, url: str, upstream_model: str = "mock-model", **kw: Any) -> ModelConfig:
@@ -28,4 +28,18 @@ def config(*models: ModelConfig, routes: dict[str, list[str]] | None = None) -> 
     return GatewayConfig(
         models=list(models),
         routes=[RouteConfig(name=n, models=m) for n, m in (routes or {}).items()],
+    )
+
+
+def masked_route(url: str) -> GatewayConfig:
+    """One external model behind the route ``masked``: personal data may go out only pseudonymized."""
+    return GatewayConfig(
+        models=[openai_model("external", url, locality="us")],
+        routes=[
+            RouteConfig(
+                name="masked",
+                models=["external"],
+                policy=RoutePolicy(residency={"pii": ["on_prem"]}, pseudonymize=True),
+            )
+        ],
     )

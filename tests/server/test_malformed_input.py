@@ -11,12 +11,12 @@ import time
 
 import httpx
 
-from switchyard.config import GatewayConfig, RouteConfig, RoutePolicy
+from switchyard.config import GatewayConfig
 from switchyard.testing import MockUpstream
 from switchyard.types import MAX_MESSAGES, MAX_OUTPUT_TOKENS
 from tests.conftest import ADMIN_KEY, free_port
 
-from .configs import openai_model
+from .configs import masked_route, openai_model
 
 
 def post(gw, body: dict[str, object]) -> httpx.Response:  # type: ignore[no-untyped-def]
@@ -29,17 +29,7 @@ def test_a_text_part_whose_text_is_not_a_string_is_refused_not_sent(gateway_fact
     """The exploit: the detector read the list's text and found the SSN, the masking step skipped the
     part (not a string), and the upstream outside the perimeter received the SSN in clear."""
     with MockUpstream() as external:
-        cfg = GatewayConfig(
-            models=[openai_model("external", external.url, locality="us")],
-            routes=[
-                RouteConfig(
-                    name="masked",
-                    models=["external"],
-                    policy=RoutePolicy(residency={"pii": ["on_prem"]}, pseudonymize=True),
-                )
-            ],
-        )
-        gw = gateway_factory(cfg)
+        gw = gateway_factory(masked_route(external.url))
         part = {"type": "text", "text": ["My SSN is 123-45-6789, call me at 617-555-0142"]}
         r = post(gw, {"model": "masked", "messages": [{"role": "user", "content": [part]}]})
         assert r.status_code == 400
