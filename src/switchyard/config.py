@@ -325,6 +325,7 @@ class RagConfig(Strict):
                 "whole DSN in SWITCHYARD_RAG_POSTGRES_DSN"
             )
         return dsn
+
     postgres_pool_size: int = Field(
         default=4, ge=1, le=64, description="rag.store postgres: connections the gateway keeps to the server (at most)"
     )
@@ -439,6 +440,9 @@ class Settings(BaseSettings):
         default=None, description="the gateway admin's key: at least 24 characters; unset: no admin key"
     )
     max_body_bytes: int = 4 * 1024 * 1024
+    auth_failures_per_minute: int = Field(
+        default=30, ge=1, description="failed authentications one client address may make in a minute; then 429"
+    )
     max_connections: int = Field(
         default=1000, ge=1, description="open connections (and requests) per process; past it, 503 at once"
     )

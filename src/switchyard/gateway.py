@@ -18,7 +18,7 @@ from .calls.chat import ChatParts
 from .config import GatewayConfig, Settings, server_options
 from .dispatch import Dispatcher
 from .errors import CountersUnavailable
-from .keys import Authenticator
+from .keys import Authenticator, FailedAuthLimiter
 from .ledger import LedgerWriter
 from .observability import GatewayMetrics, tracing_from_env
 from .policies import Classifier, PolicyDeps, PolicyFactory, PolicyPipeline, default_policies
@@ -83,7 +83,9 @@ class Gateway:
         self.ledger = LedgerWriter(
             self.store, flush_interval=settings.ledger_flush_interval, batch_size=settings.ledger_batch_size
         )
-        self.auth = Authenticator(self.store, settings.admin_key)
+        self.auth = Authenticator(
+            self.store, settings.admin_key, limiter=FailedAuthLimiter(settings.auth_failures_per_minute)
+        )
         self.tokens = TokenCounter()
         self.counters = RedisCounters(self.options.redis_url) if self.options.redis_url else None
         self.budgets = Budgets(config.budgets, self.counters, clock=clock)

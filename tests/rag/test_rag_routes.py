@@ -314,3 +314,13 @@ def test_confidential_context_is_not_sent_out_masked_unless_the_route_says_so(
         raw2.headers["x-switchyard-model"] == "cloud"
         and "pseudonymized for cloud" in raw2.headers["x-switchyard-reason"]
     )
+
+
+def test_a_collection_without_searchable_words_is_searched_without_error(gw: RunningGateway) -> None:
+    """Found by the fuzzer: BM25 over chunks with no indexable word (only numbers) raised a 500."""
+    with client(gw) as c:
+        assert c.post("/v1/rag/collections", json={"name": "digits"}).status_code == 201
+        docs = {"documents": [{"id": "d0", "text": "0"}]}
+        assert c.post("/v1/rag/collections/digits/documents", json=docs).status_code == 201
+        r = c.post("/v1/rag/search", json={"collections": ["digits"], "query": "zero"})
+        assert r.status_code == 200

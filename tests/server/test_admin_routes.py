@@ -108,3 +108,11 @@ def test_a_stored_admin_role_is_what_the_config_says_not_the_gateway_admin(keyma
     )
     assert httpx.delete(gw.v1 + f"/admin/keys/{ops_id}", headers=h(stored_admin)).status_code == 404
     assert httpx.post(gw.v1 + "/chat/completions", json={**chat, "model": "m"}, headers=h(ops_key)).status_code == 200
+
+
+def test_usage_days_is_bounded(gw) -> None:  # type: ignore[no-untyped-def]
+    """Found by the fuzzer: a huge ``days`` overflowed the date arithmetic (500); ``²`` passed isdigit."""
+    for days in ("99999999999999999999", "²", "0", "-1"):
+        r = httpx.get(gw.v1 + f"/admin/usage?days={days}", headers=h(ADMIN_KEY))
+        assert r.status_code == 400 and r.json()["error"]["param"] == "days", days
+    assert httpx.get(gw.v1 + "/admin/usage?days=3660", headers=h(ADMIN_KEY)).status_code == 200

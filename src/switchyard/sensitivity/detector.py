@@ -141,11 +141,7 @@ def request_texts(request: ChatRequest) -> list[str]:
 def unscannable_parts(request: ChatRequest) -> int:
     """Content parts the detector cannot read (images, audio, files)."""
     return sum(
-        1
-        for m in request.messages
-        if isinstance(m.content, list)
-        for part in m.content
-        if part.get("type") != "text"
+        1 for m in request.messages if isinstance(m.content, list) for part in m.content if part.get("type") != "text"
     )
 
 

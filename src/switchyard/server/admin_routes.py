@@ -36,6 +36,9 @@ def _key_json(k: KeyRecord) -> JSON:
     }
 
 
+MAX_USAGE_DAYS = 3660  # ten years of days: any more is not a window the ledger holds
+
+
 def _check_grant(access: AccessConfig, creator: Principal, team: str, roles: list[str]) -> None:
     unknown = [r for r in roles if r not in access.roles]
     if unknown:
@@ -100,8 +103,8 @@ async def revoke(request: Request) -> Response:
 async def usage(request: Request) -> Response:
     require(request, "usage:read")
     days = request.query_params.get("days", "30")
-    if not days.isdigit():
-        raise InvalidRequest("'days' must be a whole number", param="days")
+    if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_USAGE_DAYS:
+        raise InvalidRequest(f"'days' must be a whole number from 1 to {MAX_USAGE_DAYS}", param="days")
     rows = await asyncio.to_thread(gateway(request).store.usage, time.time() - int(days) * 86400)
     return JSONBody({"data": [{k: getattr(r, k) for k in r.__slots__} for r in rows]})  # type: ignore[attr-defined]
 

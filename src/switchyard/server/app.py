@@ -40,10 +40,6 @@ async def readyz(request: Request) -> Response:
     )
 
 
-async def openapi(request: Request) -> Response:
-    return JSONBody(openapi_schema())
-
-
 def create_app(
     settings: Settings | None = None, config: GatewayConfig | None = None, gateway: Gateway | None = None
 ) -> Starlette:
@@ -54,6 +50,11 @@ def create_app(
         config = config or load_config(settings.config)
         gateway = Gateway(settings, config)
     gw = gateway
+    document = openapi_schema(gw.config, metrics_public=gw.settings.metrics_public)  # names this gateway's models
+
+    async def openapi(request: Request) -> Response:
+        return JSONBody(document)
+
     configured = gw.settings.dashboard_secret
     dashboard = Dashboard(configured.encode() if configured else secrets.token_bytes(32), gw.settings.admin_key)
 

@@ -8,6 +8,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from ..errors import InvalidRequest, NotFound, SwitchyardError
 from ..wire import anthropic as anthropic_wire
@@ -44,7 +45,20 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     else:
         err = InvalidRequest(str(exc.detail))
         err.status = exc.status_code
+        err.headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "allow"}
+        if exc.status_code == 405:
+            err.headers["allow"] = allowed_methods(request)
     return error_response(request, err)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the app serves at the request's path. Starlette's own ``Allow`` names only the methods of
+    the first route that matched the path, and a path here is often served by one route per method."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

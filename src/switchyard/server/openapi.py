@@ -1,12 +1,26 @@
-"""The OpenAPI document served at /openapi.json, generated from the request models."""
+"""The OpenAPI document served at /openapi.json, built per gateway from its config.
+
+Request schemas come from the pydantic models the server validates with (``model_json_schema()``), then
+refined where the server checks more than the model says (token-id embedding inputs are refused, a text
+part needs its text, Anthropic content may be a plain string). The ``model`` fields name the gateway's
+configured models and routes, so a client (or a fuzzer) can reach a call. Every route of the app and each
+of its methods is here, with its path and query parameters and the statuses it answers with.
+"""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from ..types import ChatRequest, EmbeddingRequest
+from pydantic import BaseModel
 
-_ERROR = {
+from ..config import GatewayConfig
+from ..types import ChatRequest, EmbeddingRequest
+from ..wire.anthropic import MessagesRequest
+
+JSONSchema = dict[str, Any]
+
+_ERROR: JSONSchema = {
     "type": "object",
     "properties": {
         "error": {
@@ -20,58 +34,565 @@ _ERROR = {
             "required": ["message", "type"],
         }
     },
+    "required": ["error"],
 }
-
-
-def _op(summary: str, body_ref: str | None, tag: str) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "tags": [tag],
-        "security": [{"bearer": []}],
-        "responses": {
-            "200": {"description": "OK"},
-            **{
-                code: {
-                    "description": desc,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                }
-                for code, desc in {
-                    "400": "malformed JSON or an invalid field (named in `param`)",
-                    "401": "missing or invalid API key",
-                    "403": "not allowed",
-                    "404": "unknown model",
-                    "413": "request body over the configured limit",
-                    "429": "rate limited",
-                    "502": "upstream failure",
-                    "503": "no deployment available",
-                    "504": "upstream timeout",
-                }.items()
+_ANTHROPIC_ERROR: JSONSchema = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["type", "message"],
+        },
+    },
+    "required": ["type", "error"],
+}
+_OBJ: JSONSchema = {"type": "object"}
+_STRINGS: JSONSchema = {"type": "array", "items": {"type": "string"}}
+_ACL: JSONSchema = {
+    "type": "object",
+    "properties": {"read": _STRINGS, "write": _STRINGS, "admin": _STRINGS},
+    "required": ["read", "write", "admin"],
+}
+_RESPONSES: dict[str, JSONSchema] = {
+    "ChatCompletion": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "chat.completion"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": _OBJ},
+            "usage": _OBJ,
+        },
+        "required": ["id", "object", "model", "choices"],
+    },
+    "AnthropicMessageResponse": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"const": "message"},
+            "role": {"const": "assistant"},
+            "model": {"type": "string"},
+            "content": {"type": "array", "items": _OBJ},
+        },
+        "required": ["id", "type", "role", "model", "content"],
+    },
+    "EmbeddingList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": _OBJ},
+            "model": {"type": "string"},
+            "usage": _OBJ,
+        },
+        "required": ["object", "data", "model"],
+    },
+    "ModelList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "object": {"const": "model"},
+                        "owned_by": {"type": "string"},
+                    },
+                    "required": ["id", "object", "owned_by"],
+                },
             },
         },
+        "required": ["object", "data"],
+    },
+    "Key": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "team": {"type": "string"},
+            "name": {"type": "string"},
+            "prefix": {"type": "string"},
+            "roles": _STRINGS,
+            "created": {"type": "integer"},
+            "revoked": {"type": "boolean"},
+            "secret": {"type": "string", "description": "only in the answer to the key's creation"},
+        },
+        "required": ["id", "team", "name", "prefix", "roles", "created", "revoked"],
+    },
+    "KeyList": {
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}},
+        "required": ["data"],
+    },
+    "Revoked": {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "revoked": {"const": True}},
+        "required": ["id", "revoked"],
+    },
+    "UsageList": {
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": _OBJ}},
+        "required": ["data"],
+    },
+    "Collection": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "object": {"const": "rag.collection"},
+            "sensitivity": {"enum": ["public", "internal", "confidential"]},
+            "acl": _ACL,
+            "embed_model": {"type": "string"},
+            "documents": {"type": "integer"},
+            "chunks": {"type": "integer"},
+            "created": {"type": "integer"},
+        },
+        "required": ["name", "object", "sensitivity", "acl", "embed_model", "documents", "chunks", "created"],
+    },
+    "CollectionList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Collection"}},
+        },
+        "required": ["object", "data"],
+    },
+    "Deleted": {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "object": {"type": "string"}, "deleted": {"const": True}},
+        "required": ["id", "object", "deleted"],
+    },
+    "IngestReport": {
+        "type": "object",
+        "properties": {"object": {"const": "rag.ingest"}, "added": {"type": "integer"}},
+        "required": ["object"],
+    },
+    "DocumentList": {
+        "type": "object",
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _OBJ}},
+        "required": ["object", "data"],
+    },
+    "Erasure": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "rag.erasure"},
+            "subject": {"type": "string"},
+            "erased": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+        "required": ["object", "subject", "erased"],
+    },
+    "HitList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"id": {"type": "string"}, "score": {"type": "number"}, "text": {"type": "string"}},
+                    "required": ["id", "score", "text"],
+                },
+            },
+        },
+        "required": ["object", "data"],
+    },
+    "Health": {"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]},
+}
+
+_STATUS = {
+    "400": "malformed JSON or an invalid field (named in `param`)",
+    "401": "missing or invalid API key",
+    "403": "the key's team or roles do not allow this",
+    "404": "no such model, key, collection or document",
+    "413": "request body over the configured limit",
+    "429": "rate limited, or a budget is spent",
+    "502": "upstream failure",
+    "503": "no deployment available, or the store is unavailable",
+    "504": "upstream timeout",
+}
+# one server-sent event: OpenAI sends data lines (a chunk's JSON, then [DONE]); Anthropic names its events
+_EVENT: JSONSchema = {
+    "type": "object",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"}},
+}
+_CALL = ("400", "401", "403", "404", "413", "429", "502", "503", "504")
+_AUTH = ("401", "403")
+_BODY = ("400", "413")
+_KEYS: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+
+
+def _ref(name: str) -> JSONSchema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: JSONSchema) -> JSONSchema:
+    return {"application/json": {"schema": schema}}
+
+
+def _op(
+    summary: str,
+    tag: str,
+    ok: tuple[str, str],
+    errors: tuple[str, ...],
+    *,
+    body: str | None = None,
+    params: tuple[JSONSchema, ...] = (),
+    error_schema: str = "Error",
+    security: list[dict[str, list[str]]] | None = None,
+    streams: bool = False,
+) -> JSONSchema:
+    status, schema = ok
+    content = _json(_ref(schema))
+    if streams:
+        content["text/event-stream"] = {"schema": _EVENT}
+    op: JSONSchema = {
+        "summary": summary,
+        "tags": [tag],
+        "security": _KEYS if security is None else security,
+        "responses": {
+            status: {
+                "description": "OK (with stream: true, server-sent events)" if streams else "OK",
+                "content": content,
+            },
+            **{code: {"description": _STATUS[code], "content": _json(_ref(error_schema))} for code in errors},
+        },
     }
-    if body_ref:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body_ref}"}}},
-        }
+    if params:
+        op["parameters"] = list(params)
+    if body:
+        op["requestBody"] = {"required": True, "content": _json(_ref(body))}
     return op
 
 
-def openapi_schema() -> dict[str, Any]:
-    schemas: dict[str, Any] = {"Error": _ERROR}
+def _path(name: str, schema: JSONSchema, description: str) -> JSONSchema:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+def _query(name: str, schema: JSONSchema, description: str) -> JSONSchema:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _names(values: list[str]) -> JSONSchema:
+    """A model field: one of the configured names (an unknown one is a 404)."""
+    if values:
+        return {"type": "string", "enum": values, "description": "a model or route of this gateway"}
+    return {"type": "string", "minLength": 1, "description": "a model or route of this gateway (none configured)"}
+
+
+def _from_model(schemas: dict[str, JSONSchema], model: type[BaseModel], name: str | None = None) -> JSONSchema:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[name or model.__name__] = schema
+    return schema
+
+
+_TEXT_PART: JSONSchema = {
+    "type": "object",
+    "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+    "required": ["type", "text"],
+}
+_OTHER_PART: JSONSchema = {
+    "type": "object",
+    "properties": {"type": {"type": "string", "not": {"const": "text"}}},
+    "required": ["type"],
+}
+
+
+def _refine_openai(schemas: dict[str, JSONSchema], chat: list[str], embed: list[str]) -> None:
+    """Say what the server checks beyond the pydantic models' own schemas."""
+    schemas["ChatRequest"]["properties"]["model"] = _names(chat)
+    # every content part names its type; a text part's text is a string (Message._parts_are_well_formed)
+    schemas["Message"]["properties"]["content"] = {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"anyOf": [_TEXT_PART, _OTHER_PART]}},
+            {"type": "null"},
+        ]
+    }
+    emb = schemas["EmbeddingRequest"]["properties"]
+    emb["model"] = _names(embed)
+    # token-id inputs are refused (parse_embedding_request): strings only
+    emb["input"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+
+
+def _refine_anthropic(schemas: dict[str, JSONSchema], chat: list[str]) -> None:
+    """A plain string is shorthand for one text block, in ``content`` and ``system``."""
+    req = schemas["AnthropicMessagesRequest"]["properties"]
+    req["model"] = _names(chat)
+    system = req["system"]["anyOf"]
+    req["system"]["anyOf"] = [{"type": "string"}, *system]
+    msg = schemas["AnthropicMessage"]["properties"]
+    msg["content"] = {"anyOf": [{"type": "string"}, msg["content"]]}
+    result = schemas["ToolResultBlock"]["properties"]
+    result["content"] = {"anyOf": [{"type": "string"}, result["content"]]}
+    # ImageSource._complete: base64 needs media_type and data, url needs url
+    text: JSONSchema = {"type": "string", "minLength": 1}
+    schemas["ImageSource"] = {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {"type": {"const": "base64"}, "media_type": text, "data": text},
+                "required": ["type", "media_type", "data"],
+            },
+            {"type": "object", "properties": {"type": {"const": "url"}, "url": text}, "required": ["type", "url"]},
+        ]
+    }
+    # AnthropicToolChoice._name_for_tool: a "tool" choice names the tool
+    choice = schemas["AnthropicToolChoice"]
+    choice["if"] = {"properties": {"type": {"const": "tool"}}, "required": ["type"]}
+    choice["then"] = {"properties": {"name": text}, "required": ["name"]}
+
+
+def _key_body(roles: list[str]) -> JSONSchema:
+    return {
+        "type": "object",
+        "properties": {
+            "team": {"type": "string", "minLength": 1, "description": "the team the key bills to"},
+            "name": {"description": "a label (any JSON value, stored as its string)"},
+            "roles": {
+                "type": "array",
+                "items": {"type": "string", "enum": roles} if roles else {"type": "string"},
+                **({} if roles else {"maxItems": 0}),
+                "description": "roles of access.roles; a stored key may grant only what it holds",
+            },
+        },
+        "required": ["team"],
+    }
+
+
+def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool = False) -> JSONSchema:
+    """The document for a gateway of ``config`` (none: no models named)."""
     from .rag_routes import AddBody, CreateBody, EraseBody, PatchBody, SearchBody
 
+    cfg = config or GatewayConfig()
+    chat = [m.name for m in cfg.models if m.kind == "chat"] + [r.name for r in cfg.routes]
+    embed = [m.name for m in cfg.models if m.kind == "embedding"]
+
+    schemas: dict[str, JSONSchema] = {"Error": _ERROR, "AnthropicError": _ANTHROPIC_ERROR}
+    schemas.update(copy.deepcopy(_RESPONSES))
     for model in (ChatRequest, EmbeddingRequest, CreateBody, PatchBody, AddBody, EraseBody, SearchBody):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    schemas["AnthropicMessagesRequest"] = {
-        "type": "object",
-        "description": "Anthropic Messages API request (https://docs.anthropic.com/en/api/messages)",
-        "required": ["model", "max_tokens", "messages"],
-        "additionalProperties": True,
+        _from_model(schemas, model)
+    _from_model(schemas, MessagesRequest, "AnthropicMessagesRequest")
+    _refine_openai(schemas, chat, embed)
+    _refine_anthropic(schemas, chat)
+    schemas["CreateKey"] = _key_body(sorted(cfg.access.roles))
+
+    name = _path("name", schemas["CreateBody"]["properties"]["name"], "the collection's name")
+    doc_id = _path("doc_id", {"type": "string", "minLength": 1, "maxLength": 512}, "the document's id")
+    key_id = _path("key_id", {"type": "string", "minLength": 1}, "the key's id")
+    limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "documents to list")
+    days = _query("days", {"type": "integer", "minimum": 0, "default": 30}, "days back from now")
+    rag_read, rag_body = ("401", "403", "404"), ("400", "401", "403", "404", "413")
+    html = {"text/html": {"schema": {"type": "string"}}}
+    see_other = {"description": "redirect", "headers": {"location": {"schema": {"type": "string"}}}}
+    open_route: list[dict[str, list[str]]] = []
+
+    paths: JSONSchema = {
+        "/v1/chat/completions": {
+            "post": _op(
+                "Create a chat completion (OpenAI format)",
+                "openai",
+                ("200", "ChatCompletion"),
+                _CALL,
+                body="ChatRequest",
+                streams=True,
+            )
+        },
+        "/v1/embeddings": {
+            "post": _op(
+                "Create embeddings (OpenAI format)", "openai", ("200", "EmbeddingList"), _CALL, body="EmbeddingRequest"
+            )
+        },
+        "/v1/models": {
+            "get": _op("List the models and routes the caller may call", "openai", ("200", "ModelList"), ("401",))
+        },
+        "/v1/messages": {
+            "post": _op(
+                "Create a message (Anthropic format)",
+                "anthropic",
+                ("200", "AnthropicMessageResponse"),
+                _CALL,
+                body="AnthropicMessagesRequest",
+                error_schema="AnthropicError",
+                streams=True,
+                security=[{"apiKey": []}, {"bearer": []}],
+            )
+        },
+        "/v1/admin/keys": {
+            "post": _op(
+                "Create an API key (shown once; needs keys:create)",
+                "admin",
+                ("201", "Key"),
+                (*_BODY, *_AUTH),
+                body="CreateKey",
+            ),
+            "get": _op("List API keys (needs keys:read)", "admin", ("200", "KeyList"), _AUTH),
+        },
+        "/v1/admin/keys/{key_id}": {
+            "delete": _op(
+                "Revoke an API key (needs keys:revoke)", "admin", ("200", "Revoked"), (*_AUTH, "404"), params=(key_id,)
+            )
+        },
+        "/v1/admin/usage": {
+            "get": _op(
+                "Spend per day, team and model (needs usage:read)",
+                "admin",
+                ("200", "UsageList"),
+                ("400", *_AUTH),
+                params=(days,),
+            )
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (the metrics token, or a key allowed metrics:read)",
+                "tags": ["observability"],
+                "security": [*_KEYS, {}] if metrics_public else _KEYS,
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format 0.0.4",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": {"description": "no token or key, or an unknown key", "content": _json(_ref("Error"))},
+                    "403": {
+                        "description": "the key's roles do not allow metrics:read",
+                        "content": _json(_ref("Error")),
+                    },
+                },
+            }
+        },
+        "/v1/rag/collections": {
+            "post": _op(
+                "Create a RAG collection (ACL, sensitivity)",
+                "rag",
+                ("201", "Collection"),
+                (*_BODY, *_AUTH),
+                body="CreateBody",
+            ),
+            "get": _op("List the collections the caller's team may read", "rag", ("200", "CollectionList"), ("401",)),
+        },
+        "/v1/rag/collections/{name}": {
+            "get": _op("Show a collection", "rag", ("200", "Collection"), rag_read, params=(name,)),
+            "patch": _op(
+                "Change a collection's ACL (admin)",
+                "rag",
+                ("200", "Collection"),
+                rag_body,
+                body="PatchBody",
+                params=(name,),
+            ),
+            "delete": _op(
+                "Delete a collection and everything in it (admin)", "rag", ("200", "Deleted"), rag_read, params=(name,)
+            ),
+        },
+        "/v1/rag/collections/{name}/documents": {
+            "post": _op(
+                "Add or replace documents (write)",
+                "rag",
+                ("201", "IngestReport"),
+                (*rag_body, "503"),
+                body="AddBody",
+                params=(name,),
+            ),
+            "get": _op("List documents", "rag", ("200", "DocumentList"), ("400", *rag_read), params=(name, limit)),
+        },
+        "/v1/rag/collections/{name}/documents/{doc_id}": {
+            "delete": _op(
+                "Delete one document: text, chunks, vectors, cached answers",
+                "rag",
+                ("200", "Deleted"),
+                rag_read,
+                params=(name, doc_id),
+            )
+        },
+        "/v1/rag/erase": {
+            "post": _op(
+                "Erase a data subject's documents everywhere", "rag", ("200", "Erasure"), rag_body, body="EraseBody"
+            )
+        },
+        "/v1/rag/search": {
+            "post": _op(
+                "Search collections (scores per stage, provenance)",
+                "rag",
+                ("200", "HitList"),
+                (*rag_body, "503"),
+                body="SearchBody",
+            )
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "tags": ["health"],
+                "security": open_route,
+                "responses": {"200": {"description": "alive", "content": _json(_ref("Health"))}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness",
+                "tags": ["health"],
+                "security": open_route,
+                "responses": {
+                    "200": {"description": "ready", "content": _json(_ref("Health"))},
+                    "503": {"description": "starting", "content": _json(_ref("Health"))},
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "tags": ["health"],
+                "security": open_route,
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": _json(_OBJ)}},
+            }
+        },
+        "/": {
+            "get": {
+                "summary": "The dashboard (a session from /login; else a redirect to it)",
+                "tags": ["dashboard"],
+                "security": [{"session": []}, {}],
+                "parameters": [
+                    _query("period", {"type": "string"}, "the period shown: 24h, 7d or 30d (anything else: 30d)")
+                ],
+                "responses": {"200": {"description": "the dashboard", "content": html}, "303": see_other},
+            }
+        },
+        "/login": {
+            "get": {
+                "summary": "The dashboard's login page",
+                "tags": ["dashboard"],
+                "security": open_route,
+                "responses": {"200": {"description": "the login form", "content": html}, "303": see_other},
+            },
+            "post": {
+                "summary": "Log in to the dashboard with a key allowed usage:read (same-origin forms only)",
+                "tags": ["dashboard"],
+                "security": open_route,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}
+                        }
+                    },
+                },
+                "responses": {
+                    "303": {**see_other, "description": "logged in: to the dashboard"},
+                    "401": {"description": "that key cannot open the dashboard", "content": html},
+                    "403": {"description": "a form posted from another site", "content": html},
+                    "413": {"description": "form over 4 KiB", "content": html},
+                },
+            },
+        },
+        "/logout": {
+            "post": {
+                "summary": "End the dashboard session",
+                "tags": ["dashboard"],
+                "security": open_route,
+                "responses": {"303": {**see_other, "description": "to the login page"}},
+            }
+        },
     }
-    open_get = {"summary": "", "responses": {"200": {"description": "OK"}}, "security": []}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -79,63 +600,13 @@ def openapi_schema() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "OpenAI- and Anthropic-compatible LLM gateway",
         },
-        "paths": {
-            "/v1/chat/completions": {"post": _op("Create a chat completion (OpenAI format)", "ChatRequest", "openai")},
-            "/v1/embeddings": {"post": _op("Create embeddings (OpenAI format)", "EmbeddingRequest", "openai")},
-            "/v1/models": {"get": _op("List models and routes", None, "openai")},
-            "/v1/messages": {
-                "post": {
-                    **_op("Create a message (Anthropic format)", "AnthropicMessagesRequest", "anthropic"),
-                    "security": [{"apiKey": []}, {"bearer": []}],
-                }
-            },
-            "/v1/admin/keys": {
-                "post": _op("Create an API key (shown once; needs keys:create)", None, "admin"),
-                "get": _op("List API keys (needs keys:read)", None, "admin"),
-            },
-            "/v1/admin/keys/{key_id}": {"delete": _op("Revoke an API key (needs keys:revoke)", None, "admin")},
-            "/v1/admin/usage": {"get": _op("Spend per day, team and model (needs usage:read)", None, "admin")},
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics (the metrics token or a key allowed metrics:read; anyone if metrics_public)",
-                    "tags": ["observability"],
-                    "security": [{"bearer": []}, {}],
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition format 0.0.4",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        },
-                        "401": {"description": "no token or key, and not on loopback"},
-                        "403": {"description": "the key's roles do not allow metrics:read"},
-                    },
-                }
-            },
-            "/v1/rag/collections": {
-                "post": _op("Create a RAG collection (ACL, sensitivity)", "CreateBody", "rag"),
-                "get": _op("List the collections the caller's team may read", None, "rag"),
-            },
-            "/v1/rag/collections/{name}": {
-                "get": _op("Show a collection", None, "rag"),
-                "patch": _op("Change a collection's ACL or sensitivity (admin)", "PatchBody", "rag"),
-                "delete": _op("Delete a collection and everything in it (admin)", None, "rag"),
-            },
-            "/v1/rag/collections/{name}/documents": {
-                "post": _op("Add or replace documents (write)", "AddBody", "rag"),
-                "get": _op("List documents", None, "rag"),
-            },
-            "/v1/rag/collections/{name}/documents/{doc_id}": {
-                "delete": _op("Delete one document: text, chunks, vectors, cached answers", None, "rag")
-            },
-            "/v1/rag/erase": {"post": _op("Erase a data subject's documents everywhere", "EraseBody", "rag")},
-            "/v1/rag/search": {"post": _op("Search collections (scores per stage, provenance)", "SearchBody", "rag")},
-            "/healthz": {"get": {**open_get, "summary": "Liveness"}},
-            "/readyz": {"get": {**open_get, "summary": "Readiness"}},
-        },
+        "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "bearer": {"type": "http", "scheme": "bearer", "description": "an API key as a bearer token"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key", "description": "an API key"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "switchyard_session"},
             },
         },
     }

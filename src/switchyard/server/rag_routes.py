@@ -5,15 +5,16 @@ list, delete), erasure by data subject, and search. Every call is checked agains
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import InvalidRequest
-from ..rag.serving.service import RagService
+from ..rag.serving.blocks import PARSERS
+from ..rag.serving.service import NAME, RagService
 from ..rag.types import Acl, Collection, Document, Hit
 from ..types import JSON
 from ..wire.openai import parse
@@ -21,8 +22,18 @@ from .auth import authenticate, gateway, require
 from .http import JSONBody, read_json
 
 
+def _whole(value: Any) -> Any:
+    """A JSON number with no fraction is an integer (JSON Schema says so: 5.0 is a valid ``integer``)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Whole = Annotated[int, BeforeValidator(_whole)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No unknown fields and no coercion (``"5"`` is not a number): what the document says is what passes."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class AclBody(_Strict):
@@ -32,7 +43,7 @@ class AclBody(_Strict):
 
 
 class CreateBody(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=NAME.pattern, description="1-64 letters, digits, '.', '_' or '-'")
     sensitivity: Literal["public", "internal", "confidential"] = "internal"
     acl: AclBody | None = None
 
@@ -41,13 +52,27 @@ class PatchBody(_Strict):
     acl: AclBody
 
 
+# Some character that is not whitespace (Python's ``str.isspace``, spelled out so that every regex engine
+# reads the document's pattern the same way).
+HAS_TEXT = r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
 class DocumentBody(_Strict):
     id: str = Field(min_length=1, max_length=512)
-    text: str
+    format: Literal["txt", "md", "html"] = "txt"
+    text: str = Field(json_schema_extra={"pattern": HAS_TEXT}, description="must have some text in its format")
     title: str = ""
     subject: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    format: Literal["txt", "md", "html"] = "txt"
+
+    @field_validator("text")
+    @classmethod
+    def _has_text(cls, text: str, info: ValidationInfo) -> str:
+        """A document whose format leaves no text (empty, blank, only markup) has nothing to chunk or index."""
+        parse = PARSERS[info.data.get("format", "txt")]
+        if not any(block.text.strip() for block in parse(text)):
+            raise ValueError("the document has no text to index")
+        return text
 
 
 class AddBody(_Strict):
@@ -61,8 +86,8 @@ class EraseBody(_Strict):
 
 class SearchBody(_Strict):
     collections: list[str] = Field(min_length=1)
-    query: str = Field(min_length=1)
-    k: int = Field(default=5, ge=1, le=100)
+    query: str = Field(min_length=1, json_schema_extra={"pattern": HAS_TEXT}, description="not only whitespace")
+    k: Whole = Field(default=5, ge=1, le=100)
 
 
 def rag(request: Request) -> RagService:
@@ -145,7 +170,7 @@ async def list_documents(request: Request) -> Response:
     name = request.path_params["name"]
     await asyncio.to_thread(service.collection, principal, name, "read")
     raw = request.query_params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
         raise InvalidRequest("'limit' must be a whole number from 1 to 1000", param="limit")
     limit = int(raw)
     docs = await asyncio.to_thread(service.store.list_documents, name, limit)

@@ -66,8 +66,12 @@ class Bm25sRetriever:
                 return None
             import bm25s
 
+            tokenized = self._tokenize(texts)
+            if not tokenized.vocab:  # no searchable word in any chunk (only numbers, stopwords): nothing to index
+                self._indexes.pop(collection, None)
+                return None
             model = bm25s.BM25(k1=self.k1, b=self.b)
-            model.index(self._tokenize(texts), show_progress=False)
+            model.index(tokenized, show_progress=False)
             self._indexes[collection] = built = _Bm25Index(version, rowids, model)
             return built
 
