@@ -135,20 +135,26 @@ async def _relay(
     def final_usage() -> Usage:
         return usage or tokens.estimate(req, "".join(produced) + "".join(tool_text), provider)
 
-    async def chunks() -> AsyncIterator[Chunk]:
-        yield opened.first
-        async for chunk in opened.rest:
-            yield chunk
+    def take(chunk: Chunk) -> None:
+        nonlocal usage
+        if chunk.usage is not None:
+            usage = chunk.usage
+        if chunk.content:
+            produced.append(chunk.content)
+        for tc in chunk.tool_calls or ():
+            tool_text.append((tc.name or "") + tc.arguments)
 
-    source = restore.restore_stream(chunks()) if restore is not None else chunks()
+    # Without masking the upstream's iterator is relayed directly (no generator layer per chunk).
+    first: Chunk | None = opened.first
+    source = opened.rest
+    if restore is not None:
+        source, first = restore.restore_stream(_chained(opened)), None
     try:
+        if first is not None:
+            take(first)
+            yield first
         async for chunk in source:
-            if chunk.usage is not None:
-                usage = chunk.usage
-            if chunk.content:
-                produced.append(chunk.content)
-            for tc in chunk.tool_calls or ():
-                tool_text.append((tc.name or "") + tc.arguments)
+            take(chunk)
             yield chunk
     except SwitchyardError as err:
         stream.usage = final_usage()
@@ -160,6 +166,12 @@ async def _relay(
         raise
     stream.usage = final_usage()
     call.settle(usage=stream.usage)
+
+
+async def _chained(opened: OpenStream) -> AsyncIterator[Chunk]:
+    yield opened.first
+    async for chunk in opened.rest:
+        yield chunk
 
 
 def cached_answer(
