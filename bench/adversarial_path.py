@@ -84,14 +84,17 @@ def post_raw(port: int, body: bytes, key: str, *, slow: bool = False, timeout: f
     ).encode()
     try:
         with socket.create_connection((HOST, port), timeout=timeout) as sock:
-            sock.sendall(head)
-            if slow:  # ~10 chunks a second: a client that trickles its body
-                step = max(1, len(body) // 50)
-                for i in range(0, len(body), step):
-                    sock.sendall(body[i : i + step])
-                    time.sleep(0.1)
-            else:
-                sock.sendall(body)
+            try:
+                sock.sendall(head)
+                if slow:  # ~10 chunks a second: a client that trickles its body
+                    step = max(1, len(body) // 50)
+                    for i in range(0, len(body), step):
+                        sock.sendall(body[i : i + step])
+                        time.sleep(0.1)
+                else:
+                    sock.sendall(body)
+            except OSError:
+                pass  # the server answered early (413) and closed: its answer may still be readable
             line = sock.makefile("rb").readline()
             return int(line.split()[1]) if line.startswith(b"HTTP/") else 0
     except OSError:
