@@ -32,6 +32,7 @@ from .rag.serving.holder import RagHolder
 from .redis_counters import RedisCounters
 from .resolve import Resolver
 from .sensitivity import Pseudonymizer, SensitivityDetector
+from .sensitivity.process import DetectorProcess
 from .store.base import LedgerRecord
 from .store.open import Store, open_store
 from .tokens import TokenCounter
@@ -90,9 +91,12 @@ class Gateway:
         self.counters = RedisCounters(self.options.redis_url) if self.options.redis_url else None
         self.budgets = Budgets(config.budgets, self.counters, clock=clock)
         self.detector: SensitivityDetector | None = None
+        self.detector_process: DetectorProcess | None = None
         if config.has_residency_rules():
             self.detector = SensitivityDetector()
-            classify = classify or self.detector.classify
+            if classify is None:  # the built-in detector: large requests go to its worker process
+                classify = self.detector.classify
+                self.detector_process = DetectorProcess(self.detector.max_scan_chars)
         self.routers: dict[str, RouterModel] = load_routers([config.default_policy, *(r.policy for r in config.routes)])
         self.resolver = Resolver(config, self.prices, self.budgets)
         deps = PolicyDeps(
@@ -102,6 +106,7 @@ class Gateway:
             tokens=self.tokens,
             premium_for=self.resolver.premium_for,
             classify=classify,
+            classify_large=self.detector_process.classify if self.detector_process else None,
             routers=self.routers,
         )
         self.resolver.pipeline = PolicyPipeline.build(deps, default_policies() if policies is None else policies)
@@ -197,6 +202,8 @@ class Gateway:
         for pool in self.pools.values():
             await pool.aclose()
         await self.http.aclose()
+        if self.detector_process is not None:
+            self.detector_process.close()
         self.rag.close()
         self.store.close()
         if self.counters is not None:

@@ -226,3 +226,13 @@ def test_pseudonymization_masks_tool_definitions_too(gateway_factory) -> None:  
         sent = external.requests[-1].raw.decode()
         for secret in ("617-555-0142", "mary.okafor@example.com", "Mary Okafor"):
             assert secret not in sent
+
+
+def test_a_large_request_is_classified_in_the_worker_process(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """Over 64 KB the shipped detector runs in its worker process; the decision is the same."""
+    note = "PT JOHN MILLER, MRN 4452190, ADMITTED 03/14 WITH CHEST PAIN. CALL 617-555-0142. "
+    with MockUpstream() as onprem, MockUpstream() as external:
+        gw = gateway_factory(remote_and_local(external, onprem))
+        raw = ask(gw, "auto", note + "the ward was quiet tonight. " * 3000)
+        assert raw.headers["x-switchyard-model"] == "local" and external.requests == []
+        assert gw.gateway.detector_process is not None and gw.gateway.detector_process._pool is not None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # The sensitivity classes of the texts one request sends (e.g. {"pii", "health"}).
 Classifier = Callable[[Sequence[str]], set[str]]
+# The same, off the event loop's GIL (a worker process), for large requests.
+AsyncClassifier = Callable[[Sequence[str]], Awaitable[set[str]]]
 # The model a route's counterfactual cost is counted against.
 PremiumFor = Callable[[RoutePolicy, list[ModelConfig]], ModelConfig]
 
@@ -67,6 +69,7 @@ class PolicyDeps:
     tokens: TokenCounter
     premium_for: PremiumFor
     classify: Classifier | None = None
+    classify_large: AsyncClassifier | None = None
     routers: Mapping[str, RouterModel] = field(default_factory=dict)
 
 

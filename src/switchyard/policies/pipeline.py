@@ -20,7 +20,7 @@ def default_policies() -> dict[str, PolicyFactory]:
     drop, replace or insert entries, keeping that rule."""
     return {
         "access": lambda d: AccessPolicy(d.access),
-        "residency": lambda d: ResidencyPolicy(d.classify),
+        "residency": lambda d: ResidencyPolicy(d.classify, classify_large=d.classify_large),
         "budget": lambda d: BudgetPolicy(d.budgets, d.prices, d.tokens),
         "cascade": lambda d: CascadePolicy(d.prices),
         "router": lambda d: RouterPolicy(d.routers, d.prices, d.premium_for),
