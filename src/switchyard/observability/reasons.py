@@ -20,6 +20,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("rag:", "cached", "rag_cache_hit"),
     ("residency:", "over the", "residency_oversize"),  # text beyond what the detector scans
     ("residency:", "unscanned", "residency_unscanned"),  # images, audio, files: not read
+    ("residency:", "detector busy", "residency_unscanned"),  # the detector's queue was full
     ("residency:", "pseudonymized", "residency_pseudonymized"),
     ("residency:", "unrestricted", "residency_unrestricted"),
     ("residency:", "->", "residency_restricted"),

@@ -17,6 +17,7 @@ from ..config import ModelConfig
 from ..errors import PermissionDenied
 from ..sensitivity.base import CLASSES
 from ..sensitivity.detector import MAX_SCAN_CHARS, unscannable_parts
+from ..sensitivity.process import DetectorBusy
 from .base import AsyncClassifier, Classifier, RoutingContext
 
 # Requests with more text than this are classified in a worker thread (detection costs ~1-2 ms per KB)...
@@ -65,7 +66,12 @@ class ResidencyPolicy:
                 found: set[str] = set(CLASSES)
                 ctx.note(f"residency: {size} characters, over the {self.max_scan_chars} scanned: taken as every class")
             elif size > PROCESS_BYTES and self.classify_large is not None:  # off the GIL altogether
-                found = await self.classify_large(texts)
+                try:
+                    found = await self.classify_large(texts)
+                except DetectorBusy:  # bounded queue: not waited for, not passed as clean either
+                    oversize = True
+                    found = set(CLASSES)
+                    ctx.note("residency: detector busy, not read: taken as every class")
             elif size > OFFLOAD_BYTES:  # keep the event loop free for other requests
                 found = await asyncio.to_thread(self.classify, texts)
             else:

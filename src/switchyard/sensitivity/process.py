@@ -30,12 +30,18 @@ def _classify(texts: Sequence[str]) -> set[str]:
     return _worker[0].classify(texts)
 
 
+class DetectorBusy(Exception):
+    """As many large requests as allowed already wait for the detector process."""
+
+
 class DetectorProcess:
     """The built-in detector in a child process, started on the first large request (its word lists load
     then: that request waits a few seconds; ``start`` does it ahead)."""
 
-    def __init__(self, max_scan_chars: int | None) -> None:
+    def __init__(self, max_scan_chars: int | None, *, max_pending: int = 8) -> None:
         self.max_scan_chars = max_scan_chars
+        self.max_pending = max_pending
+        self.pending = 0
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -49,8 +55,15 @@ class DetectorProcess:
         return self._pool
 
     async def classify(self, texts: Sequence[str]) -> set[str]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), _classify, list(texts))
+        """The classes of ``texts``; raises ``DetectorBusy`` at once when ``max_pending`` already wait."""
+        if self.pending >= self.max_pending:
+            raise DetectorBusy(f"{self.pending} large requests already wait for the detector process")
+        self.pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor(), _classify, list(texts))
+        finally:
+            self.pending -= 1
 
     def start(self) -> None:
         """Spawn the child and load its word lists now (the gateway does this in the background)."""
