@@ -141,14 +141,6 @@ class Reservation:
     settled: bool = False
     team: str = ""  # whose limits, for messages
 
-    def reserved(self, metric: str) -> float:
-        """The most this reservation holds of one metric on any one counter (what a call may still spend)."""
-        amounts: dict[str, float] = {}
-        for charge, m in self.entries:
-            if m == metric:
-                amounts[charge.key] = amounts.get(charge.key, 0.0) + charge.amount
-        return min(amounts.values(), default=float("inf"))
-
 
 @dataclass(frozen=True)
 class Estimate:

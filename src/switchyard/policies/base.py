@@ -51,10 +51,6 @@ class RoutingContext:
         """Every text the request sends upstream: messages and tool arguments, or the embedding inputs."""
         return list(self.inputs) if self.request is None else request_texts(self.request)
 
-    def prompt_text(self) -> str:
-        """What the request sends, as text, for estimates (never logged or stored)."""
-        return "\n".join(self.inputs) if self.request is None else self.request.prompt_text()
-
     def note(self, reason: str) -> None:
         self.reasons.append(reason)
 

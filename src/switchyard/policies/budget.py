@@ -21,7 +21,7 @@ import orjson
 from ..budgets import Budgets, Estimate
 from ..config import ModelConfig
 from ..pricing import ModelPrice
-from ..tokens import TokenCounter, worst_output
+from ..tokens import worst_output
 from ..types import ChatRequest, Usage
 from .base import RoutingContext
 
@@ -64,10 +64,9 @@ def chat_prompt_bound(request: ChatRequest) -> int:
 class BudgetPolicy:
     name = "budget"
 
-    def __init__(self, budgets: Budgets, prices: Mapping[str, ModelPrice], tokens: TokenCounter) -> None:
+    def __init__(self, budgets: Budgets, prices: Mapping[str, ModelPrice]) -> None:
         self.budgets = budgets
         self.prices = prices
-        self.tokens = tokens
 
     def _estimate(self, ctx: RoutingContext, model: ModelConfig, prompt_tokens: int) -> Estimate:
         output = 0

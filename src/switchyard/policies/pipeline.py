@@ -21,7 +21,7 @@ def default_policies() -> dict[str, PolicyFactory]:
     return {
         "access": lambda d: AccessPolicy(d.access),
         "residency": lambda d: ResidencyPolicy(d.classify, classify_large=d.classify_large),
-        "budget": lambda d: BudgetPolicy(d.budgets, d.prices, d.tokens),
+        "budget": lambda d: BudgetPolicy(d.budgets, d.prices),
         "cascade": lambda d: CascadePolicy(d.prices),
         "router": lambda d: RouterPolicy(d.routers, d.prices, d.premium_for),
     }

@@ -54,11 +54,12 @@ class ResidencyPolicy:
                 f"{ctx.route or ctx.requested!r} refuses what it cannot scan",
                 code="unscannable_content",
             )
-        if unread and ctx.policy.unscannable == "restrict":
+        restricted = bool(unread) and ctx.policy.unscannable == "restrict"
+        if restricted:
             oversize = True  # like text beyond the scan: every class, never pseudonymized
             ctx.classes = ctx.classes | set(CLASSES)
             ctx.note(f"residency: {unread} unscanned part(s), not read: taken as every class")
-        if self.classify is not None and not (unread and ctx.policy.unscannable == "restrict"):
+        if self.classify is not None and not restricted:
             texts = ctx.texts()
             size = sum(len(t) for t in texts)
             if self.max_scan_chars is not None and size > self.max_scan_chars:

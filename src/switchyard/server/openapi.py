@@ -10,195 +10,13 @@ of its methods is here, with its path and query parameters and the statuses it a
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from pydantic import BaseModel
 
 from ..config import GatewayConfig
 from ..types import ChatRequest, EmbeddingRequest
-from ..wire.anthropic import MessagesRequest
-
-JSONSchema = dict[str, Any]
-
-_ERROR: JSONSchema = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "code": {"type": ["string", "null"]},
-            },
-            "required": ["message", "type"],
-        }
-    },
-    "required": ["error"],
-}
-_ANTHROPIC_ERROR: JSONSchema = {
-    "type": "object",
-    "properties": {
-        "type": {"const": "error"},
-        "error": {
-            "type": "object",
-            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
-            "required": ["type", "message"],
-        },
-    },
-    "required": ["type", "error"],
-}
-_OBJ: JSONSchema = {"type": "object"}
-_STRINGS: JSONSchema = {"type": "array", "items": {"type": "string"}}
-_ACL: JSONSchema = {
-    "type": "object",
-    "properties": {"read": _STRINGS, "write": _STRINGS, "admin": _STRINGS},
-    "required": ["read", "write", "admin"],
-}
-_RESPONSES: dict[str, JSONSchema] = {
-    "ChatCompletion": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"const": "chat.completion"},
-            "model": {"type": "string"},
-            "choices": {"type": "array", "items": _OBJ},
-            "usage": _OBJ,
-        },
-        "required": ["id", "object", "model", "choices"],
-    },
-    "AnthropicMessageResponse": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"const": "message"},
-            "role": {"const": "assistant"},
-            "model": {"type": "string"},
-            "content": {"type": "array", "items": _OBJ},
-        },
-        "required": ["id", "type", "role", "model", "content"],
-    },
-    "EmbeddingList": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": _OBJ},
-            "model": {"type": "string"},
-            "usage": _OBJ,
-        },
-        "required": ["object", "data", "model"],
-    },
-    "ModelList": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "object": {"const": "model"},
-                        "owned_by": {"type": "string"},
-                    },
-                    "required": ["id", "object", "owned_by"],
-                },
-            },
-        },
-        "required": ["object", "data"],
-    },
-    "Key": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "team": {"type": "string"},
-            "name": {"type": "string"},
-            "prefix": {"type": "string"},
-            "roles": _STRINGS,
-            "created": {"type": "integer"},
-            "revoked": {"type": "boolean"},
-            "secret": {"type": "string", "description": "only in the answer to the key's creation"},
-        },
-        "required": ["id", "team", "name", "prefix", "roles", "created", "revoked"],
-    },
-    "KeyList": {
-        "type": "object",
-        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}},
-        "required": ["data"],
-    },
-    "Revoked": {
-        "type": "object",
-        "properties": {"id": {"type": "string"}, "revoked": {"const": True}},
-        "required": ["id", "revoked"],
-    },
-    "UsageList": {
-        "type": "object",
-        "properties": {"data": {"type": "array", "items": _OBJ}},
-        "required": ["data"],
-    },
-    "Collection": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "object": {"const": "rag.collection"},
-            "sensitivity": {"enum": ["public", "internal", "confidential"]},
-            "acl": _ACL,
-            "embed_model": {"type": "string"},
-            "documents": {"type": "integer"},
-            "chunks": {"type": "integer"},
-            "created": {"type": "integer"},
-        },
-        "required": ["name", "object", "sensitivity", "acl", "embed_model", "documents", "chunks", "created"],
-    },
-    "CollectionList": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Collection"}},
-        },
-        "required": ["object", "data"],
-    },
-    "Deleted": {
-        "type": "object",
-        "properties": {"id": {"type": "string"}, "object": {"type": "string"}, "deleted": {"const": True}},
-        "required": ["id", "object", "deleted"],
-    },
-    "IngestReport": {
-        "type": "object",
-        "properties": {"object": {"const": "rag.ingest"}, "added": {"type": "integer"}},
-        "required": ["object"],
-    },
-    "DocumentList": {
-        "type": "object",
-        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _OBJ}},
-        "required": ["object", "data"],
-    },
-    "Erasure": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "rag.erasure"},
-            "subject": {"type": "string"},
-            "erased": {"type": "object", "additionalProperties": {"type": "integer"}},
-        },
-        "required": ["object", "subject", "erased"],
-    },
-    "HitList": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"id": {"type": "string"}, "score": {"type": "number"}, "text": {"type": "string"}},
-                    "required": ["id", "score", "text"],
-                },
-            },
-        },
-        "required": ["object", "data"],
-    },
-    "Health": {"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]},
-}
+from ..wire.anthropic_models import MessagesRequest
+from .openapi_components import ANTHROPIC_ERROR, ERROR, OBJ, RESPONSES, JSONSchema
 
 _STATUS = {
     "400": "malformed JSON or an invalid field (named in `param`)",
@@ -369,8 +187,8 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
     chat = [m.name for m in cfg.models if m.kind == "chat"] + [r.name for r in cfg.routes]
     embed = [m.name for m in cfg.models if m.kind == "embedding"]
 
-    schemas: dict[str, JSONSchema] = {"Error": _ERROR, "AnthropicError": _ANTHROPIC_ERROR}
-    schemas.update(copy.deepcopy(_RESPONSES))
+    schemas: dict[str, JSONSchema] = {"Error": ERROR, "AnthropicError": ANTHROPIC_ERROR}
+    schemas.update(copy.deepcopy(RESPONSES))
     for model in (ChatRequest, EmbeddingRequest, CreateBody, PatchBody, AddBody, EraseBody, SearchBody):
         _from_model(schemas, model)
     _from_model(schemas, MessagesRequest, "AnthropicMessagesRequest")
@@ -543,7 +361,7 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
                 "summary": "This document",
                 "tags": ["health"],
                 "security": open_route,
-                "responses": {"200": {"description": "OpenAPI 3.1", "content": _json(_OBJ)}},
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": _json(OBJ)}},
             }
         },
         "/": {

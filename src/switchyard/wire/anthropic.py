@@ -42,160 +42,23 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from ..errors import InvalidRequest, SwitchyardError, UpstreamProtocolError
 from ..types import JSON, ChatRequest, ChatResponse, FunctionCall, Message, ToolCall, Usage
+from .anthropic_models import (
+    AnthropicMessage,
+    ImageBlock,
+    MessagesRequest,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    invalid,
+)
 
 # ------------------------------------------------------------------------------ requests: client -> internal
-
-
-class _Block(BaseModel):
-    # Blocks tolerate fields switchyard does not use (cache_control, citations, ...).
-    model_config = ConfigDict(extra="ignore")
-
-
-class TextBlock(_Block):
-    type: Literal["text"]
-    text: str
-
-
-class ImageSource(BaseModel):
-    type: Literal["base64", "url"]
-    media_type: str | None = None
-    data: str | None = None
-    url: str | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> ImageSource:
-        if self.type == "base64" and not (self.media_type and self.data):
-            raise ValueError("a base64 image source needs media_type and data")
-        if self.type == "url" and not self.url:
-            raise ValueError("a url image source needs url")
-        return self
-
-    def data_url(self) -> str:
-        if self.type == "url":
-            return str(self.url)
-        return f"data:{self.media_type};base64,{self.data}"
-
-
-class ImageBlock(_Block):
-    type: Literal["image"]
-    source: ImageSource
-
-
-class ToolUseBlock(_Block):
-    type: Literal["tool_use"]
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    input: JSON
-
-
-class ThinkingBlock(_Block):
-    type: Literal["thinking", "redacted_thinking"]
-
-
-def _text_to_blocks(value: Any) -> Any:
-    """A plain string is shorthand for one text block."""
-    if isinstance(value, str):
-        return [{"type": "text", "text": value}]
-    if not isinstance(value, list):
-        raise ValueError("must be a string or a list of content blocks")
-    return value
-
-
-ResultPart = Annotated[TextBlock | ImageBlock, Field(discriminator="type")]
-
-
-class ToolResultBlock(_Block):
-    type: Literal["tool_result"]
-    tool_use_id: str = Field(min_length=1)
-    content: Annotated[list[ResultPart], BeforeValidator(_text_to_blocks)] = Field(default_factory=list)
-    is_error: bool = False
-
-
-ContentBlock = Annotated[
-    TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock, Field(discriminator="type")
-]
-
-
-class AnthropicMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Literal["user", "assistant"]
-    content: Annotated[list[ContentBlock], BeforeValidator(_text_to_blocks)]
-
-
-class AnthropicTool(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    type: Literal["custom"] | None = None
-    name: str = Field(min_length=1, max_length=128)
-    description: str | None = None
-    input_schema: JSON
-
-
-class AnthropicToolChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["auto", "any", "tool", "none"]
-    name: str | None = None
-    disable_parallel_tool_use: bool | None = None
-
-    @model_validator(mode="after")
-    def _name_for_tool(self) -> AnthropicToolChoice:
-        if self.type == "tool" and not self.name:
-            raise ValueError('tool_choice of type "tool" needs a name')
-        return self
-
-
-class AnthropicMetadata(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    user_id: str | None = None
-
-
-class MessagesRequest(BaseModel):
-    """An Anthropic Messages request. Unknown top-level fields are kept (see module notes)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = Field(min_length=1)
-    max_tokens: int = Field(ge=1)
-    messages: list[AnthropicMessage] = Field(min_length=1)
-    system: Annotated[list[TextBlock], BeforeValidator(_text_to_blocks)] | None = None
-    stop_sequences: list[str] | None = None
-    temperature: float | None = Field(default=None, ge=0, le=1)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)
-    metadata: AnthropicMetadata | None = None
-    stream: bool = False
-    tools: list[AnthropicTool] | None = None
-    tool_choice: AnthropicToolChoice | None = None
-
-
-_BLOCK_TAGS = frozenset({"text", "image", "tool_use", "tool_result", "thinking", "redacted_thinking"})
-
-
-def _param(loc: tuple[int | str, ...]) -> str:
-    """Dotted field path; drops the discriminator tags pydantic inserts after a block's list index."""
-    parts: list[str] = []
-    for i, p in enumerate(loc):
-        after_index = 0 < i < len(loc) - 1 and isinstance(loc[i - 1], int)
-        if after_index and p in _BLOCK_TAGS:
-            continue
-        parts.append(str(p))
-    return ".".join(parts)
-
-
-def _invalid(exc: ValidationError) -> InvalidRequest:
-    err = exc.errors()[0]
-    param = _param(err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    return InvalidRequest(f"{param}: {msg}" if param else msg, param=param or None)
 
 
 def parse_messages_request(body: Any) -> ChatRequest:
@@ -208,7 +71,7 @@ def parse_messages_request(body: Any) -> ChatRequest:
     try:
         req = MessagesRequest.model_validate(body)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
 
     messages: list[Message] = []
     if req.system:
@@ -251,7 +114,7 @@ def parse_messages_request(body: Any) -> ChatRequest:
     try:
         return ChatRequest.model_validate(fields)
     except ValidationError as exc:  # extra fields colliding with internal ones, e.g. "n"
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
 
 
 def _translate_message(m: AnthropicMessage, i: int) -> list[Message]:
