@@ -9,6 +9,7 @@ where they enter; the HTTP layer renders these in one place (``server/errors.py`
     ├── AuthenticationFailed    401 authentication_error
     ├── PermissionDenied        403 permission_error
     ├── NotFound                404 not_found_error
+    ├── Conflict                409 invalid_request_error   (the resource exists already)
     ├── PayloadTooLarge         413 invalid_request_error
     ├── RateLimited             429 rate_limit_error
     │   └── QuotaExceeded           429, code quota_exceeded (a team's RAG collections or documents)
@@ -72,6 +73,14 @@ class NotFound(SwitchyardError):
     status = 404
     type = "not_found_error"
     code = "model_not_found"
+
+
+class Conflict(SwitchyardError):
+    """The resource the request would create exists already (a RAG collection's name)."""
+
+    status = 409
+    type = "invalid_request_error"
+    code = "already_exists"
 
 
 class PayloadTooLarge(SwitchyardError):

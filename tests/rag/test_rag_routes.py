@@ -207,7 +207,9 @@ def test_bad_requests_name_the_field(gw: RunningGateway) -> None:
         r = c.post("/v1/rag/search", json={"collections": [], "query": "x"})
         assert r.status_code == 400 and r.json()["error"]["param"] == "collections"
         assert c.post("/v1/rag/collections", json={"name": "ok"}).status_code == 201
-        assert c.post("/v1/rag/collections", json={"name": "ok"}).status_code == 400
+        again = c.post("/v1/rag/collections", json={"name": "ok"})
+        assert again.status_code == 409, again.text  # as documented: the name exists already
+        assert again.json()["error"]["param"] == "name" and again.json()["error"]["code"] == "already_exists"
     sdk = openai.OpenAI(base_url=gw.v1, api_key=key, max_retries=0)
     with pytest.raises(openai.BadRequestError) as err:
         sdk.chat.completions.create(

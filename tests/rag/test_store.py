@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from switchyard.errors import InvalidRequest
+from switchyard.errors import Conflict
 from switchyard.rag.stores.base import NewDocument, RagStore
 from switchyard.rag.stores.sqlite import fts_query
 from switchyard.rag.types import Acl, Chunk, Collection
@@ -23,7 +23,7 @@ def _doc(doc_id: str, text: str, subject: str | None = None) -> NewDocument:
 
 def test_collections_round_trip(store: RagStore) -> None:
     store.create_collection(Collection("c", "confidential", Acl(read=["a"], write=["a"], admin=["a"]), "m"))
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(Conflict):
         store.create_collection(Collection("c"))
     got = store.get_collection("c")
     assert got is not None and got.sensitivity == "confidential" and got.acl.read == ["a"]

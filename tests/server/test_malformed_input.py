@@ -105,3 +105,39 @@ def test_serve_answers_503_past_max_connections(tmp_path) -> None:  # type: igno
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_values_of_the_wrong_json_type_are_refused_not_coerced(upstream: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """The OpenAPI document says integer, number, boolean: a fuzzer's ``false`` or ``"5"`` where an integer is
+    documented must be a 400 naming the field, not quietly read as 0 or 5 (pydantic's lax mode did)."""
+    gw = gateway_factory(GatewayConfig(models=[openai_model("m", upstream.url)]))
+    msg = [{"role": "user", "content": "x"}]
+    for field, value in [
+        ("max_tokens", False),
+        ("max_tokens", "5"),
+        ("max_tokens", 5.5),
+        ("stream", "true"),
+        ("stream", 1),
+        ("temperature", "1"),
+        ("seed", True),
+        ("n", "1"),
+    ]:
+        r = post(gw, {"model": "m", "messages": msg, field: value})
+        assert r.status_code == 400, (field, value, r.text)
+        assert r.json()["error"]["param"] == field, (field, value)
+    r = post(gw, {"model": "m", "messages": msg, "stream_options": {"include_usage": "yes"}})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "stream_options.include_usage"
+    assert upstream.requests == []
+    assert post(gw, {"model": "m", "messages": msg, "max_tokens": 5, "temperature": 1}).status_code == 200
+
+
+def test_anthropic_values_of_the_wrong_json_type_are_refused(upstream: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gw = gateway_factory(GatewayConfig(models=[openai_model("m", upstream.url)]))
+    msg = [{"role": "user", "content": "x"}]
+    headers = {"x-api-key": ADMIN_KEY, "anthropic-version": "2023-06-01"}
+    for field, value in [("max_tokens", "100"), ("max_tokens", True), ("stream", "false"), ("top_k", "3")]:
+        body = {"model": "m", "messages": msg, "max_tokens": 100, field: value}
+        r = httpx.post(gw.url + "/v1/messages", json=body, headers=headers, timeout=30)
+        assert r.status_code == 400, (field, value, r.text)
+        assert field in r.json()["error"]["message"], (field, value)
+    assert upstream.requests == []

@@ -69,7 +69,7 @@ def parse_messages_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     try:
-        req = MessagesRequest.model_validate(body)
+        req = MessagesRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise invalid(exc) from None
 

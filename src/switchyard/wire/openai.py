@@ -40,7 +40,7 @@ def parse(model: type[M], body: Any) -> M:
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     try:
-        return model.model_validate(body)
+        return model.model_validate(body, strict=True)
     except ValidationError as exc:
         raise validation_error(exc) from None
 

@@ -22,7 +22,7 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ...errors import ConfigError, InvalidRequest, StoreUnavailable
+from ...errors import ConfigError, Conflict, StoreUnavailable
 from ..types import Acl, Chunk, Collection, Matrix
 from .base import DenseSearch, NewDocument, StoredChunk, indexed_text
 from .postgres_vectors import DEFAULT_EF_SEARCH, ByteaLayout, PgVectorLayout, VectorLayout, export, read
@@ -237,7 +237,7 @@ class PostgresRagStore:
                     (collection.name, collection.sensitivity, acl, collection.embed_model, time.time()),
                 )
         except psycopg.errors.UniqueViolation:
-            raise InvalidRequest(f"collection {collection.name!r} already exists", param="name") from None
+            raise Conflict(f"collection {collection.name!r} already exists", param="name") from None
 
     def _collections(self, where: str, args: Sequence[Any]) -> list[Collection]:
         rows = self._q(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...errors import InvalidRequest
+from ...errors import Conflict
 from ..types import Acl, Chunk, Collection, Matrix
 from .base import NewDocument, StoredChunk, indexed_text
 
@@ -143,7 +143,7 @@ class SQLiteRagStore:
                     (collection.name, collection.sensitivity, acl, collection.embed_model, time.time()),
                 )
         except sqlite3.IntegrityError:
-            raise InvalidRequest(f"collection {collection.name!r} already exists", param="name") from None
+            raise Conflict(f"collection {collection.name!r} already exists", param="name") from None
 
     def _collection(self, row: Any) -> Collection:
         name, sensitivity, acl, model, created = row[:5]
