@@ -128,14 +128,19 @@ class Gateway:
         )
 
     # --- the calls (see ``switchyard.calls``)
-    async def chat(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatResult:
-        """One whole answer: policies, dispatch with fallbacks, cost, budget settlement, one ledger record.
-        A request naming RAG collections (``"switchyard": {"collections": [...]}``) is answered over them."""
-        return await self.calls.chat(principal, request, endpoint=endpoint)
+    async def chat(
+        self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat", eval_run: str | None = None
+    ) -> ChatResult:
+        """One whole answer: policies, dispatch with fallbacks, cost, budget settlement, one ledger record
+        (tagged with ``eval_run`` when an eval run asks). A request naming RAG collections
+        (``"switchyard": {"collections": [...]}``) is answered over them."""
+        return await self.calls.chat(principal, request, endpoint=endpoint, eval_run=eval_run)
 
-    async def stream(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatStream:
+    async def stream(
+        self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat", eval_run: str | None = None
+    ) -> ChatStream:
         """The answer as a stream of chunks, opened once a model has produced its first one."""
-        return await self.calls.stream(principal, request, endpoint=endpoint)
+        return await self.calls.stream(principal, request, endpoint=endpoint, eval_run=eval_run)
 
     async def embed(
         self, principal: Principal, request: EmbeddingRequest, *, endpoint: str = "embeddings"

@@ -43,11 +43,24 @@ def cascade_verified(req: ChatRequest, res: Resolution) -> bool:
 
 
 async def complete(
-    parts: ChatParts, principal: Principal, req: ChatRequest, res: Resolution, endpoint: str
+    parts: ChatParts,
+    principal: Principal,
+    req: ChatRequest,
+    res: Resolution,
+    endpoint: str,
+    *,
+    eval_run: str | None = None,
 ) -> ChatResult:
     """One whole answer (a streamed request on a verified cascade is also answered whole first)."""
     call = RecordedCall(
-        parts.acct, principal, endpoint, res, stream=req.stream, prompt=req.prompt_text, output_limit=req.output_limit()
+        parts.acct,
+        principal,
+        endpoint,
+        res,
+        stream=req.stream,
+        prompt=req.prompt_text,
+        output_limit=req.output_limit(),
+        eval_run=eval_run,
     )
     verified = cascade_verified(req, res)
     sent = req.model_copy(update={"stream": False, "stream_options": None}) if req.stream else req
@@ -81,15 +94,28 @@ async def complete(
 
 
 async def open_stream(
-    parts: ChatParts, principal: Principal, req: ChatRequest, res: Resolution, endpoint: str
+    parts: ChatParts,
+    principal: Principal,
+    req: ChatRequest,
+    res: Resolution,
+    endpoint: str,
+    *,
+    eval_run: str | None = None,
 ) -> ChatStream:
     """Open a stream (retrying and falling back until a first chunk arrives). On a verified cascade the
     answer is judged whole first, then replayed as a stream."""
     if cascade_verified(req, res):
-        result = await complete(parts, principal, req, res, endpoint)
+        result = await complete(parts, principal, req, res, endpoint, eval_run=eval_run)
         return ChatStream(lambda s: _replay(s, result.response), result.info)
     call = RecordedCall(
-        parts.acct, principal, endpoint, res, stream=True, prompt=req.prompt_text, output_limit=req.output_limit()
+        parts.acct,
+        principal,
+        endpoint,
+        res,
+        stream=True,
+        prompt=req.prompt_text,
+        output_limit=req.output_limit(),
+        eval_run=eval_run,
     )
     masking = Masking.for_resolution(parts.pseudonyms, res, req)
     rewrite = capped(res, masking.rewrite if masking else None)
@@ -175,12 +201,19 @@ async def _chained(opened: OpenStream) -> AsyncIterator[Chunk]:
 
 
 def cached_answer(
-    acct: Accounting, principal: Principal, req: ChatRequest, res: Resolution, answer: str, endpoint: str
+    acct: Accounting,
+    principal: Principal,
+    req: ChatRequest,
+    res: Resolution,
+    answer: str,
+    endpoint: str,
+    *,
+    eval_run: str | None = None,
 ) -> ChatResult:
     """A cached RAG answer: the policies have decided this caller may have it (access, residency, budgets);
     the ledger keeps the request, at no cost, since no model was called."""
     res.reasons.append("rag: cached answer")
-    call = RecordedCall(acct, principal, endpoint, res)
+    call = RecordedCall(acct, principal, endpoint, res, eval_run=eval_run)
     call.settle(usage=Usage())
     resp = ChatResponse(call.id, req.model, int(time.time()), answer, "stop", usage=Usage())
     return ChatResult(resp, call.info(None, cached=True))

@@ -22,31 +22,36 @@ class CallCore:
     parts: ChatParts
     rag: RagHolder | None = None
 
-    async def chat(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatResult:
-        """One whole answer. ``request.stream`` is ignored: use ``stream`` for chunks."""
+    async def chat(
+        self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat", eval_run: str | None = None
+    ) -> ChatResult:
+        """One whole answer. ``request.stream`` is ignored: use ``stream`` for chunks. ``eval_run`` tags the
+        ledger record with the eval run the call answers for."""
         prepared = await self._rag(principal, request)
         req, ctx = prepared if prepared is not None else (request, None)
         res = await self.resolver.resolve(principal, req.model, request=req, classes=ctx.classes if ctx else ())
         if ctx is not None and ctx.cached is not None:
-            result = cached_answer(self.parts.acct, principal, req, res, ctx.cached, endpoint)
+            result = cached_answer(self.parts.acct, principal, req, res, ctx.cached, endpoint, eval_run=eval_run)
         else:
             if req.stream:
                 req = req.model_copy(update={"stream": False, "stream_options": None})
-            result = await complete(self.parts, principal, req, res, endpoint)
+            result = await complete(self.parts, principal, req, res, endpoint, eval_run=eval_run)
         if ctx is not None:
             result.rag = ctx
             if ctx.cache_key and not ctx.cached and result.response.content and self.rag is not None:
                 await self.rag.remember(ctx, result.response.content)
         return result
 
-    async def stream(self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat") -> ChatStream:
+    async def stream(
+        self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat", eval_run: str | None = None
+    ) -> ChatStream:
         """An open stream of the answer (see ``ChatStream``)."""
         if not request.stream:
             request = request.model_copy(update={"stream": True})
         prepared = await self._rag(principal, request)
         req, ctx = prepared if prepared is not None else (request, None)
         res = await self.resolver.resolve(principal, req.model, request=req, classes=ctx.classes if ctx else ())
-        stream = await open_stream(self.parts, principal, req, res, endpoint)
+        stream = await open_stream(self.parts, principal, req, res, endpoint, eval_run=eval_run)
         stream.rag = ctx
         return stream
 

@@ -56,6 +56,7 @@ class RecordedCall:
         stream: bool = False,
         prompt: Callable[[], str] = str,
         output_limit: int | None = None,
+        eval_run: str | None = None,
     ) -> None:
         self.acct = acct
         self.res = res
@@ -80,6 +81,7 @@ class RecordedCall:
             stream=stream,
             reasons=list(res.reasons),
             classes=sorted(res.classes),
+            eval_run=eval_run,
         )
 
     @property

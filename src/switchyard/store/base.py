@@ -55,6 +55,7 @@ class LedgerRecord:
     counterfactual_cost: float = 0.0
     reasons: list[str] = field(default_factory=list)  # the policies' decision trail
     classes: list[str] = field(default_factory=list)  # sensitivity classes found (never the content)
+    eval_run: str | None = None  # the eval run this call answered for (evals/), None for production traffic
 
 
 @dataclass(slots=True)

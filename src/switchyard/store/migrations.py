@@ -195,6 +195,46 @@ MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0007_decisions_daily", _decisions_0007),
     # Recent errors of a window, newest first, without walking the window's successful rows.
     ("0008_requests_errors", "CREATE INDEX requests_errors ON requests (ts) WHERE status >= 400"),
+    # Eval runs (issue 12): the ledger says which run a call answered for; runs and their answers.
+    (
+        "0009_evals",
+        """
+        ALTER TABLE requests ADD COLUMN eval_run TEXT;
+        CREATE INDEX requests_eval_run ON requests (eval_run) WHERE eval_run IS NOT NULL;
+        CREATE TABLE eval_runs (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created REAL NOT NULL,
+            set_name TEXT NOT NULL,
+            set_digest TEXT NOT NULL,
+            targets TEXT NOT NULL,
+            team TEXT NOT NULL,
+            items INTEGER NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'run',
+            meta TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE eval_results (
+            run_id TEXT NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+            item_id TEXT NOT NULL,
+            target TEXT NOT NULL,
+            ts REAL NOT NULL,
+            request_id TEXT,
+            served_model TEXT,
+            answer TEXT,
+            tool_calls TEXT,
+            score REAL,
+            passed INTEGER,
+            detail TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0,
+            latency_ms REAL NOT NULL DEFAULT 0,
+            error TEXT,
+            extra TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (run_id, item_id, target)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 

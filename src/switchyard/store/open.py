@@ -9,10 +9,12 @@ from typing import Protocol
 from ..config import ServerOptions
 from ..errors import ConfigError
 from .base import KeyStore, LedgerRollups, LedgerStore, LedgerWindows
+from .evals import EvalStore
 
 
-class Store(LedgerStore, LedgerRollups, LedgerWindows, KeyStore, Protocol):
-    """Everything the gateway keeps: the ledger, its rollups (by days and by time windows), the API keys."""
+class Store(LedgerStore, LedgerRollups, LedgerWindows, KeyStore, EvalStore, Protocol):
+    """Everything the gateway keeps: the ledger, its rollups (by days and by time windows), the API keys,
+    eval runs."""
 
     def close(self) -> None: ...
 

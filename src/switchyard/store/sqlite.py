@@ -22,13 +22,14 @@ from .base import (
     UsageRow,
 )
 from .migrations import migrate, stored_codes
+from .sqlite_evals import SQLiteEvalStore
 from .windows import WindowPlan, plan_window
 from .windows import utc_day as utc_day  # kept importable from here (reports, CLI, bench)
 
 _REQUEST_COLUMNS = (
     "id, ts, day, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
     "output_tokens, cached_tokens, tokens_estimated, cost, latency_ms, ttft_ms, status, error_class, "
-    "fallback_chain, stream, counterfactual_cost, reasons, classes"
+    "fallback_chain, stream, counterfactual_cost, reasons, classes, eval_run"
 )
 
 
@@ -53,7 +54,7 @@ class _Replayed(Exception):
     """Some records of a batch are already in the ledger."""
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteEvalStore):
     """One connection guarded by a lock: writes come in batches from the ledger writer's thread, reads
     are rare (key look-ups are cached by the caller)."""
 
@@ -121,7 +122,7 @@ class SQLiteStore:
                 r.id, r.ts, days[r.id], r.key_id, r.team, r.endpoint, r.requested, r.route, r.served_model,
                 r.provider, r.locality, r.input_tokens, r.output_tokens, r.cached_tokens, int(r.tokens_estimated),
                 r.cost, r.latency_ms, r.ttft_ms, r.status, r.error_class, ",".join(r.fallback_chain), int(r.stream),
-                r.counterfactual_cost, "\n".join(r.reasons), ",".join(r.classes),
+                r.counterfactual_cost, "\n".join(r.reasons), ",".join(r.classes), r.eval_run,
             )
             for r in records
         ]  # fmt: skip
@@ -135,7 +136,7 @@ class SQLiteStore:
         ]  # fmt: skip
         conn = self._conn
         cur = conn.executemany(
-            f"INSERT OR IGNORE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 25)})", rows
+            f"INSERT OR IGNORE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 26)})", rows
         )
         if cur.rowcount != len(rows):
             raise _Replayed
@@ -329,7 +330,7 @@ class SQLiteStore:
         cols = (
             "id, ts, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
             "output_tokens, cached_tokens, tokens_estimated, cost, latency_ms, ttft_ms, status, error_class, "
-            "fallback_chain, stream, counterfactual_cost, reasons, classes"
+            "fallback_chain, stream, counterfactual_cost, reasons, classes, eval_run"
         )
         out = []
         for row in self._query(f"SELECT {cols} FROM requests {where}", args):
@@ -339,6 +340,7 @@ class SQLiteStore:
             rec.counterfactual_cost = row[21]
             rec.reasons = [x for x in row[22].split("\n") if x]
             rec.classes = [x for x in row[23].split(",") if x]
+            rec.eval_run = row[24]
             rec.attempts = [
                 AttemptRecord(*a)
                 for a in self._query(
