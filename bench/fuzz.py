@@ -16,6 +16,8 @@ the first failing case. Findings are reported, never judged: the exit status is 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import json
 import subprocess
 import sys
@@ -118,6 +120,20 @@ def _short(value: Any, limit: int = 300) -> Any:
     return value if len(text) <= limit else text[:limit] + "..."
 
 
+def _answer(response: dict[str, Any]) -> Any:
+    """What the server said: the error message of an OpenAI- or Anthropic-shaped error body."""
+    body = response.get("body")
+    if not isinstance(body, str):
+        return None
+    with contextlib.suppress(ValueError):
+        body = base64.b64decode(body, validate=True).decode("utf-8", "replace")
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return _short(body, 200)
+    return _short(error.get("message") if isinstance(error, dict) else error, 200)
+
+
 def findings(events: Path, label: str) -> tuple[list[dict[str, Any]], int]:
     """Every failed check (one row per case and check) and the number of 5xx answers seen."""
     rows: list[dict[str, Any]] = []
@@ -150,6 +166,7 @@ def findings(events: Path, label: str) -> tuple[list[dict[str, Any]], int]:
                         "query": case.get("query"),
                         "body": _short(case.get("body")),
                         "status": response.get("status_code"),
+                        "answer": _answer(response),
                         "message": (failure.get("message") or failure.get("title") or "").splitlines()[:3],
                     }
                 )

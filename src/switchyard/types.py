@@ -8,9 +8,9 @@ built on the hot path, once per token for streams.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 JSON = dict[str, Any]
 
@@ -20,6 +20,18 @@ MAX_MESSAGES = 10_000
 MAX_OUTPUT_TOKENS = 1_000_000
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's ``integer`` includes ``5.0``: a float with no fractional part is that integer. Clients'
+    bodies are validated strictly (``wire.openai.parse``), so booleans and strings stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer field of a client's request: what the OpenAPI document's "integer" admits, nothing more.
+WholeInt = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class FunctionCall(BaseModel):
@@ -107,19 +119,19 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
+    max_tokens: WholeInt | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
+    max_completion_tokens: WholeInt | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: WholeInt | None = Field(default=None, ge=-(2**63), lt=2**63)
     user: str | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | JSON | None = None
     response_format: ResponseFormat | None = None
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    n: int | None = Field(default=None, ge=1, le=1, description="only n=1 is supported")
+    n: WholeInt | None = Field(default=None, ge=1, le=1, description="only n=1 is supported")
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: WholeInt | None = Field(default=None, ge=0, le=20)
 
     def output_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -147,7 +159,7 @@ class EmbeddingRequest(BaseModel):
     model: str = Field(min_length=1)
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] | None = None
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: WholeInt | None = Field(default=None, ge=1)
     user: str | None = None
 
     def texts(self) -> list[str]:

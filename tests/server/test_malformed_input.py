@@ -129,6 +129,9 @@ def test_values_of_the_wrong_json_type_are_refused_not_coerced(upstream: MockUps
     assert r.status_code == 400 and r.json()["error"]["param"] == "stream_options.include_usage"
     assert upstream.requests == []
     assert post(gw, {"model": "m", "messages": msg, "max_tokens": 5, "temperature": 1}).status_code == 200
+    # JSON Schema's "integer" includes 5.0, so the document admits it: it is the integer 5
+    assert post(gw, {"model": "m", "messages": msg, "max_tokens": 5.0}).status_code == 200
+    assert upstream.requests[-1].body["max_tokens"] == 5
 
 
 def test_anthropic_values_of_the_wrong_json_type_are_refused(upstream: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]

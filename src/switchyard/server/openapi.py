@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ..config import GatewayConfig
 from ..types import ChatRequest, EmbeddingRequest
 from ..wire.anthropic_models import MessagesRequest
+from .admin_routes import MAX_USAGE_DAYS
 from .openapi_components import ANTHROPIC_ERROR, ERROR, OBJ, RESPONSES, JSONSchema
 
 _STATUS = {
@@ -135,14 +136,38 @@ def _refine_openai(schemas: dict[str, JSONSchema], chat: list[str], embed: list[
     emb["input"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
 
 
+# Which blocks each role may send (``wire.anthropic._translate_message``; thinking blocks are dropped).
+_ROLE_BLOCKS = {
+    "user": ("text", "image", "tool_result", "thinking", "redacted_thinking"),
+    "assistant": ("text", "tool_use", "thinking", "redacted_thinking"),
+}
+
+
+def _anthropic_message(generated: JSONSchema) -> JSONSchema:
+    """One shape per role, each listing the blocks that role may send (a string is one text block)."""
+    mapping = generated["properties"]["content"]["items"]["discriminator"]["mapping"]
+    shapes = []
+    for role, kinds in _ROLE_BLOCKS.items():
+        refs = sorted({mapping[k] for k in kinds})
+        blocks = {"type": "array", "items": {"oneOf": [{"$ref": r} for r in refs]}}
+        shapes.append(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"role": {"const": role}, "content": {"anyOf": [{"type": "string"}, blocks]}},
+                "required": ["role", "content"],
+            }
+        )
+    return {"title": "AnthropicMessage", "oneOf": shapes}
+
+
 def _refine_anthropic(schemas: dict[str, JSONSchema], chat: list[str]) -> None:
     """A plain string is shorthand for one text block, in ``content`` and ``system``."""
     req = schemas["AnthropicMessagesRequest"]["properties"]
     req["model"] = _names(chat)
     system = req["system"]["anyOf"]
     req["system"]["anyOf"] = [{"type": "string"}, *system]
-    msg = schemas["AnthropicMessage"]["properties"]
-    msg["content"] = {"anyOf": [{"type": "string"}, msg["content"]]}
+    schemas["AnthropicMessage"] = _anthropic_message(schemas["AnthropicMessage"])
     result = schemas["ToolResultBlock"]["properties"]
     result["content"] = {"anyOf": [{"type": "string"}, result["content"]]}
     # ImageSource._complete: base64 needs media_type and data, url needs url
@@ -201,7 +226,9 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
     doc_id = _path("doc_id", {"type": "string", "minLength": 1, "maxLength": 512}, "the document's id")
     key_id = _path("key_id", {"type": "string", "minLength": 1}, "the key's id")
     limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "documents to list")
-    days = _query("days", {"type": "integer", "minimum": 0, "default": 30}, "days back from now")
+    days = _query(
+        "days", {"type": "integer", "minimum": 1, "maximum": MAX_USAGE_DAYS, "default": 30}, "days back from now"
+    )
     rag_read, rag_body = ("401", "403", "404"), ("400", "401", "403", "404", "413")
     html = {"text/html": {"schema": {"type": "string"}}}
     see_other = {"description": "redirect", "headers": {"location": {"schema": {"type": "string"}}}}
