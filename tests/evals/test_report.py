@@ -67,3 +67,11 @@ def test_items_never_tried_score_zero_and_are_counted_missing() -> None:
     report = build_report(run(["a"]), results, IDS)
     assert report.targets[0].missing == 60 and report.targets[0].quality == 0.40
     assert per_item_scores(results, "a", IDS[38:42]) == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_pareto_png(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from switchyard.evals.plots import pareto_png
+
+    results = answers("a", 90, 0.01) + answers("b", 80, 0.02) + answers("c", 85, 0.001)
+    out = pareto_png(build_report(run(["a", "b", "c"]), results, IDS), tmp_path / "pareto.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000

@@ -19,7 +19,7 @@ from .report import Report
 MAX_MODELS = 8  # more get folded into "other" so the legend stays readable
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,7 +50,7 @@ def _title(report: Report, text: str) -> str:
 
 
 def spend_per_day(report: Report, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     totals: dict[str, float] = {}
     for cells in report.day_model_cost.values():
         for model, cost in cells.items():
@@ -84,7 +84,7 @@ def spend_per_day(report: Report, path: Path) -> Path:
 
 
 def cumulative_savings(report: Report, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     x = _dates(report.days)
     spent = list(accumulate(line.cost for line in report.by_day))
     premium = list(accumulate(line.counterfactual_cost for line in report.by_day))
@@ -111,7 +111,7 @@ def cumulative_savings(report: Report, path: Path) -> Path:
 
 
 def proprietary_share(report: Report, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     days = [s for s in report.shares_by_day if s.requests]
     x = _dates([s.key for s in days])
     fig, ax = plt.subplots(figsize=(11, 5.5), dpi=110)
@@ -144,7 +144,7 @@ def proprietary_share(report: Report, path: Path) -> Path:
 
 
 def latency(report: Report, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     lines = sorted((m for m in report.by_model if m.p50_ms is not None), key=lambda m: m.p50_ms or 0.0)
     fig, ax = plt.subplots(figsize=(11, 0.6 * len(lines) + 2), dpi=110)
     names = [f"{m.key} ({m.weights})" for m in lines]
@@ -172,5 +172,5 @@ CHARTS = {
 
 def write_plots(report: Report, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    with _pyplot().rc_context({"text.parse_math": False}):  # "$" is money here, not TeX
+    with pyplot().rc_context({"text.parse_math": False}):  # "$" is money here, not TeX
         return [draw(report, folder / name) for name, draw in CHARTS.items()]
