@@ -30,8 +30,9 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-# An integer field of a client's request: what the OpenAPI document's "integer" admits, nothing more.
-WholeInt = Annotated[int, BeforeValidator(_whole_number)]
+# On an integer field of a client's request, after its Field constraints (placed before it, the constraints
+# stay JSON Schema's minimum/maximum in the OpenAPI document): what "integer" admits, nothing more.
+WHOLE = BeforeValidator(_whole_number)
 
 
 class FunctionCall(BaseModel):
@@ -119,19 +120,19 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: WholeInt | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
-    max_completion_tokens: WholeInt | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_OUTPUT_TOKENS), WHOLE] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1, le=MAX_OUTPUT_TOKENS), WHOLE] | None = None
     stop: str | list[str] | None = None
-    seed: WholeInt | None = Field(default=None, ge=-(2**63), lt=2**63)
+    seed: Annotated[int, Field(ge=-(2**63), lt=2**63), WHOLE] | None = None
     user: str | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | JSON | None = None
     response_format: ResponseFormat | None = None
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    n: WholeInt | None = Field(default=None, ge=1, le=1, description="only n=1 is supported")
+    n: Annotated[int, Field(ge=1, le=1), WHOLE] | None = Field(default=None, description="only n=1 is supported")
     logprobs: bool | None = None
-    top_logprobs: WholeInt | None = Field(default=None, ge=0, le=20)
+    top_logprobs: Annotated[int, Field(ge=0, le=20), WHOLE] | None = None
 
     def output_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -159,7 +160,7 @@ class EmbeddingRequest(BaseModel):
     model: str = Field(min_length=1)
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] | None = None
-    dimensions: WholeInt | None = Field(default=None, ge=1)
+    dimensions: Annotated[int, Field(ge=1), WHOLE] | None = None
     user: str | None = None
 
     def texts(self) -> list[str]:

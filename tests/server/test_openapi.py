@@ -111,3 +111,24 @@ def test_every_route_of_the_app_is_documented_with_exactly_its_methods(gw: Runni
         assert isinstance(route, Route)
         served.setdefault(route.path.replace(":path}", "}"), set()).update(m.lower() for m in route.methods or ())
     assert {p: m - {"head"} for p, m in served.items()} == {p: set(item) for p, item in paths.items()}
+
+
+def test_the_document_uses_only_json_schema_keywords() -> None:
+    """A constraint pydantic cannot place lands in the document under its own name (``ge``, ``le``): JSON
+    Schema ignores those, so the document would admit ``n: 0`` while the server refuses it."""
+    foreign = {"ge", "gt", "le", "lt", "multiple_of", "min_length", "max_length"}
+    found: list[str] = []
+
+    def walk(node: object, path: str) -> None:
+        if isinstance(node, dict):
+            in_properties = path.endswith(".properties")
+            for key, value in node.items():
+                if key in foreign and not in_properties:
+                    found.append(f"{path}.{key}")
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(openapi_schema(GatewayConfig()), "$")
+    assert found == []

@@ -180,4 +180,7 @@ class RecordedCall:
 
     def info(self, served: str | None, *, cached: bool = False) -> CallInfo:
         """How the call was handled, for the caller (the server turns it into x-switchyard-* headers)."""
-        return CallInfo(self.record.id, self.res.route, self.res.reason, served, self.trace.chain, cached)
+        rec = self.record
+        return CallInfo(
+            rec.id, self.res.route, self.res.reason, served, self.trace.chain, cached, rec.cost, rec.latency_ms
+        )

@@ -21,6 +21,8 @@ class CallInfo:
     model: str | None  # the model that answered
     fallbacks: list[str] = field(default_factory=list)  # every model tried, in order
     cached: bool = False  # a RAG answer served from the answer cache: no model was called
+    cost: float = 0.0  # what the ledger records for the call, USD (final once the call is settled)
+    latency_ms: float = 0.0  # as the ledger records it
 
 
 @dataclass

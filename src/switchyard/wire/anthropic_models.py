@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import InvalidRequest
-from ..types import JSON, MAX_OUTPUT_TOKENS, WholeInt
+from ..types import JSON, MAX_OUTPUT_TOKENS, WHOLE
 
 
 class _Block(BaseModel):
@@ -124,13 +124,13 @@ class MessagesRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1)
-    max_tokens: WholeInt = Field(ge=1, le=MAX_OUTPUT_TOKENS)
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_OUTPUT_TOKENS), WHOLE]
     messages: list[AnthropicMessage] = Field(min_length=1)
     system: Annotated[list[TextBlock], BeforeValidator(_text_to_blocks)] | None = None
     stop_sequences: list[str] | None = None
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: WholeInt | None = Field(default=None, ge=0)
+    top_k: Annotated[int, Field(ge=0), WHOLE] | None = None
     metadata: AnthropicMetadata | None = None
     stream: bool = False
     tools: list[AnthropicTool] | None = None
