@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import json
 import subprocess
 import sys
@@ -121,16 +120,17 @@ def _short(value: Any, limit: int = 300) -> Any:
 
 
 def _answer(response: dict[str, Any]) -> Any:
-    """What the server said: the error message of an OpenAI- or Anthropic-shaped error body."""
-    body = response.get("body")
-    if not isinstance(body, str):
+    """What the server said: the error message of an OpenAI- or Anthropic-shaped error body (schemathesis
+    keeps the body as ``content``, base64 under ``$base64``)."""
+    content = response.get("content")
+    if isinstance(content, dict) and isinstance(content.get("$base64"), str):
+        content = base64.b64decode(content["$base64"]).decode("utf-8", "replace")
+    if not isinstance(content, str):
         return None
-    with contextlib.suppress(ValueError):
-        body = base64.b64decode(body, validate=True).decode("utf-8", "replace")
     try:
-        error = json.loads(body).get("error")
+        error = json.loads(content).get("error")
     except (ValueError, AttributeError):
-        return _short(body, 200)
+        return _short(content, 200)
     return _short(error.get("message") if isinstance(error, dict) else error, 200)
 
 
