@@ -17,6 +17,7 @@ from .config import Settings, load_config, server_options
 from .economics.report_cli import report
 from .economics.tco_cli import tco
 from .errors import ConfigError
+from .evals.cli import app as eval_app
 from .keys import create_key
 from .rag.cli import app as rag_app
 from .routing.cli import app as router_app
@@ -31,6 +32,7 @@ app.add_typer(router_app, name="router")
 app.command()(tco)
 app.command()(report)
 app.add_typer(rag_app, name="rag")
+app.add_typer(eval_app, name="eval")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded models)")]
 
