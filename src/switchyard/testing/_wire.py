@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,14 +57,16 @@ def dumps(obj: Any) -> bytes:
 # --- errors -------------------------------------------------------------------------------------------
 
 
-def error(anthropic: bool, request_id: str, status: int, message: str, param: str | None = None) -> JSON:
-    """An error body as OpenAI or Anthropic shapes it."""
+def error(
+    anthropic: bool, request_id: str, status: int, message: str, param: str | None = None, *, code: str | None = None
+) -> JSON:
+    """An error body as OpenAI or Anthropic shapes it (``code``, OpenAI's only, replaces the status's usual one)."""
     if anthropic:
         kind = _ANTHROPIC_ERRORS.get(status, "api_error" if status >= 500 else "invalid_request_error")
         return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
     default = ("server_error" if status >= 500 else "invalid_request_error", None)
-    kind, code = _OPENAI_ERRORS.get(status, default)
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    kind, usual = _OPENAI_ERRORS.get(status, default)
+    return {"error": {"message": message, "type": kind, "param": param, "code": code or usual}}
 
 
 def retry_headers(retry_after: float | None) -> list[tuple[str, str]]:
@@ -143,7 +146,7 @@ class Reply:
         return "".join(self.pieces)
 
 
-def _text(content: Any) -> str:
+def content_text(content: Any) -> str:
     """Text of a message content or a system prompt: a string or a list of typed blocks."""
     if isinstance(content, str):
         return content
@@ -155,7 +158,7 @@ def _text(content: Any) -> str:
             if isinstance(block.get("text"), str):
                 parts.append(block["text"])
             elif block.get("type") == "tool_result":
-                parts.append(_text(block.get("content")))
+                parts.append(content_text(block.get("content")))
     return " ".join(parts)
 
 
@@ -166,6 +169,23 @@ def _words(text: str) -> int:
 def _pieces(text: str) -> list[str]:
     words = text.split()
     return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+def text_pieces(text: str) -> list[str]:
+    """Each word with the whitespace before it (trailing whitespace a piece of its own): the pieces join
+    back to ``text`` exactly."""
+    pieces: list[str] = []
+    for run in re.findall(r"\s+|\S+", text):
+        if pieces and pieces[-1].isspace():
+            pieces[-1] += run
+        else:
+            pieces.append(run)
+    return pieces
+
+
+def recorded_reply(text: str, prompt_tokens: int, completion_tokens: int, finish: str = "stop") -> Reply:
+    """An answer given in full (a recording): the text as is, the usage as given."""
+    return Reply(text_pieces(text), [], finish, prompt_tokens, completion_tokens, 0)
 
 
 def _sample(schema: Any, text: str) -> Any:
@@ -220,7 +240,7 @@ def make_reply(
 def openai_inputs(body: JSON) -> tuple[str, str, list[tuple[str, Any]], str | None, int | None]:
     """``(prompt, last user text, tools, forced tool, output limit)`` of an OpenAI chat request."""
     messages = body["messages"]
-    prompt = " ".join(_text(m.get("content")) for m in messages)
+    prompt = " ".join(content_text(m.get("content")) for m in messages)
     last = next((m for m in reversed(messages) if m.get("role") in ("user", "tool")), messages[-1])
     tools: list[tuple[str, Any]] = []
     for t in body.get("tools") or []:
@@ -234,13 +254,13 @@ def openai_inputs(body: JSON) -> tuple[str, str, list[tuple[str, Any]], str | No
     elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         force = choice["function"].get("name")
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    return prompt, _text(last.get("content")), tools, force, limit if isinstance(limit, int) else None
+    return prompt, content_text(last.get("content")), tools, force, limit if isinstance(limit, int) else None
 
 
 def anthropic_inputs(body: JSON) -> tuple[str, str, list[tuple[str, Any]], str | None, int | None]:
     """``(prompt, last user text, tools, forced tool, output limit)`` of an Anthropic request."""
     messages = body["messages"]
-    prompt = " ".join([_text(body.get("system")), *(_text(m.get("content")) for m in messages)])
+    prompt = " ".join([content_text(body.get("system")), *(content_text(m.get("content")) for m in messages)])
     last = next((m for m in reversed(messages) if m.get("role") == "user"), messages[-1])
     tools = [
         (t["name"], t.get("input_schema"))
@@ -254,7 +274,7 @@ def anthropic_inputs(body: JSON) -> tuple[str, str, list[tuple[str, Any]], str |
             force = tools[0][0]
         elif choice.get("type") == "tool":
             force = choice.get("name")
-    return prompt, _text(last.get("content")), tools, force, body["max_tokens"]
+    return prompt, content_text(last.get("content")), tools, force, body["max_tokens"]
 
 
 # --- OpenAI -------------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ deterministically (``echo: <last user message>``, words counted as tokens), and 
         assert len(upstream.requests) == 2
 
 Every POST to a model endpoint takes the next :class:`Fault` from the queue (a per-model queue first,
-then the shared one), or the default when the queue is empty. The server runs in a background thread
+then the shared one), or the default when the queue is empty. An ``answer`` hook, when given, decides
+what chat requests are answered with instead of the echo (the replay upstream is built on it:
+:mod:`switchyard.testing.replay`); it may refuse a request with :class:`NoAnswer`. The server runs in a background thread
 with its own event loop, so sync and async tests can both use it. As a process, for benchmarks:
 ``python -m switchyard.testing.mock_upstream --port 9999``.
 """
@@ -25,9 +27,8 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +36,7 @@ import orjson
 
 from switchyard.testing import _wire
 from switchyard.testing._http import Headers, HttpServer, Request, Responder
+from switchyard.testing.answers import Answer, AnswerHook, Fault, FaultKind, NoAnswer
 
 JSON = dict[str, Any]
 _ROUTES = {
@@ -43,110 +45,6 @@ _ROUTES = {
     ("POST", "/embeddings"): "embeddings",
     ("GET", "/models"): "models",
 }
-
-
-class FaultKind(StrEnum):
-    OK = "ok"  # a normal answer (possibly delayed, slow, or with scripted content)
-    STATUS = "status"  # an HTTP error with a wire-shaped error body
-    RESET = "reset"  # drop the connection with a TCP reset, no response
-    MALFORMED = "malformed"  # 200 with a body (or one stream event) that is not valid JSON
-    CUT = "cut"  # send part of the response, then close the connection
-    STREAM_ERROR = "stream_error"  # a stream that sends an error event midway and ends
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """How to answer one request. Build with the constructors; combine with ``dataclasses.replace``.
-
-    ``delay`` waits before the response headers, ``first_chunk_delay`` between the headers and the first
-    body bytes, ``chunk_delay`` between stream events; ``after_chunks`` is how many stream events are
-    sent before a ``CUT``/``STREAM_ERROR``/``MALFORMED`` event (non-streamed bodies are cut in half).
-    """
-
-    kind: FaultKind = FaultKind.OK
-    code: int = 200  # the HTTP status of STATUS, the error status of STREAM_ERROR
-    message: str | None = None
-    retry_after: float | None = None
-    delay: float = 0.0
-    first_chunk_delay: float = 0.0
-    chunk_delay: float = 0.0
-    after_chunks: int = 0
-    text: str | None = None
-    tool_name: str | None = None
-    tool_arguments: str | None = None
-    cached_tokens: int = 0
-    logprob: float = -0.05  # every token's log-probability, reported when the request asks for logprobs
-
-    @classmethod
-    def ok(
-        cls, text: str | None = None, *, delay: float = 0.0, cached_tokens: int = 0, logprob: float = -0.05
-    ) -> Fault:
-        """A normal answer: the echo, or ``text`` when given; ``cached_tokens`` of the prompt reported
-        as cache reads; ``logprob`` per token when the request asks for ``logprobs``."""
-        return cls(text=text, delay=delay, cached_tokens=cached_tokens, logprob=logprob)
-
-    @classmethod
-    def tool_call(
-        cls, name: str | None = None, arguments: Mapping[str, Any] | None = None, *, delay: float = 0.0
-    ) -> Fault:
-        """Answer with a tool call (``name`` defaults to the request's first tool, ``arguments`` to
-        values fitting its schema)."""
-        args = None if arguments is None else orjson.dumps(dict(arguments)).decode()
-        return cls(tool_name=name, tool_arguments=args, delay=delay)
-
-    @classmethod
-    def status(
-        cls, code: int, message: str | None = None, *, retry_after: float | None = None, delay: float = 0.0
-    ) -> Fault:
-        """An HTTP error (400, 401, 429, 500, 503, ...) with an OpenAI- or Anthropic-shaped body;
-        ``retry_after`` (seconds) sets ``retry-after`` and ``retry-after-ms``."""
-        return cls(FaultKind.STATUS, code, message, retry_after, delay)
-
-    @classmethod
-    def rate_limited(cls, retry_after: float = 1.0) -> Fault:
-        return cls.status(429, retry_after=retry_after)
-
-    @classmethod
-    def slow(cls, seconds: float) -> Fault:
-        """A normal answer whose headers come after ``seconds`` (a slow first byte; a timeout)."""
-        return cls(delay=seconds)
-
-    @classmethod
-    def slow_first_chunk(cls, seconds: float) -> Fault:
-        """Headers at once, then nothing for ``seconds`` before the first body bytes."""
-        return cls(first_chunk_delay=seconds)
-
-    @classmethod
-    def slow_stream(cls, chunk_delay: float) -> Fault:
-        """A normal answer with ``chunk_delay`` seconds between stream events."""
-        return cls(chunk_delay=chunk_delay)
-
-    @classmethod
-    def reset(cls, *, delay: float = 0.0) -> Fault:
-        """Drop the connection (TCP reset) without any response."""
-        return cls(FaultKind.RESET, delay=delay)
-
-    @classmethod
-    def malformed(cls, *, after_chunks: int = 0) -> Fault:
-        """200 with invalid JSON: a truncated body, or a broken event in a stream."""
-        return cls(FaultKind.MALFORMED, after_chunks=after_chunks)
-
-    @classmethod
-    def cut(cls, after_chunks: int = 2) -> Fault:
-        """Send ``after_chunks`` stream events (or half of a plain body), then drop the connection."""
-        return cls(FaultKind.CUT, after_chunks=after_chunks)
-
-    @classmethod
-    def stream_error(cls, after_chunks: int = 2, code: int = 500, message: str | None = None) -> Fault:
-        """Send ``after_chunks`` events, then an error event in the wire format, then end the stream."""
-        return cls(FaultKind.STREAM_ERROR, code, message, after_chunks=after_chunks)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Fault:
-        """Build from JSON, e.g. ``{"kind": "status", "code": 503}`` (used by ``POST /_mock/script``)."""
-        fields = dict(data)
-        fields["kind"] = FaultKind(fields.get("kind", "ok"))
-        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +82,9 @@ class MockUpstream:
 
     Use as a context manager (or ``start()``/``stop()``); ``url`` has no ``/v1`` suffix.
     ``api_key``, when set, is required as ``Authorization: Bearer`` or ``x-api-key``.
-    ``record=False`` keeps no request log (long benchmark runs).
+    ``record=False`` keeps no request log (long benchmark runs). ``answer`` replaces the echo of chat
+    requests (see :data:`AnswerHook`); scripted faults still apply, and a fault's own text or tool call
+    wins over it.
     """
 
     def __init__(
@@ -198,6 +98,7 @@ class MockUpstream:
         api_key: str | None = None,
         default: Fault | None = None,
         record: bool = True,
+        answer: AnswerHook | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -206,6 +107,7 @@ class MockUpstream:
         self.max_words = max_words
         self.api_key = api_key
         self.record = record
+        self._answer = answer
         self._default = default or Fault()
         self._state = _State(defaults={None: self._default})
         self._ids = itertools.count(1)
@@ -394,14 +296,20 @@ class MockUpstream:
         rid = f"req_mock_{next(self._ids)}"
         route = _ROUTES.get((req.method, path))
         body, problem = self._check(req, route)
+        answer, code = None, None
+        if problem is None and self._answer is not None and route in ("chat", "messages"):
+            try:
+                answer = self._answer(str(route), body)
+            except NoAnswer as exc:
+                problem, code = (exc.status, str(exc), exc.param), exc.code
         fault = None if problem or route == "models" else self._next_fault(body.get("model"))
         self._record(req, body, fault)
         if problem is not None:
-            self._json(resp, problem[0], _wire.error(anthropic, rid, *problem), rid)
+            self._json(resp, problem[0], _wire.error(anthropic, rid, *problem, code=code), rid)
         elif fault is None:
             self._json(resp, 200, _wire.models(self.models, anthropic), rid)
         else:
-            await self._respond(str(route), body, fault, resp, rid)
+            await self._respond(str(route), body, fault, resp, rid, answer)
 
     def _check(self, req: Request, route: str | None) -> tuple[Any, tuple[int, str, str | None] | None]:
         """The parsed body, and the error a real upstream would answer with, if any."""
@@ -417,7 +325,9 @@ class MockUpstream:
         problem = None if route == "models" else _wire.validate(route, body, req.headers)
         return body, None if problem is None else (400, *problem)
 
-    async def _respond(self, route: str, body: JSON, fault: Fault, resp: Responder, rid: str) -> None:
+    async def _respond(
+        self, route: str, body: JSON, fault: Fault, resp: Responder, rid: str, answer: Answer | None = None
+    ) -> None:
         if fault.delay:
             await asyncio.sleep(fault.delay)
         anthropic = route == "messages"
@@ -431,21 +341,23 @@ class MockUpstream:
             payload = _wire.embeddings(body["input"], str(body["model"]), dim, body.get("encoding_format"))
             await self._send_body(resp, fault, _wire.dumps(payload), rid)
         elif body.get("stream") is True:
-            events, error_event = self._events(route, body, fault, rid)
+            events, error_event = self._events(route, body, fault, rid, answer)
             await self._send_stream(resp, fault, events, error_event, rid)
         else:
-            await self._send_body(resp, fault, _wire.dumps(self._payload(route, body, fault, rid)), rid)
+            await self._send_body(resp, fault, _wire.dumps(self._payload(route, body, fault, rid, answer)), rid)
 
-    def _payload(self, route: str, body: JSON, fault: Fault, rid: str) -> JSON:
-        reply, model = self._reply(body, fault, route == "messages"), str(body["model"])
+    def _payload(self, route: str, body: JSON, fault: Fault, rid: str, answer: Answer | None) -> JSON:
+        reply, model = self._reply(body, fault, route == "messages", answer), str(body["model"])
         if route == "messages":
             return _wire.anthropic_message(reply, rid.replace("req_", "msg_"), model)
         logprob = fault.logprob if body.get("logprobs") is True else None
         return _wire.openai_completion(reply, rid.replace("req_", "chatcmpl-"), model, int(time.time()), logprob)
 
-    def _events(self, route: str, body: JSON, fault: Fault, rid: str) -> tuple[list[bytes], bytes]:
+    def _events(
+        self, route: str, body: JSON, fault: Fault, rid: str, answer: Answer | None
+    ) -> tuple[list[bytes], bytes]:
         """The stream's events, and the error event a ``STREAM_ERROR`` sends."""
-        reply, model = self._reply(body, fault, route == "messages"), str(body["model"])
+        reply, model = self._reply(body, fault, route == "messages", answer), str(body["model"])
         message = fault.message or f"mock upstream error {fault.code}"
         if route == "messages":
             error = _wire.anthropic_stream_error(fault.code, message, rid)
@@ -455,7 +367,10 @@ class MockUpstream:
         events = _wire.openai_stream(reply, rid.replace("req_", "chatcmpl-"), model, int(time.time()), usage)
         return events, _wire.openai_stream_error(fault.code, message)
 
-    def _reply(self, body: JSON, fault: Fault, anthropic: bool) -> _wire.Reply:
+    def _reply(self, body: JSON, fault: Fault, anthropic: bool, answer: Answer | None = None) -> _wire.Reply:
+        scripted = fault.text is not None or fault.tool_name is not None or fault.tool_arguments is not None
+        if answer is not None and not scripted:
+            return _wire.recorded_reply(answer.text, answer.prompt_tokens, answer.completion_tokens, answer.finish)
         inputs = _wire.anthropic_inputs(body) if anthropic else _wire.openai_inputs(body)
         prompt, last_user, tools, force, limit = inputs
         n = next(self._ids)
