@@ -1,0 +1,29 @@
+"""Smoke test for bench/routerbench.py on a few items per side of the real CSVs: keys and sanity, never
+timings (the full run's figures are in NOTES)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.evals.test_routerbench import ARC, WINOGRANDE, need
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_routerbench_bench_runs_through_the_gateway() -> None:
+    need(ARC, WINOGRANDE)
+    csvs = f"{ARC},{WINOGRANDE}"
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "routerbench.py"), "--train", csvs, "--test", csvs, "--limit", "12", "--json"],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["n_train"] == 12 and figures["n_test"] == 12 and len(figures["models"]) == 11
+    # the ledger's costs are RouterBench's billed costs, and the choice scorer reads answers as RouterBench did
+    assert figures["ledger_matches_csv"] < 1e-9
+    assert figures["scorer_agreement"] > 0.95
+    assert figures["recommendation"]["model"] in figures["models"]
+    assert figures["oracle"]["cost_fraction"] <= 1.0 and figures["oracle"]["accuracy"] == 1.0
