@@ -148,6 +148,21 @@ def _has_password(dsn: str) -> bool:
     return any(part.split("=", 1)[0].strip() == "password" for part in dsn.split() if "=" in part)
 
 
+class ShadowConfig(Strict):
+    """Ask another model the same question on a sample of a route's live traffic, to compare it with what the
+    route answered from real prompts. Its answer is recorded in an eval run, never returned to the client.
+    The prompt and both answers are stored (in the eval run), so a team under zero retention is never
+    shadowed. The shadow call passes the same policies (access, residency, budgets) as any call and is
+    billed to the same team, under the ledger endpoint ``shadow``."""
+
+    model: str = Field(min_length=1, description="the candidate model to shadow")
+    sample: float = Field(gt=0, le=1, description="share of the route's requests also sent to the candidate")
+    run: str | None = Field(default=None, description="eval run recording the pairs (default shadow-<route>-<model>)")
+    max_in_flight: int = Field(
+        default=8, ge=1, le=1024, description="shadow calls at once; past it a sample is skipped"
+    )
+
+
 class RoutePolicy(Strict):
     """How a route narrows and orders its candidates, beyond the fallback order."""
 
@@ -201,6 +216,7 @@ class RoutePolicy(Strict):
     on_limit: Literal["reject", "downgrade"] = Field(
         default="reject", description="at a budget limit: 429, or fall back to cheaper candidates that still fit"
     )
+    shadow: ShadowConfig | None = Field(default=None, description="off by default: see ShadowConfig")
 
     @model_validator(mode="after")
     def _router_artifact(self) -> RoutePolicy:
@@ -232,6 +248,9 @@ class TeamConfig(Strict):
     models: list[str] = Field(default_factory=lambda: ["*"])
     routes: list[str] = Field(default_factory=lambda: ["*"])
     roles: list[str] = Field(default_factory=list, description="roles every key of the team has")
+    retention: Literal["standard", "zero"] = Field(
+        default="standard", description="zero: none of the team's content is stored (no eval shadowing)"
+    )
 
 
 class BudgetConfig(Strict):
@@ -395,6 +414,9 @@ class GatewayConfig(Strict):
                     raise ValueError(f"routes[{i}].models[{j}]: unknown model {target!r}")
             if r.policy.premium is not None and r.policy.premium not in r.models:
                 raise ValueError(f"routes[{i}].policy.premium: {r.policy.premium!r} is not one of the route's models")
+            shadow = r.policy.shadow
+            if shadow is not None and shadow.model not in {m.name for m in self.models if m.kind == "chat"}:
+                raise ValueError(f"routes[{i}].policy.shadow.model: unknown chat model {shadow.model!r}")
         return self
 
     def model(self, name: str) -> ModelConfig | None:

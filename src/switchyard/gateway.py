@@ -6,6 +6,7 @@ No module-level state: the server, the CLI and the tests each build their own ``
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from .budgets import Budgets, month_start, window_bounds
 from .calls import Accounting, CallCore, ChatResult, ChatStream, EmbeddingResult
 from .calls.chat import ChatParts
+from .calls.shadow import Shadowing
 from .config import GatewayConfig, Settings, server_options
 from .dispatch import Dispatcher
 from .errors import CountersUnavailable
@@ -116,6 +118,9 @@ class Gateway:
         accounting = Accounting(config, self.prices, self.budgets, self.record, clock, self.tokens)
         pseudonyms = Pseudonymizer(self.detector).session if self.detector is not None else None
         self.calls = CallCore(self.resolver, ChatParts(accounting, self.dispatcher, self.tokens, pseudonyms), self.rag)
+        if any(r.policy.shadow is not None for r in config.routes):
+            shadow = Shadowing(lambda *a, **kw: self.calls.chat(*a, **kw), self.store, config.access, clock)
+            self.calls = dataclasses.replace(self.calls, shadow=shadow)
         self.max_body_bytes = self.options.max_body_bytes
         self.started = False
         self._warmups: list[asyncio.Task[None]] = []
@@ -201,6 +206,8 @@ class Gateway:
         self.started = False
         for task in self._warmups:
             task.cancel()
+        if self.calls.shadow is not None:
+            await self.calls.shadow.drain(timeout=10.0)
         await self.ledger.aclose()
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.shutdown)

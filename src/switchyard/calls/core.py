@@ -14,6 +14,7 @@ from .budget_guard import BudgetGuard
 from .chat import ChatParts, cached_answer, complete, open_stream
 from .recording import RecordedCall
 from .results import ChatResult, ChatStream, EmbeddingResult
+from .shadow import Shadowing
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class CallCore:
     resolver: Resolver
     parts: ChatParts
     rag: RagHolder | None = None
+    shadow: Shadowing | None = None  # set when a route shadows a candidate model
 
     async def chat(
         self, principal: Principal, request: ChatRequest, *, endpoint: str = "chat", eval_run: str | None = None
@@ -36,6 +38,8 @@ class CallCore:
             if req.stream:
                 req = req.model_copy(update={"stream": False, "stream_options": None})
             result = await complete(self.parts, principal, req, res, endpoint, eval_run=eval_run)
+            if self.shadow is not None and (shadow := self.shadow.wanted(principal, res, eval_run)) is not None:
+                self.shadow.start(shadow, principal, req, res, result.response.content, result.info)
         if ctx is not None:
             result.rag = ctx
             if ctx.cache_key and not ctx.cached and result.response.content and self.rag is not None:
@@ -53,6 +57,9 @@ class CallCore:
         res = await self.resolver.resolve(principal, req.model, request=req, classes=ctx.classes if ctx else ())
         stream = await open_stream(self.parts, principal, req, res, endpoint, eval_run=eval_run)
         stream.rag = ctx
+        if self.shadow is not None and (shadow := self.shadow.wanted(principal, res, eval_run)) is not None:
+            shadowing = self.shadow
+            stream.on_complete(lambda s: shadowing.start(shadow, principal, req, res, s.text, s.info))
         return stream
 
     async def embed(

@@ -63,6 +63,22 @@ class ChatStream:
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._chunks
 
+    def on_complete(self, callback: Callable[[ChatStream], None]) -> None:
+        """Call ``callback`` once the stream has ended normally (not when it fails or is closed early)."""
+        inner = self._chunks
+
+        async def chained() -> AsyncIterator[Chunk]:
+            try:
+                async for chunk in inner:
+                    yield chunk
+            finally:
+                close = getattr(inner, "aclose", None)
+                if close is not None:
+                    await close()
+            callback(self)
+
+        self._chunks = chained()
+
     async def aclose(self) -> None:
         close = getattr(self._chunks, "aclose", None)
         if close is not None:
