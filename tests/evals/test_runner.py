@@ -130,3 +130,27 @@ def test_plans_are_checked() -> None:
     for bad in (dict(targets=()), dict(targets=("a", "a")), dict(targets=("a",), concurrency=0)):
         with pytest.raises(InvalidRequest):
             RunPlan("x", **bad)  # type: ignore[arg-type]
+
+
+async def test_a_judge_is_called_through_the_gateway_and_billed_to_the_run(
+    gateway: Gateway, upstream: MockUpstream
+) -> None:
+    from switchyard.evals.runner import gateway_judge
+    from switchyard.evals.scorers import ScorerDeps
+
+    line = {"id": "j1", "prompt": "write a haiku", "scorer": {"name": "judge", "rubric": "is it a haiku?"}}
+    items = parse_eval_set([orjson.dumps(line)], name="judged")
+    upstream.set_default(Fault.ok("Rating: 8/10"), model="up-b")  # the judge
+
+    def scoring(run: EvalRunRecord) -> Scoring:
+        return Scoring(ScorerDeps(judge=gateway_judge(gateway.chat, TEAM, "model-b", run.id)))
+
+    runner_ = EvalRunner(gateway.chat, TEAM, gateway.store, scoring, flush_ledger=gateway.ledger.flush)
+    outcome = await runner_.run(items, RunPlan("judged", ("model-a",)))
+    (result,) = gateway.store.eval_results(outcome.run.id)
+    assert result.score == pytest.approx(0.8) and result.passed
+    await gateway.ledger.flush()
+    calls = ledger_of(gateway, outcome.run)
+    assert sorted(r.served_model for r in calls) == ["model-a", "model-b"]  # the answer and its judging
+    judged = [r for r in upstream.requests if r.body["model"] == "up-b"]
+    assert len(judged) == 1 and "write a haiku" in str(judged[0].body["messages"])
