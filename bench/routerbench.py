@@ -160,6 +160,54 @@ def policy_figures(
     return out
 
 
+@dataclass(frozen=True)
+class CascadePlan:
+    """An agreement cascade: ``pair`` asked at once, ``escalate`` answers when their letters differ."""
+
+    pair: tuple[str, str]
+    escalate: str
+    train_quality_kept: float
+    train_cost_fraction: float
+
+
+def choose_cascade(
+    ids: Sequence[str],
+    letters: Mapping[str, Mapping[str, str | None]],
+    quality: Mapping[str, Mapping[str, float]],
+    cost: Mapping[str, Mapping[str, float]],
+    best: str,
+    target: float,
+    z: float = 1.645,
+) -> CascadePlan:
+    """The cheapest (pair, escalation) on the train items whose quality kept, less ``z`` standard errors of
+    the paired per-item difference (a one-sided 95% bound), still reaches ``target``; the best model alone
+    when none does."""
+    import numpy as np
+
+    models = list(quality)
+    best_q = np.array([quality[best][i] for i in ids])
+    best_c = sum(cost[best][i] for i in ids)
+    top: CascadePlan | None = None
+    top_cost = best_c
+    for a_i, a in enumerate(models):
+        for b in models[a_i + 1 :]:
+            agree = np.array([letters[a][i] is not None and letters[a][i] == letters[b][i] for i in ids])
+            cheap = a if sum(cost[a][i] for i in ids) <= sum(cost[b][i] for i in ids) else b
+            pair_q = np.array([quality[cheap][i] for i in ids])
+            pair_c = np.array([cost[a][i] + cost[b][i] for i in ids])
+            for e in models:
+                q = np.where(agree, pair_q, np.array([quality[e][i] for i in ids]))
+                c = float(np.sum(pair_c + np.where(agree, 0.0, np.array([cost[e][i] for i in ids]))))
+                if c >= top_cost:
+                    continue
+                diff = q - target * best_q
+                bound = diff.mean() - z * diff.std(ddof=1) / np.sqrt(len(ids))
+                if bound >= 0:
+                    top_cost = c
+                    top = CascadePlan((a, b), e, float(q.sum() / best_q.sum()), c / best_c)
+    return top or CascadePlan((best, best), best, 1.0, 1.0)
+
+
 def oracle_choice(
     ids: Iterable[str],
     quality: Mapping[str, Mapping[str, float]],
