@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ..config import GatewayConfig
 from ..types import ChatRequest, EmbeddingRequest
 from ..wire.anthropic_models import MessagesRequest
+from .admin_routes import MAX_USAGE_DAYS
 from .openapi_components import ANTHROPIC_ERROR, ERROR, OBJ, RESPONSES, JSONSchema
 
 _STATUS = {
@@ -200,7 +201,9 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
     doc_id = _path("doc_id", {"type": "string", "minLength": 1, "maxLength": 512}, "the document's id")
     key_id = _path("key_id", {"type": "string", "minLength": 1}, "the key's id")
     limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "documents to list")
-    days = _query("days", {"type": "integer", "minimum": 0, "default": 30}, "days back from now")
+    days = _query(
+        "days", {"type": "integer", "minimum": 1, "maximum": MAX_USAGE_DAYS, "default": 30}, "days back from now"
+    )
     rag_read, rag_body = ("401", "403", "404"), ("400", "401", "403", "404", "413")
     html = {"text/html": {"schema": {"type": "string"}}}
     see_other = {"description": "redirect", "headers": {"location": {"schema": {"type": "string"}}}}
@@ -254,7 +257,7 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
         },
         "/v1/admin/usage": {
             "get": _op(
-                "Spend per day, team and model (needs usage:read)",
+                "Spend per day, team and model: the caller's team, every team for the admin key (needs usage:read)",
                 "admin",
                 ("200", "UsageList"),
                 ("400", *_AUTH),
