@@ -11,7 +11,8 @@ the full ledger, ``SQLiteStore.write`` — the gateway's write path: rows, attem
 one transaction — is timed at the ledger writer's batch size (500) and at a large one, and the reports
 are timed: the monthly report (``build_report`` over the last 30 days), one team's, budget seeding
 (``spend_by_scope`` from the 1st of the month), ``usage`` for 30 days and the dashboard's 30-day page
-data (``dashboard.data.load``: a sliding window ending now). ``--compare-scan`` also times
+data (``dashboard.data.load``: a sliding window ending now), each of the last two also for one team (what
+a team's usage reader is shown). ``--compare-scan`` also times
 the month's totals computed from the ledger's rows, for contrast. Prints what it measured, JSON last.
 """
 
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     usage_s = timed(lambda: store.usage(now - 30 * DAY), args.repeat)
     dashboard = dashboard_load(store, now - 30 * DAY, now)
     dashboard_s = timed(lambda: dashboard_load(store, now - 30 * DAY, now), args.repeat)
+    usage_team_s = timed(lambda: store.usage(now - 30 * DAY, team="team-3"), args.repeat)
+    dashboard_team_s = timed(lambda: dashboard_load(store, now - 30 * DAY, now, team="team-3"), args.repeat)
     print(f"monthly report ({report.total.requests:,} requests, ${report.total.cost:,.2f}, saved "
           f"${report.total.savings:,.2f}): {report_s * 1000:.1f} ms (median of {args.repeat})")  # fmt: skip
     print(f"monthly report for one team: {team_s * 1000:.1f} ms")
@@ -204,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"usage for 30 days (with a leading part-day read from the ledger): {usage_s * 1000:.1f} ms")
     print(f"dashboard, last 30 days ending now ({dashboard.requests:,} requests, {len(dashboard.decisions)} decision "
           f"rows, {len(dashboard.recent_errors)} recent errors): {dashboard_s * 1000:.1f} ms")  # fmt: skip
+    print(
+        f"one team's usage for 30 days: {usage_team_s * 1000:.1f} ms; its dashboard: {dashboard_team_s * 1000:.1f} ms"
+    )
     scan_s = None
     if args.compare_scan:
 
@@ -228,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "steady_inserts_per_cpu_s_batch_500": round(cpu_rates[500]), "load_average_1m": os.getloadavg()[0], "monthly_report_ms": round(report_s * 1000, 2),
         "monthly_report_team_ms": round(team_s * 1000, 2), "budget_seed_ms": round(budget_s * 1000, 2),
         "usage_30d_ms": round(usage_s * 1000, 2), "dashboard_30d_ms": round(dashboard_s * 1000, 2),
+        "usage_30d_team_ms": round(usage_team_s * 1000, 2), "dashboard_30d_team_ms": round(dashboard_team_s * 1000, 2),
         "dashboard_requests": dashboard.requests, "scan_ms": None if scan_s is None else round(scan_s * 1000),
         "report_requests": report.total.requests, "db_mb": round(size_mb),
     }))  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -238,11 +238,14 @@ class Budgets:
             # itself is already answered and recorded.
             log.warning("could not settle a budget reservation: the counters did not answer")
 
-    def current_use(self) -> list[BudgetUse]:
-        """Every configured limit with its current window's use, in config order (metrics, dashboard)."""
+    def current_use(self, scopes: Container[str] | None = None) -> list[BudgetUse]:
+        """Every configured limit with its current window's use, in config order (metrics, dashboard); of
+        the budgets whose scope (``team:x``, ``key:id``) is in ``scopes`` only, when given."""
         now = self.clock()
         rows: list[tuple[str, str, float, str, float]] = []
         for b in self.budgets:
+            if scopes is not None and b.scope not in scopes:
+                continue
             for metric, (field_name, window) in METRICS.items():
                 limit = getattr(b, field_name)
                 if limit is None:

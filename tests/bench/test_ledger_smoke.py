@@ -26,7 +26,7 @@ def test_ledger_bench_smoke(tmp_path: Path) -> None:
     # the last 30 of the 40 days of history, plus the timed writes: most but not all of the requests
     assert 6000 * 25 / 40 + timed < result["report_requests"] < result["rows"]
     for key in ("bulk_inserts_per_s", "steady_inserts_per_s_batch_500", "monthly_report_ms", "budget_seed_ms",
-                "usage_30d_ms", "dashboard_30d_ms", "scan_ms"):  # fmt: skip
+                "usage_30d_ms", "dashboard_30d_ms", "usage_30d_team_ms", "dashboard_30d_team_ms", "scan_ms"):  # fmt: skip
         assert result[key] > 0, key
     # the dashboard's sliding 30 days: most of the history's last 30 days and every timed write
     assert 6000 * 25 / 40 + timed < result["dashboard_requests"] < result["rows"]

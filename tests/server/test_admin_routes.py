@@ -116,3 +116,50 @@ def test_usage_days_is_bounded(gw) -> None:  # type: ignore[no-untyped-def]
         r = httpx.get(gw.v1 + f"/admin/usage?days={days}", headers=h(ADMIN_KEY))
         assert r.status_code == 400 and r.json()["error"]["param"] == "days", days
     assert httpx.get(gw.v1 + "/admin/usage?days=3660", headers=h(ADMIN_KEY)).status_code == 200
+
+
+@pytest.fixture
+def two_teams(upstream: MockUpstream, gateway_factory):  # type: ignore[no-untyped-def]
+    cfg = GatewayConfig(
+        models=[openai_model("m", upstream.url), openai_model("premium", upstream.url)],
+        access=AccessConfig(
+            teams=[TeamConfig(name="apps"), TeamConfig(name="ops")],
+            roles={"admin": ["*"], "viewer": ["usage:read"]},
+        ),
+    )
+    return gateway_factory(cfg)
+
+
+def test_a_usage_reader_sees_its_own_teams_usage_only(two_teams) -> None:  # type: ignore[no-untyped-def]
+    """The exploit (issue 11): any key allowed ``usage:read`` got every team's rows and totals from
+    ``/v1/admin/usage``. Now a stored key reads its own team's usage, as it manages its own team's keys;
+    only the configured admin key sees every team."""
+    gw = two_teams
+    _, apps_key = create_key(gw.gateway.store, "apps")
+    _, ops_key = create_key(gw.gateway.store, "ops")
+    _, apps_admin = create_key(gw.gateway.store, "apps", roles=("admin",))
+    _, ops_viewer = create_key(gw.gateway.store, "ops", roles=("viewer",))
+    calls = [(apps_key, "premium"), (apps_key, "premium"), (apps_key, "m"), (ops_key, "m")]
+    for key, model in calls:
+        chat = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(gw.v1 + "/chat/completions", json=chat, headers=h(key)).status_code == 200
+    gw.flush()
+
+    def usage(key: str, days: str = "30") -> list[dict[str, object]]:
+        r = httpx.get(gw.v1 + f"/admin/usage?days={days}", headers=h(key))
+        assert r.status_code == 200, r.text
+        rows: list[dict[str, object]] = r.json()["data"]
+        return rows
+
+    for days in ("1", "30"):
+        ops_rows = usage(ops_viewer, days)
+        assert {r["team"] for r in ops_rows} == {"ops"}  # no row of team apps
+        assert {r["model"] for r in ops_rows} == {"m"}  # not the premium model only apps called
+        assert sum(r["requests"] for r in ops_rows) == 1  # type: ignore[misc]
+        # A stored key whose role is called "admin" is still a key of its team.
+        apps_rows = usage(apps_admin, days)
+        assert {r["team"] for r in apps_rows} == {"apps"}
+        assert sum(r["requests"] for r in apps_rows) == 3  # type: ignore[misc]
+        everyone = usage(ADMIN_KEY, days)
+        assert {r["team"] for r in everyone} == {"apps", "ops"}
+        assert sum(r["requests"] for r in everyone) == 4  # type: ignore[misc]

@@ -158,6 +158,44 @@ def test_recent_errors_are_the_windows_newest_failures(ledger: tuple[SQLiteStore
     store.close()
 
 
+def test_a_team_filter_reads_that_teams_rows_only(ledger: tuple[SQLiteStore, list[LedgerRecord]]) -> None:
+    """Every window read narrowed to one team equals that team's rows alone (issue 11: a usage reader of
+    one team must not get the others' figures), whole days and edges alike."""
+    store, records = ledger
+    for team in ("a", "b", "nobody"):
+        mine = [r for r in records if r.team == team]
+        for since, until in WINDOWS:
+            got = {
+                (d.day, d.team, d.route, d.model, d.provider, d.locality): (d.requests, d.errors, d.input_tokens)
+                for d in store.usage_window(since, until, team=team)
+            }
+            want = {k: (int(v[0]), int(v[1]), int(v[3])) for k, v in expected_usage(mine, since, until).items()}
+            assert got == want, (team, since - T0, until - T0)
+            decisions = {
+                (c.route, c.model, c.reason): c.requests for c in store.decisions_window(since, until, team=team)
+            }
+            assert decisions == dict(expected_decisions(mine, since, until)), (team, since - T0, until - T0)
+            failed = sorted((r for r in mine if since <= r.ts < until and r.status >= 400), key=lambda r: -r.ts)
+            assert [e.id for e in store.recent_errors(since, until, 20, team=team)] == [r.id for r in failed[:20]]
+        since = T0 + 1.5 * DAY  # a leading part-day read from the rows, then whole days from the rollup
+        usage = {(u.day, u.model): (u.requests, u.errors) for u in store.usage(since, team=team)}
+        want_usage: Counter[tuple[str, str]] = Counter()
+        want_errors: Counter[tuple[str, str]] = Counter()
+        for r in mine:
+            if r.ts >= since:
+                want_usage[(utc_day(r.ts), r.served_model or r.requested)] += 1
+                want_errors[(utc_day(r.ts), r.served_model or r.requested)] += r.status >= 400
+        assert usage == {k: (n, want_errors[k]) for k, n in want_usage.items()}, team
+        assert {u.team for u in store.usage(since, team=team)} <= {team}
+    plan = store._query(
+        "EXPLAIN QUERY PLAN SELECT id FROM requests INDEXED BY requests_team_errors WHERE status >= 400 "
+        "AND team = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, rowid DESC LIMIT 5",
+        ("a", *WINDOWS[2]),
+    )
+    assert "requests_team_errors" in str(plan) and "TEMP B-TREE" not in str(plan)
+    store.close()
+
+
 def test_a_replayed_record_is_not_counted_twice_in_decisions(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "l.db")
     rng = random.Random(5)
@@ -194,14 +232,24 @@ def test_migration_folds_existing_rows_into_decisions(tmp_path: Path) -> None:
              r.provider, r.locality, r.status, "\n".join(r.reasons), ",".join(r.fallback_chain)),
         )  # fmt: skip
     conn.close()
-    store = SQLiteStore(db)  # applies 0007 and the later ones
+    store = SQLiteStore(db)  # applies 0007 and the later ones (0009 builds decisions_daily again, by team)
     names = [row[0] for row in store._query("SELECT name FROM schema_migrations ORDER BY name")]
     assert names[names.index("0007_decisions_daily") :] == [name for name, _ in MIGRATIONS[6:]]
+    assert names[6:10] == [
+        "0007_decisions_daily",
+        "0008_requests_errors",
+        "0009_decisions_by_team",
+        "0010_requests_team_errors",
+    ]
     new = [replace(trailed(1000 + i, rng), ts=T0 + 6 * DAY + i) for i in range(30)]
     store.write(new)
     for since, until in ((0.0, T0 + 10 * DAY), WINDOWS[0]):
         got = {(c.route, c.model, c.reason): c.requests for c in store.decisions_window(since, until)}
         assert got == dict(expected_decisions([*old, *new], since, until))
+        for team in ("a", "b"):
+            mine = [r for r in (*old, *new) if r.team == team]
+            got = {(c.route, c.model, c.reason): c.requests for c in store.decisions_window(since, until, team=team)}
+            assert got == dict(expected_decisions(mine, since, until)), team
     # the whole days come from the rollup alone
     days = store._query("SELECT day, SUM(requests) FROM decisions_daily GROUP BY 1")
     assert len(days) >= 5 and all(n > 0 for _, n in days)

@@ -1,8 +1,9 @@
-"""The dashboard's numbers for a time window: one function, ``load(store, since, until)``.
+"""The dashboard's numbers for a time window: one function, ``load(store, since, until, team=)``.
 
 Everything is read through the store's window reads (``store.base.LedgerWindows``): whole UTC days from
 the daily rollups, the part-days at the window's edges from the ledger's ``ts`` index, recent errors from
-a partial index. The work is bounded by days and groups, not by the ledger's size. Call ``load`` from a
+a partial index. The work is bounded by days and groups, not by the ledger's size. ``team`` narrows every
+read to one team in the store's queries (a team's login sees nothing of the others). Call ``load`` from a
 worker thread (store methods are synchronous).
 """
 
@@ -83,9 +84,12 @@ class DashboardData:
         return self.savings / self.counterfactual if self.counterfactual > 0 else 0.0
 
 
-def load(store: LedgerWindows, since: float, until: float, *, error_limit: int = 15) -> DashboardData:
-    """Everything the dashboard shows for requests with ``since <= ts < until``."""
-    rollups = store.usage_window(since, until, ("day", "team", "model", "locality"))
+def load(
+    store: LedgerWindows, since: float, until: float, *, team: str | None = None, error_limit: int = 15
+) -> DashboardData:
+    """Everything the dashboard shows for requests with ``since <= ts < until``, of ``team`` only when
+    given (None: every team)."""
+    rollups = store.usage_window(since, until, ("day", "team", "model", "locality"), team=team)
     teams: dict[str, list[float]] = {}
     days: dict[str, list[float]] = {}
     models: dict[str, list[float]] = {}
@@ -95,7 +99,8 @@ def load(store: LedgerWindows, since: float, until: float, *, error_limit: int =
         if d.locality:  # the request reached a model
             _add(models, d.model, d.requests - d.errors, d.cost, d.input_tokens + d.output_tokens)
     decisions = [
-        Decision(c.route or "-", c.model or "-", c.reason, c.requests) for c in store.decisions_window(since, until)
+        Decision(c.route or "-", c.model or "-", c.reason, c.requests)
+        for c in store.decisions_window(since, until, team=team)
     ]
     return DashboardData(
         since,
@@ -116,7 +121,7 @@ def load(store: LedgerWindows, since: float, until: float, *, error_limit: int =
         ),
         days=[_day(day, days.get(day)) for day in _days(since, until)],
         decisions=sorted(decisions, key=lambda d: (-d.requests, d.route, d.model, d.reason)),
-        recent_errors=store.recent_errors(since, until, error_limit),
+        recent_errors=store.recent_errors(since, until, error_limit, team=team),
     )
 
 

@@ -2,7 +2,10 @@
 errors), ``/login`` and ``/logout``. Server-rendered HTML, no scripts; autoescaped templates.
 
 Who may log in: the admin key, or a key whose roles allow ``usage:read`` (see ``access.roles``). A wrong
-key gets the login page back with one generic message; keys are never echoed or stored.
+key gets the login page back with one generic message; keys are never echoed or stored. What the page
+shows is what ``GET /v1/admin/usage`` would show the same key (``policies.access.usage_team``): a stored
+key's login sees its own team's requests and budgets (the team's and its keys'); the admin key's login
+sees every team.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from starlette.routing import Route
 from ..errors import AuthenticationFailed, RateLimited
 from ..gateway import Gateway
 from ..keys import ADMIN_PRINCIPAL
-from ..policies.access import may
+from ..policies.access import may, usage_team
 from ..types import Principal
 from .charts import usd
 from .data import load
@@ -86,8 +89,10 @@ class Dashboard:
         period = request.query_params.get("period", DEFAULT_PERIOD)
         period = period if period in PERIODS else DEFAULT_PERIOD
         now = time.time()
-        data = await asyncio.to_thread(load, gw.store, now - PERIODS[period], now)
-        context = page(data, gw.config, gw.budgets.current_use())
+        team = usage_team(p)
+        data = await asyncio.to_thread(load, gw.store, now - PERIODS[period], now, team=team)
+        scopes = None if team is None else await asyncio.to_thread(_budget_scopes, gw, team)
+        context = page(data, gw.config, gw.budgets.current_use(scopes))
         return self.render("dashboard.html", user=p, period=period, periods=list(PERIODS), **context)
 
     async def login_page(self, request: Request) -> Response:
@@ -135,6 +140,11 @@ class Dashboard:
 def _gateway(request: Request) -> Gateway:
     gw: Gateway = request.app.state.gateway
     return gw
+
+
+def _budget_scopes(gw: Gateway, team: str) -> set[str]:
+    """The budgets a login of ``team`` sees: the team's, and those of the team's keys."""
+    return {f"team:{team}", *(f"key:{k.id}" for k in gw.store.list_keys() if k.team == team)}
 
 
 def _same_origin(request: Request) -> bool:

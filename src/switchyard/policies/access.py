@@ -69,6 +69,13 @@ def may(access: AccessConfig, principal: Principal, action: str) -> bool:
     return principal.is_admin or _allowed(held_actions(access, principal), action)
 
 
+def usage_team(principal: Principal) -> str | None:
+    """Whose usage ``principal`` may read, once ``may(..., "usage:read")`` allows it: its own team's;
+    every team's (None) for the configured admin key only. The rule keys are managed by
+    (``server/admin_routes.py``): a stored key reaches its own team, whatever its roles are called."""
+    return None if principal.is_admin else principal.team
+
+
 def may_grant(access: AccessConfig, principal: Principal, role: str) -> bool:
     """Whether ``principal`` may give a new key ``role``: only if it holds every action the role allows
     (a pattern is held when one of the principal's own patterns matches it, so ``keys:*`` covers

@@ -3,7 +3,8 @@
 
 Keys are managed within a team: a stored key creates, lists and revokes keys of its own team only, and
 may grant a new key only roles whose every action it holds itself (so ``keys:create`` cannot mint a key
-stronger than its creator). Only the configured admin key acts across teams."""
+stronger than its creator). Usage is read within a team the same way: a stored key sees its own team's
+rows only (``policies.access.usage_team``). Only the configured admin key acts across teams."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from starlette.routing import Route
 from ..config import AccessConfig
 from ..errors import InvalidRequest, NotFound, PermissionDenied
 from ..keys import create_key
-from ..policies.access import may_grant
+from ..policies.access import may_grant, usage_team
 from ..store.base import KeyRecord
 from ..types import JSON, Principal
 from .auth import gateway, require
@@ -101,11 +102,12 @@ async def revoke(request: Request) -> Response:
 
 
 async def usage(request: Request) -> Response:
-    require(request, "usage:read")
+    reader = require(request, "usage:read")
     days = request.query_params.get("days", "30")
     if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_USAGE_DAYS:
         raise InvalidRequest(f"'days' must be a whole number from 1 to {MAX_USAGE_DAYS}", param="days")
-    rows = await asyncio.to_thread(gateway(request).store.usage, time.time() - int(days) * 86400)
+    since = time.time() - int(days) * 86400
+    rows = await asyncio.to_thread(gateway(request).store.usage, since, team=usage_team(reader))
     return JSONBody({"data": [{k: getattr(r, k) for k in r.__slots__} for r in rows]})  # type: ignore[attr-defined]
 
 

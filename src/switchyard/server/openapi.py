@@ -282,7 +282,7 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
         },
         "/v1/admin/usage": {
             "get": _op(
-                "Spend per day, team and model (needs usage:read)",
+                "Spend per day, team and model: the caller's team, every team for the admin key (needs usage:read)",
                 "admin",
                 ("200", "UsageList"),
                 ("400", *_AUTH),

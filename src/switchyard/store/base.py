@@ -140,7 +140,9 @@ class KeyRecord:
 class LedgerStore(Protocol):
     def write(self, records: Sequence[LedgerRecord]) -> None: ...
 
-    def usage(self, since: float | None = None) -> list[UsageRow]: ...
+    def usage(self, since: float | None = None, *, team: str | None = None) -> list[UsageRow]:
+        """Spend per day, team and model since ``since``; of ``team`` only when given (None: every team)."""
+        ...
 
     def spend_by_scope(self, since: float) -> dict[str, float]: ...
 
@@ -164,18 +166,25 @@ class LedgerRollups(Protocol):
 class LedgerWindows(Protocol):
     """Reads over a sliding time window ``[since, until)`` (what the dashboard shows): whole UTC days
     come from the rollups, the part-days at the edges from the ledger's ``ts`` index, so the work is at
-    most a day of rows per edge whatever the ledger's size."""
+    most a day of rows per edge whatever the ledger's size.
 
-    def usage_window(self, since: float, until: float, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]:
+    ``team`` narrows every read to that team's requests, in the query itself (a reader who may see one
+    team never gets the others' rows); None reads every team, for the admin only."""
+
+    def usage_window(
+        self, since: float, until: float, group_by: Sequence[str] = DAILY_DIMENSIONS, *, team: str | None = None
+    ) -> list[DailyRollup]:
         """Rollups of the window grouped by ``group_by`` (a subset of :data:`DAILY_DIMENSIONS`; the
         others come back as ``""``), groups without requests left out."""
         ...
 
-    def decisions_window(self, since: float, until: float) -> list[DecisionCount]:
+    def decisions_window(self, since: float, until: float, *, team: str | None = None) -> list[DecisionCount]:
         """Requests per route, model and reason code over the window (``day`` is ``""``)."""
         ...
 
-    def recent_errors(self, since: float, until: float, limit: int = 15) -> list[LedgerRecord]:
+    def recent_errors(
+        self, since: float, until: float, limit: int = 15, *, team: str | None = None
+    ) -> list[LedgerRecord]:
         """The window's failed requests (status >= 400), newest first."""
         ...
 

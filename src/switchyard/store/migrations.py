@@ -111,6 +111,35 @@ def _decisions_0007(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT INTO decisions_daily VALUES (?,?,?,?,?)", [(*k, n) for k, n in counts.items()])
 
 
+def _decisions_by_team_0009(conn: sqlite3.Connection) -> None:
+    """``decisions_daily`` split by team too, so a reader allowed one team's usage is answered from the
+    rollup (``LedgerWindows.decisions_window(team=)``). The table is built again from the ledger's rows,
+    as 0007 built it: the old one cannot say which team each count belongs to."""
+    conn.execute("DROP TABLE decisions_daily")
+    conn.execute(
+        """CREATE TABLE decisions_daily (
+            day TEXT NOT NULL,
+            team TEXT NOT NULL,
+            route TEXT NOT NULL,
+            model TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            requests INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, team, route, model, reason)
+        ) WITHOUT ROWID"""
+    )
+    counts: dict[tuple[str, str, str, str, str], int] = {}
+    trails = conn.execute(
+        """SELECT day, COALESCE(team, ''), COALESCE(route, ''), COALESCE(served_model, ''), reasons,
+                  fallback_chain, COUNT(*)
+           FROM requests GROUP BY 1, 2, 3, 4, 5, 6"""
+    )
+    for day, team, route, model, reasons, chain, n in trails:
+        for code in stored_codes(route, reasons, chain):
+            key = (day, team, route, model, code)
+            counts[key] = counts.get(key, 0) + n
+    conn.executemany("INSERT INTO decisions_daily VALUES (?,?,?,?,?,?)", [(*k, n) for k, n in counts.items()])
+
+
 MIGRATIONS: tuple[tuple[str, Step], ...] = (
     (
         "0001_ledger",
@@ -195,9 +224,12 @@ MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0007_decisions_daily", _decisions_0007),
     # Recent errors of a window, newest first, without walking the window's successful rows.
     ("0008_requests_errors", "CREATE INDEX requests_errors ON requests (ts) WHERE status >= 400"),
+    ("0009_decisions_by_team", _decisions_by_team_0009),
+    # One team's recent errors, newest first, without walking the other teams' errors.
+    ("0010_requests_team_errors", "CREATE INDEX requests_team_errors ON requests (team, ts) WHERE status >= 400"),
     # Eval runs (issue 12): the ledger says which run a call answered for; runs and their answers.
     (
-        "0009_evals",
+        "0011_evals",
         """
         ALTER TABLE requests ADD COLUMN eval_run TEXT;
         CREATE INDEX requests_eval_run ON requests (eval_run) WHERE eval_run IS NOT NULL;

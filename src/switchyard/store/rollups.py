@@ -15,8 +15,8 @@ writers. Three summaries:
   histogram is not split by team or route (that would multiply its size by both);
 - ``requests_minutely``: requests and tokens per minute, for the peak request rate (``switchyard tco
   --from-ledger``);
-- ``decisions_daily``: per day, route, served model and reason code (``observability.reasons``), the
-  requests routed that way (a request counts once under each of its codes): the dashboard's route
+- ``decisions_daily``: per day, team, route, served model and reason code (``observability.reasons``),
+  the requests routed that way (a request counts once under each of its codes): the dashboard's route
   decisions. Codes are fixed when the record is written; a later change to the rule table applies to
   new records only.
 
@@ -51,7 +51,7 @@ def bucket_bounds(bucket: int) -> tuple[float, float]:
 DailyKey = tuple[str, str, str, str, str, str]  # day, team, route, model, provider, locality
 KeyDayKey = tuple[str, str]  # day, key_id
 LatencyKey = tuple[str, str, int]  # day, model, bucket
-DecisionKey = tuple[str, str, str, str]  # day, route, model, reason code
+DecisionKey = tuple[str, str, str, str, str]  # day, team, route, model, reason code
 
 
 @dataclass
@@ -124,7 +124,7 @@ def increments(records: Iterable[LedgerRecord], day_of: dict[str, str]) -> Incre
         m[2] += r.output_tokens
         served = r.served_model or ""
         for code in reason_codes(r.reasons, route=r.route, fallback_chain=r.fallback_chain):
-            dkey = (day, route, served, code)
+            dkey = (day, team, route, served, code)
             inc.decisions[dkey] = inc.decisions.get(dkey, 0) + 1
     return inc
 
@@ -157,6 +157,6 @@ UPSERT_MINUTE = """
         input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens
 """
 UPSERT_DECISION = """
-    INSERT INTO decisions_daily (day, route, model, reason, requests) VALUES (?,?,?,?,?)
-    ON CONFLICT (day, route, model, reason) DO UPDATE SET requests = requests + excluded.requests
+    INSERT INTO decisions_daily (day, team, route, model, reason, requests) VALUES (?,?,?,?,?,?)
+    ON CONFLICT (day, team, route, model, reason) DO UPDATE SET requests = requests + excluded.requests
 """

@@ -162,21 +162,23 @@ class SQLiteStore(SQLiteEvalStore):
             return utc_day(start), None
         return utc_day(start + 86400), (since, start + 86400)
 
-    def usage(self, since: float | None = None) -> list[UsageRow]:
-        """Spend per day, team and model, from the rollups (and the ledger for a leading part-day)."""
+    def usage(self, since: float | None = None, *, team: str | None = None) -> list[UsageRow]:
+        """Spend per day, team and model, from the rollups (and the ledger for a leading part-day); of
+        ``team`` only when given."""
         first_day, partial = self._split(since or 0.0)
+        only, args = _team_clause(team)
         rows = self._query(
-            """SELECT day, CASE team WHEN '' THEN '-' ELSE team END, model, SUM(requests), SUM(input_tokens),
+            f"""SELECT day, CASE team WHEN '' THEN '-' ELSE team END, model, SUM(requests), SUM(input_tokens),
                       SUM(output_tokens), SUM(cached_tokens), SUM(cost), SUM(errors)
-               FROM usage_daily WHERE day >= ? GROUP BY 1, 2, 3""",
-            (first_day,),
+               FROM usage_daily WHERE day >= ?{only} GROUP BY 1, 2, 3""",
+            (first_day, *args),
         )
         if partial is not None:
             rows += self._query(
-                """SELECT day, COALESCE(team, '-'), COALESCE(served_model, requested), COUNT(*),
+                f"""SELECT day, COALESCE(team, '-'), COALESCE(served_model, requested), COUNT(*),
                           SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), SUM(status >= 400)
-                   FROM requests WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3""",
-                partial,
+                   FROM requests WHERE ts >= ? AND ts < ?{only} GROUP BY 1, 2, 3""",
+                (*partial, *args),
             )
         return sorted((UsageRow(*row) for row in rows), key=lambda r: (r.day, r.team, r.model))
 
@@ -263,10 +265,13 @@ class SQLiteStore(SQLiteEvalStore):
         p = plan_window(since, until, rows_between)
         return p, None if p.days is None else (utc_day(p.days[0]), utc_day(p.days[1] - 1))
 
-    def usage_window(self, since: float, until: float, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]:
+    def usage_window(
+        self, since: float, until: float, group_by: Sequence[str] = DAILY_DIMENSIONS, *, team: str | None = None
+    ) -> list[DailyRollup]:
         """Totals of ``[since, until)`` grouped by ``group_by``: whole days from ``usage_daily``, the
-        edges from the ledger's ``ts`` index (see ``store/windows.py``)."""
+        edges from the ledger's ``ts`` index (see ``store/windows.py``); of ``team`` only when given."""
         _check_group_by(group_by)
+        only, team_args = _team_clause(team)
         rollup_dims = ", ".join(d if d in group_by else "''" for d in DAILY_DIMENSIONS)
         row_dims = ", ".join(_ROW_DIMENSIONS[d] if d in group_by else "''" for d in DAILY_DIMENSIONS)
         keys = ", ".join(str(i + 1) for i, d in enumerate(DAILY_DIMENSIONS) if d in group_by)
@@ -282,41 +287,56 @@ class SQLiteStore(SQLiteEvalStore):
             p, days = self._plan(read, since, until)
             if days is not None:
                 sql = (
-                    f"SELECT {rollup_dims}, {_ROLLUP_SUMS} FROM usage_daily WHERE day >= ? AND day <= ? GROUP BY {keys}"
+                    f"SELECT {rollup_dims}, {_ROLLUP_SUMS} FROM usage_daily WHERE day >= ? AND day <= ?{only} "
+                    f"GROUP BY {keys}"
                 )
-                add(read(sql, days), 1)
+                add(read(sql, (*days, *team_args)), 1)
             for sign, stretches in ((1, p.add), (-1, p.subtract)):
                 for lo, hi in stretches:
-                    sql = f"SELECT {row_dims}, {_ROW_SUMS} FROM requests WHERE ts >= ? AND ts < ? GROUP BY {keys}"
-                    add(read(sql, (lo, hi)), sign)
+                    sql = f"SELECT {row_dims}, {_ROW_SUMS} FROM requests WHERE ts >= ? AND ts < ?{only} GROUP BY {keys}"
+                    add(read(sql, (lo, hi, *team_args)), sign)
         return [_rollup(k, v) for k, v in sorted(totals.items()) if v[0]]
 
-    def decisions_window(self, since: float, until: float) -> list[DecisionCount]:
+    def decisions_window(self, since: float, until: float, *, team: str | None = None) -> list[DecisionCount]:
         """Requests per route, model and reason code over ``[since, until)``: whole days from
-        ``decisions_daily``, the edges from the ledger's rows."""
+        ``decisions_daily``, the edges from the ledger's rows; of ``team`` only when given."""
+        only, team_args = _team_clause(team)
         counts: dict[tuple[str, str, str], int] = {}
         with self._snapshot() as read:
             p, days = self._plan(read, since, until)
             if days is not None:
-                sql = "SELECT route, model, reason, SUM(requests) FROM decisions_daily WHERE day >= ? AND day <= ? GROUP BY 1, 2, 3"
-                for route, model, reason, n in read(sql, days):
+                sql = (
+                    f"SELECT route, model, reason, SUM(requests) FROM decisions_daily WHERE day >= ? AND day <= ?{only} "
+                    "GROUP BY 1, 2, 3"
+                )
+                for route, model, reason, n in read(sql, (*days, *team_args)):
                     counts[(route, model, reason)] = counts.get((route, model, reason), 0) + n
             for sign, stretches in ((1, p.add), (-1, p.subtract)):
                 for lo, hi in stretches:
                     sql = (
                         "SELECT COALESCE(route, ''), COALESCE(served_model, ''), reasons, fallback_chain, COUNT(*) "
-                        "FROM requests WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4"
+                        f"FROM requests WHERE ts >= ? AND ts < ?{only} GROUP BY 1, 2, 3, 4"
                     )
-                    for route, model, reasons, chain, n in read(sql, (lo, hi)):
+                    for route, model, reasons, chain, n in read(sql, (lo, hi, *team_args)):
                         for code in stored_codes(route, reasons, chain):
                             counts[(route, model, code)] = counts.get((route, model, code), 0) + sign * n
         return [DecisionCount("", *k, n) for k, n in sorted(counts.items()) if n]
 
-    def recent_errors(self, since: float, until: float, limit: int = 15) -> list[LedgerRecord]:
-        """Failed requests of ``[since, until)``, newest first, read from the errors' partial index."""
+    def recent_errors(
+        self, since: float, until: float, limit: int = 15, *, team: str | None = None
+    ) -> list[LedgerRecord]:
+        """Failed requests of ``[since, until)``, newest first, read from the errors' partial indexes (one
+        team's: ``requests_team_errors``)."""
+        if team is None:
+            return self._records(
+                "INDEXED BY requests_errors WHERE status >= 400 AND ts >= ? AND ts < ? "
+                "ORDER BY ts DESC, rowid DESC LIMIT ?",
+                (since, until, limit),
+            )
         return self._records(
-            "INDEXED BY requests_errors WHERE status >= 400 AND ts >= ? AND ts < ? ORDER BY ts DESC, rowid DESC LIMIT ?",
-            (since, until, limit),
+            "INDEXED BY requests_team_errors WHERE status >= 400 AND team = ? AND ts >= ? AND ts < ? "
+            "ORDER BY ts DESC, rowid DESC LIMIT ?",
+            (team, since, until, limit),
         )
 
     def get(self, request_id: str) -> LedgerRecord | None:
@@ -382,6 +402,11 @@ def _rollup(key: tuple[str, ...], sums: list[float]) -> DailyRollup:
         day, team, route, model, provider, locality, requests, errors, sensitive, input_tokens, output_tokens,
         cached, sums[6], sums[7], sums[8],
     )  # fmt: skip
+
+
+def _team_clause(team: str | None) -> tuple[str, tuple[str, ...]]:
+    """The SQL that narrows a read to one team, the same in the rollups and the rows, and its argument."""
+    return ("", ()) if team is None else (" AND team = ?", (team,))
 
 
 def _check_group_by(group_by: Sequence[str]) -> None:

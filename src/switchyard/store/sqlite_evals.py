@@ -1,5 +1,5 @@
 """The SQLite side of :class:`~switchyard.store.evals.EvalStore`, mixed into ``SQLiteStore`` (same
-connection and lock; tables from migration 0009)."""
+connection and lock; tables from migration 0011)."""
 
 from __future__ import annotations
 
