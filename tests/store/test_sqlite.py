@@ -63,3 +63,27 @@ def test_keys_store_hashes_only(tmp_path: Path) -> None:
     assert store.revoke_key("key_1") and not store.revoke_key("key_1")
     assert store.list_keys()[0].revoked
     store.close()
+
+
+def test_processes_opening_a_new_database_together_migrate_it_once(tmp_path: Path) -> None:
+    """A CLI (``eval run``, ``keys create``) opened beside a starting server: each reads the applied
+    migrations, then takes the write lock; a step the other applied in between must not run again."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "shared.db"
+    script = (
+        "import sys, time\n"
+        "from switchyard.store.sqlite import SQLiteStore\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "SQLiteStore(sys.argv[1]).close()\n"
+    )
+    start = time.time() + 1.5
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(db), str(start)], stderr=subprocess.PIPE) for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    conn = sqlite3.connect(db)
+    names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+    assert names == [name for name, _ in MIGRATIONS]

@@ -281,6 +281,11 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process (a CLI beside the server, a second worker) may have applied it since the
+            # read above: only the write lock held now makes the check and the step one.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
             _apply(conn, name, sql)
         except BaseException:
             conn.execute("ROLLBACK")
