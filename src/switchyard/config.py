@@ -163,6 +163,37 @@ class ShadowConfig(Strict):
     )
 
 
+class AgreementPolicy(Strict):
+    """A cascade's agreement verifier (FrugalGPT-style, ``calls/agreement.py``): the ``quorum`` cheapest
+    candidates are asked at once; when ``min_agree`` of their answers say the same, the cheapest of those
+    answers is returned, otherwise the next candidate answers."""
+
+    quorum: int = Field(default=2, ge=2, le=8, description="how many of the cheapest candidates are asked at once")
+    min_agree: int | None = Field(
+        default=None, ge=2, description="how many answers must say the same (default: all that were asked)"
+    )
+    compare: Literal["normalized", "choice", "number", "exact"] = Field(
+        default="normalized",
+        description=(
+            "how answers are compared: normalized text (case, whitespace, punctuation ignored), the multiple-choice "
+            "label picked, the final number, or the exact text; tool calls always by name and JSON-equal arguments"
+        ),
+    )
+    choices: str | list[str] = Field(
+        default="A-D", description="compare choice: the labels, e.g. A-E, ABCDE, 1-4 or a list"
+    )
+
+    @property
+    def needed(self) -> int:
+        return self.min_agree or self.quorum
+
+    @model_validator(mode="after")
+    def _at_most_asked(self) -> AgreementPolicy:
+        if self.needed > self.quorum:
+            raise ValueError(f"min_agree ({self.min_agree}) is more than the candidates asked (quorum {self.quorum})")
+        return self
+
+
 class RoutePolicy(Strict):
     """How a route narrows and orders its candidates, beyond the fallback order."""
 
@@ -206,6 +237,18 @@ class RoutePolicy(Strict):
             "upstream gives them) is below this"
         ),
     )
+    verifier: Literal["checks", "agreement"] = Field(
+        default="checks",
+        description=(
+            "strategy cascade: checks = each cheaper answer is judged on its own (structured output, tool arguments, "
+            "min_confidence); agreement = the cheapest candidates are asked at once and must agree (`agreement`)"
+        ),
+    )
+    agreement: AgreementPolicy | None = Field(
+        default=None,
+        description="verifier agreement: how many candidates are asked and how their answers are compared "
+        "(given alone, it sets verifier agreement)",
+    )
     router: str | None = Field(
         default=None,
         description="strategy router: the artifact directory `switchyard router fit` wrote (relative to the config file)",
@@ -225,6 +268,19 @@ class RoutePolicy(Strict):
         return self
 
     @model_validator(mode="after")
+    def _agreement(self) -> RoutePolicy:
+        if self.agreement is not None and "verifier" not in self.model_fields_set:
+            self.verifier = "agreement"
+        if self.verifier == "checks" and self.agreement is not None:
+            raise ValueError("`agreement` settings need verifier: agreement")
+        if self.verifier == "agreement":
+            if self.strategy != "cascade":
+                raise ValueError("verifier agreement needs strategy: cascade")
+            if self.agreement is None:
+                self.agreement = AgreementPolicy()
+        return self
+
+    @model_validator(mode="after")
     def _known_classes(self) -> RoutePolicy:
         for cls, localities in self.residency.items():
             if cls not in SENSITIVITY_CLASSES:
@@ -239,6 +295,16 @@ class RouteConfig(Strict):
     name: str = Field(min_length=1)
     models: list[str] = Field(min_length=1, description="candidate models, in fallback order")
     policy: RoutePolicy = Field(default_factory=RoutePolicy)
+
+    @model_validator(mode="after")
+    def _room_to_escalate(self) -> RouteConfig:
+        agreement = self.policy.agreement
+        if agreement is not None and len(self.models) <= agreement.quorum:
+            raise ValueError(
+                f"verifier agreement asks the {agreement.quorum} cheapest candidates and escalates to a pricier one: "
+                f"the route needs at least {agreement.quorum + 1} models"
+            )
+        return self
 
 
 class TeamConfig(Strict):
@@ -400,6 +466,10 @@ class GatewayConfig(Strict):
 
     @model_validator(mode="after")
     def _check_names(self) -> GatewayConfig:
+        if self.default_policy.agreement is not None:
+            raise ValueError(
+                "default_policy: verifier agreement applies to routes (a direct model call has one candidate)"
+            )
         seen: set[str] = set()
         for i, m in enumerate(self.models):
             if m.name in seen:

@@ -58,6 +58,12 @@ class Attempt:
 class DispatchTrace:
     attempts: list[Attempt] = field(default_factory=list)
     served_by: Provider | None = None  # the deployment that answered, once one has
+    answered: Attempt | None = None  # the try whose answer is served (the last one, unless set otherwise)
+
+    def branch(self) -> DispatchTrace:
+        """A trace for one of several concurrent dispatches of the same call: its tries land in this
+        trace's attempts (the ledger record's and the budget's view), its outcome stays its own."""
+        return DispatchTrace(self.attempts)
 
     @property
     def chain(self) -> list[str]:
@@ -202,7 +208,7 @@ class Dispatcher:
                     raise
                 self._settle(member, attempt, None)
                 attempt.ttft_ms = attempt.latency_ms
-                trace.served_by = member.provider
+                trace.served_by, trace.answered = member.provider, attempt
                 return model, result
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -244,7 +250,7 @@ class Dispatcher:
                     self._settle(member, attempt, err)
                     continue
                 attempt.ttft_ms = (time.monotonic() - attempt.started) * 1000
-                trace.served_by = member.provider
+                trace.served_by, trace.answered = member.provider, attempt
                 deadline = attempt.started + model.timeouts.total
                 return OpenStream(model, member, attempt, first, self._rest(iterator, model, member, attempt, deadline))
         raise AssertionError("unreachable")  # pragma: no cover

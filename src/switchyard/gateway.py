@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from .agreement import check_agreements
 from .budgets import Budgets, month_start, window_bounds
 from .calls import Accounting, CallCore, ChatResult, ChatStream, EmbeddingResult
 from .calls.chat import ChatParts
@@ -67,6 +68,7 @@ class Gateway:
         (a simulation replays a month of traffic by passing its own). ``store`` replaces the configured
         store (``open_store``); ``policies`` replaces the pipeline (``default_policies()`` in order, each
         factory given the gateway's ``PolicyDeps``); ``classify`` replaces the sensitivity detector."""
+        check_agreements(config)
         self.settings = settings
         self.clock = clock
         self.config = config

@@ -7,6 +7,9 @@ escalate to the next candidate? Each verifier judges what it can and abstains (`
   valid against that tool's ``parameters`` schema; ``tool_choice: required`` demands a call.
 - ``confidence(p)`` (a route's ``min_confidence``): the geometric mean of the answer's token
   probabilities, from the upstream's logprobs, must reach ``p``.
+
+A route's ``verifier: agreement`` judges answers against each other instead (``switchyard.agreement``,
+``calls/agreement.py``); these checks still decide whether each of those answers counts.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ assumed to upstreams when the request set none."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..budgets import Budgets, Estimate
 from ..config import ModelConfig
@@ -30,20 +30,30 @@ class BudgetGuard:
         return cls(budgets, prices, res)
 
     def _billed(self, trace: DispatchTrace) -> Estimate:
-        """What the finished tries may be billed, at most."""
+        """What the tries so far may be billed, at most."""
         cost, tokens = 0.0, 0
         for a in trace.attempts:
-            if a.usage is not None:  # an answer paid for (a cascade's refusal)
+            if a.usage is not None:  # an answer paid for (a cascade's refusal, an agreement's answer)
                 cost += self.prices[a.model].cost(a.usage)
                 tokens += a.usage.total_tokens
-            elif a.abandoned:  # bounded by that try's own worst case
+            elif a.abandoned or a.error is None:
+                # Given up while the upstream had the request, or still running (concurrent tries of an
+                # agreement cascade): bounded by that try's own worst case.
                 worst = self.res.estimates.get(a.model, Estimate(0.0, 0))
                 cost, tokens = cost + worst.cost, tokens + worst.tokens
         return Estimate(cost, tokens)
 
     def admit(self, model: ModelConfig, trace: DispatchTrace) -> None:
+        """Before one try of ``model``."""
+        self.admit_all([model], trace)
+
+    def admit_all(self, models: Sequence[ModelConfig], trace: DispatchTrace) -> None:
+        """Before tries of ``models`` that will run at once: the reservation covers all of them."""
         billed = self._billed(trace)
-        worst = self.res.estimates.get(model.name, Estimate(0.0, 0))
+        worst = Estimate(0.0, 0)
+        for model in models:
+            one = self.res.estimates.get(model.name, Estimate(0.0, 0))
+            worst = Estimate(worst.cost + one.cost, worst.tokens + one.tokens)
         more = Estimate(
             max(0.0, billed.cost + worst.cost - self.reserved.cost),
             max(0, billed.tokens + worst.tokens - self.reserved.tokens),

@@ -17,6 +17,7 @@ from ..sensitivity import PseudonymSession
 from ..tokens import TokenCounter
 from ..types import ChatRequest, ChatResponse, Chunk, Principal, ToolCallDelta, Usage
 from ..verifiers import verifiers_for, verify
+from .agreement import AgreementPlan, Restore, dispatch_by_agreement
 from .budget_guard import BudgetGuard, capped
 from .masking import Masking
 from .recording import Accounting, RecordedCall
@@ -35,11 +36,22 @@ class ChatParts:
 
 def cascade_verified(req: ChatRequest, res: Resolution) -> bool:
     """A cascade judges whole answers: on a cascade route whose answers a verifier of the route can judge
-    (structured output, tools, a confidence floor), answers are checked before one is accepted."""
+    (structured output, tools, a confidence floor; any answer when the verifier is agreement), answers are
+    checked before one is accepted."""
     if res.policy.strategy != "cascade" or len(res.targets) < 2:
         return False
+    return res.policy.agreement is not None or _checkable(req, res)
+
+
+def _checkable(req: ChatRequest, res: Resolution) -> bool:
+    """Whether the route's checks (``verifiers``) can judge an answer to this request."""
     structured = req.response_format is not None and req.response_format.type != "text"
     return structured or bool(req.tools) or res.policy.min_confidence is not None
+
+
+def _completion_text(resp: ChatResponse) -> str:
+    """What the answer's output tokens are counted from when the upstream did not count them."""
+    return (resp.content or "") + "".join(c.function.name + c.function.arguments for c in resp.tool_calls or ())
 
 
 async def complete(
@@ -75,22 +87,57 @@ async def complete(
     def accept(_model: ModelConfig, answer: ChatResponse) -> str | None:
         return verify(req, answer, checks)
 
-    model, resp = await call.dispatch(
-        lambda trace: parts.dispatcher.chat(
-            sent, res.targets, trace, rewrite, accept if verified else None, guard.admit if guard else None
+    plan = _agreement_plan(call, res) if verified and res.policy.agreement is not None else None
+    if plan is not None:
+        model, resp = await call.dispatch(
+            lambda trace: dispatch_by_agreement(
+                plan,
+                parts.dispatcher,
+                sent,
+                trace,
+                rewrite=rewrite,
+                accept=accept if _checkable(req, res) else None,
+                guard=guard,
+                usage_of=lambda answer, provider: (
+                    answer.usage or parts.tokens.estimate(req, _completion_text(answer), provider)
+                ),
+                restore=_restorer(masking),
+                note=call.note,
+            )
         )
-    )
+    else:
+        model, resp = await call.dispatch(
+            lambda trace: parts.dispatcher.chat(
+                sent, res.targets, trace, rewrite, accept if verified else None, guard.admit if guard else None
+            )
+        )
     if not req.logprobs:
         resp.logprobs = None
     if masking and masking.applies_to(model.name):
         resp = masking.session.restore_response(resp)
     if resp.usage is None:
-        completion = (resp.content or "") + "".join(
-            c.function.name + c.function.arguments for c in resp.tool_calls or ()
-        )
-        resp.usage = parts.tokens.estimate(req, completion, call.trace.served_by)
+        resp.usage = parts.tokens.estimate(req, _completion_text(resp), call.trace.served_by)
     call.settle(usage=resp.usage)
     return ChatResult(resp, call.info(model.name))
+
+
+def _agreement_plan(call: RecordedCall, res: Resolution) -> AgreementPlan | None:
+    """The agreement verifier's plan for this call; too few candidates left: the route's checks only."""
+    assert res.policy.agreement is not None
+    plan = AgreementPlan.for_targets(res.targets, res.policy.agreement)
+    if plan is None:
+        call.note(f"cascade: too few candidates left for agreement ({len(res.targets)}): checks only")
+    return plan
+
+
+def _restorer(masking: Masking | None) -> Restore | None:
+    if masking is None:
+        return None
+
+    def restore(model: ModelConfig, resp: ChatResponse) -> ChatResponse:
+        return masking.session.restore_response(resp) if masking.applies_to(model.name) else resp
+
+    return restore
 
 
 async def open_stream(

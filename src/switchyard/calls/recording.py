@@ -88,6 +88,12 @@ class RecordedCall:
     def id(self) -> str:
         return self.record.id
 
+    def note(self, reason: str) -> None:
+        """A step of the decision trail taken during the call (after the policies): the record and the
+        caller's reason both get it."""
+        self.res.reasons.append(reason)
+        self.record.reasons.append(reason)
+
     async def dispatch(self, work: Callable[[DispatchTrace], Awaitable[T]]) -> T:
         """Run the dispatch; a failure is recorded, then re-raised. A cancelled dispatch (the caller went
         away: an HTTP client hung up, a batch job was stopped) is recorded as such."""
@@ -117,7 +123,7 @@ class RecordedCall:
         rec.attempts = []
         paid_elsewhere = 0.0  # paid for but not served: cascade refusals, abandoned tries
         extra = Usage()  # their tokens
-        last = trace.attempts[-1] if trace.attempts else None
+        last = trace.answered or (trace.attempts[-1] if trace.attempts else None)
         for i, a in enumerate(trace.attempts):
             attempt = AttemptRecord(
                 seq=i,

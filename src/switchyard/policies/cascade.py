@@ -1,5 +1,6 @@
 """Cascade ordering (FrugalGPT-style): on a cascade route the candidates are tried cheapest first; the
-dispatcher escalates to the next one when a verifier refuses an answer (see ``switchyard.verifiers``)."""
+dispatcher escalates to the next one when a verifier refuses an answer (see ``switchyard.verifiers``), or,
+with ``verifier: agreement``, when the cheapest candidates asked at once disagree (``calls/agreement.py``)."""
 
 from __future__ import annotations
 
