@@ -32,17 +32,18 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from switchyard.config import GatewayConfig, ModelConfig, Price, Settings
+from switchyard.config import AgreementPolicy, GatewayConfig, ModelConfig, Price, RouteConfig, RoutePolicy, Settings
 from switchyard.evals.report import Recommendation, build_report
 from switchyard.evals.routerbench import RouterBench, load, split, write_jsonl
 from switchyard.evals.runner import EvalRunner, RunPlan
-from switchyard.evals.scorers import Scoring
+from switchyard.evals.scorers import Scoring, extract_choice
 from switchyard.evals.sets import EvalSet, load_eval_set
 from switchyard.gateway import Gateway
+from switchyard.pricing import resolve_price
 from switchyard.store.evals import EvalResult
 from switchyard.store.sqlite import SQLiteStore
 from switchyard.testing import ReplayUpstream
@@ -162,50 +163,89 @@ def policy_figures(
 
 @dataclass(frozen=True)
 class CascadePlan:
-    """An agreement cascade: ``pair`` asked at once, ``escalate`` answers when their letters differ."""
+    """One task's policy: a single model (``pair`` empty), or an agreement cascade where ``pair`` is asked at
+    once and ``escalate`` answers when their letters differ."""
 
-    pair: tuple[str, str]
-    escalate: str
-    train_quality_kept: float
-    train_cost_fraction: float
+    model: str  # the single model, or the escalation model of a cascade
+    pair: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{'+'.join(self.pair)}->{self.model}" if self.pair else self.model
 
 
-def choose_cascade(
+def _plan_scores(
+    plan: CascadePlan,
     ids: Sequence[str],
     letters: Mapping[str, Mapping[str, str | None]],
     quality: Mapping[str, Mapping[str, float]],
     cost: Mapping[str, Mapping[str, float]],
+    order: Mapping[str, float],
+) -> tuple[list[float], float]:
+    """Per-item quality and total cost of a plan over recorded answers (what the gateway would do)."""
+    if not plan.pair:
+        return [quality[plan.model][i] for i in ids], sum(cost[plan.model][i] for i in ids)
+    cheapest = min(plan.pair, key=lambda m: order[m])
+    q: list[float] = []
+    total = 0.0
+    for i in ids:
+        said = [letters[m][i] for m in plan.pair]
+        total += sum(cost[m][i] for m in plan.pair)
+        if said[0] is not None and all(x == said[0] for x in said):
+            q.append(quality[cheapest][i])
+        else:
+            q.append(quality[plan.model][i])
+            total += cost[plan.model][i]
+    return q, total
+
+
+def choose_cascades(
+    tasks: Mapping[str, Sequence[str]],
+    letters: Mapping[str, Mapping[str, str | None]],
+    quality: Mapping[str, Mapping[str, float]],
+    cost: Mapping[str, Mapping[str, float]],
+    order: Mapping[str, float],
     best: str,
     target: float,
     z: float = 1.645,
-) -> CascadePlan:
-    """The cheapest (pair, escalation) on the train items whose quality kept, less ``z`` standard errors of
-    the paired per-item difference (a one-sided 95% bound), still reaches ``target``; the best model alone
-    when none does."""
+) -> dict[str, CascadePlan]:
+    """Per task a single model or an agreement cascade (a pair, escalating to a model pricier than both, as
+    the gateway's cascade orders them), chosen together on the train items: the cheapest combination whose
+    pooled quality kept, less ``z`` standard errors of the paired per-item difference (a one-sided 95%
+    bound), reaches ``target``. The best model everywhere when nothing cheaper does."""
+    import itertools
+
     import numpy as np
 
     models = list(quality)
-    best_q = np.array([quality[best][i] for i in ids])
-    best_c = sum(cost[best][i] for i in ids)
-    top: CascadePlan | None = None
-    top_cost = best_c
-    for a_i, a in enumerate(models):
-        for b in models[a_i + 1 :]:
-            agree = np.array([letters[a][i] is not None and letters[a][i] == letters[b][i] for i in ids])
-            cheap = a if sum(cost[a][i] for i in ids) <= sum(cost[b][i] for i in ids) else b
-            pair_q = np.array([quality[cheap][i] for i in ids])
-            pair_c = np.array([cost[a][i] + cost[b][i] for i in ids])
-            for e in models:
-                q = np.where(agree, pair_q, np.array([quality[e][i] for i in ids]))
-                c = float(np.sum(pair_c + np.where(agree, 0.0, np.array([cost[e][i] for i in ids]))))
-                if c >= top_cost:
-                    continue
-                diff = q - target * best_q
-                bound = diff.mean() - z * diff.std(ddof=1) / np.sqrt(len(ids))
-                if bound >= 0:
-                    top_cost = c
-                    top = CascadePlan((a, b), e, float(q.sum() / best_q.sum()), c / best_c)
-    return top or CascadePlan((best, best), best, 1.0, 1.0)
+    fronts: dict[str, list[tuple[CascadePlan, np.ndarray, float]]] = {}
+    for task, ids in tasks.items():
+        plans = [CascadePlan(m) for m in models]
+        for a, b in itertools.combinations(models, 2):
+            plans += [CascadePlan(e, (a, b)) for e in models if order[e] > max(order[a], order[b])]
+        scored = []
+        for plan in plans:
+            q, c = _plan_scores(plan, ids, letters, quality, cost, order)
+            scored.append((plan, np.array(q), c))
+        scored.sort(key=lambda x: (x[2], -x[1].sum()))
+        front, top = [], -1.0
+        for entry in scored:  # keep what no cheaper plan beats on quality
+            if entry[1].sum() > top:
+                front.append(entry)
+                top = float(entry[1].sum())
+        fronts[task] = front
+    names = list(tasks)
+    best_q = np.concatenate([np.array([quality[best][i] for i in tasks[t]]) for t in names])
+    chosen: dict[str, CascadePlan] = {t: CascadePlan(best) for t in names}
+    chosen_cost = float("inf")
+    for combo in itertools.product(*(fronts[t] for t in names)):
+        c = sum(entry[2] for entry in combo)
+        if c >= chosen_cost:
+            continue
+        diff = np.concatenate([entry[1] for entry in combo]) - target * best_q
+        if diff.mean() - z * diff.std(ddof=1) / np.sqrt(len(diff)) >= 0:
+            chosen, chosen_cost = {t: entry[0] for t, entry in zip(names, combo, strict=True)}, c
+    return chosen
 
 
 def oracle_choice(
@@ -213,11 +253,12 @@ def oracle_choice(
     quality: Mapping[str, Mapping[str, float]],
     cost: Mapping[str, Mapping[str, float]],
     reference: str,
+    models: Sequence[str],
 ) -> dict[str, str]:
     """The cheapest model that answers the item correctly (the reference model when none does)."""
     out = {}
     for i in ids:
-        right = [m for m in quality if quality[m].get(i, 0.0) >= 1.0]
+        right = [m for m in models if quality[m].get(i, 0.0) >= 1.0]
         out[i] = min(right, key=lambda m: cost[m][i]) if right else reference
     return out
 
@@ -235,22 +276,56 @@ def ledger_costs(db: Path, run_name: str) -> dict[str, float]:
     return {m: c for m, c in rows}
 
 
+def cascade_config(base: GatewayConfig, plans: Mapping[str, CascadePlan], choices: Mapping[str, str]) -> GatewayConfig:
+    """The models plus, per task whose plan is a cascade, a route ``cascade-<task>`` with the agreement
+    verifier comparing the choice letter."""
+    routes = [
+        RouteConfig(
+            name=f"cascade-{task}",
+            models=[*plan.pair, plan.model],
+            policy=RoutePolicy(
+                strategy="cascade",
+                agreement=AgreementPolicy(quorum=len(plan.pair), compare="choice", choices=choices[task]),
+            ),
+        )
+        for task, plan in plans.items()
+        if plan.pair
+    ]
+    return GatewayConfig(models=base.models, routes=routes)
+
+
+def _letters(results: Iterable[EvalResult], eval_set: EvalSet) -> dict[str, dict[str, str | None]]:
+    out: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for r in results:
+        item = eval_set.get(r.item_id)
+        assert item is not None
+        out[r.target][r.item_id] = extract_choice(r.answer or "", list(item.scorer.args["choices"]))
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     sides = read_sides(_paths(args.train), _paths(args.test), args.test_fraction, args.limit)
     bench = sides.bench
     rows = {r.id: r for r in bench.rows}
+
+    def tasks_of(ids: Sequence[str]) -> dict[str, list[str]]:
+        return {t: [i for i in ids if rows[i].eval_name == t] for t in sorted({rows[i].eval_name for i in ids})}
+
     with tempfile.TemporaryDirectory(prefix="routerbench-") as tmp:
         work = Path(tmp)
         write_jsonl(sides.train, work / "train.jsonl")
         write_jsonl(sides.test, work / "test.jsonl")
         sets = {"train": load_eval_set(work / "train.jsonl"), "test": load_eval_set(work / "test.jsonl")}
+        train_ids = [i.id for i in sets["train"]]
+        test_ids = [i.id for i in sets["test"]]
         db = work / "gateway.db"
+        settings = Settings(db_path=db, ledger_flush_interval=0.05)
         with ReplayUpstream(bench.recordings(), record=False) as upstream:
-            settings = Settings(db_path=db, ledger_flush_interval=0.05)
-            gw = Gateway(settings, gateway_config(bench, upstream.url), environ={})
+            models_only = gateway_config(bench, upstream.url)
 
-            async def main() -> tuple[dict[str, list[EvalResult]], Recommendation]:
+            async def every_model() -> tuple[dict[str, list[EvalResult]], Recommendation]:
+                gw = Gateway(settings, models_only, environ={})
                 await gw.start(warm=False)
                 try:
                     results = await run_sets(gw, sets, bench.models, args.concurrency)
@@ -258,19 +333,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 finally:
                     await gw.aclose()
 
-            results, rec = asyncio.run(main())
+            results, rec = asyncio.run(every_model())
+            q_train, c_train = _quality(results["train"]), _cost(results["train"])
+            best = max(bench.models, key=lambda m: (sum(q_train[m].values()), -sum(c_train[m].values())))
+            order = {m.name: resolve_price(m).blended() for m in models_only.models}
+            plans = choose_cascades(
+                tasks_of(train_ids), _letters(results["train"], sets["train"]), q_train, c_train, order, best,
+                args.target_quality,
+            )  # fmt: skip
+            choices = {
+                t: "".join(sorted({c for i in ids for c in sets["test"].get(i).scorer.args["choices"]}))  # type: ignore[union-attr]
+                for t, ids in tasks_of(test_ids).items()
+            }
+            routed = cascade_config(models_only, plans, choices)
+
+            async def through_routes() -> list[EvalResult]:
+                gw = Gateway(settings, routed, environ={})
+                await gw.start(warm=False)
+                out: list[EvalResult] = []
+                try:
+                    for task, ids in tasks_of(test_ids).items():
+                        plan = plans[task]
+                        target = f"cascade-{task}" if plan.pair else plan.model
+                        wanted = set(ids)
+                        items = tuple(item for item in sets["test"] if item.id in wanted)
+                        subset = EvalSet(f"test-{task}", items, sets["test"].sha256 + task)
+                        runs = await run_sets(gw, {f"test-cascade-{task}": subset}, [target], args.concurrency)
+                        out += [replace(r, target="cascade") for r in runs[f"test-cascade-{task}"]]
+                finally:
+                    await gw.aclose()
+                return out
+
+            cascade_results = asyncio.run(through_routes())
         ledger_test = ledger_costs(db, "test")
 
-    q_train, c_train = _quality(results["train"]), _cost(results["train"])
     q_test, c_test = _quality(results["test"]), _cost(results["test"])
-    train_ids = [i.id for i in sets["train"]]
-    test_ids = [i.id for i in sets["test"]]
-    best = max(bench.models, key=lambda m: (sum(q_train[m].values()), -sum(c_train[m].values())))
-    groups: dict[str, list[str]] = defaultdict(list)
-    groups["all"] = test_ids
-    for i in test_ids:
-        groups[rows[i].eval_name].append(i)
-
+    q_test.update(_quality(cascade_results))
+    c_test.update(_cost(cascade_results))
+    groups: dict[str, list[str]] = {"all": test_ids, **tasks_of(test_ids)}
     models = {
         m: {
             "test_accuracy": sum(q_test[m].values()) / len(test_ids),
@@ -296,7 +396,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "margin": rec.margin,
             **policy_figures({i: rec.target for i in test_ids}, q_test, c_test, best, groups),
         },
-        "oracle": policy_figures(oracle_choice(test_ids, q_test, c_test, best), q_test, c_test, best, groups),
+        "cascade": {
+            "plans": {t: p.name for t, p in plans.items()},
+            **policy_figures({i: "cascade" for i in test_ids}, q_test, c_test, best, groups),
+        },
+        "oracle": policy_figures(
+            oracle_choice(test_ids, q_test, c_test, best, bench.models), q_test, c_test, best, groups
+        ),
         "ledger_matches_csv": max(
             abs(v["ledger_cost_test"] - v["csv_cost_test"]) / v["csv_cost_test"]
             for v in models.values()

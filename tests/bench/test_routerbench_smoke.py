@@ -27,3 +27,7 @@ def test_routerbench_bench_runs_through_the_gateway() -> None:
     assert figures["scorer_agreement"] > 0.95
     assert figures["recommendation"]["model"] in figures["models"]
     assert figures["oracle"]["cost_fraction"] <= 1.0 and figures["oracle"]["accuracy"] == 1.0
+    # the cascade went through the gateway's routes: one plan per task, figures pooled and per task
+    cascade = figures["cascade"]
+    assert set(cascade["plans"]) == set(cascade["by_task"]) and cascade["items"] == 12
+    assert 0.0 < cascade["cost_fraction"] and cascade["cost"] > 0
