@@ -25,7 +25,8 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 def _whole_number(value: Any) -> Any:
     """JSON Schema's ``integer`` includes ``5.0``: a float with no fractional part is that integer. Clients'
     bodies are validated strictly (``wire.openai.parse``), so booleans and strings stay refused."""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        # past 2**53 a float is not an exact integer: a JSON integer too large for 64 bits arrives as one
         return int(value)
     return value
 
