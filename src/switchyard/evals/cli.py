@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -225,6 +226,41 @@ def _print_report(report: RunReport) -> None:
                 f"  against {rec.best} on {e.items} items: {e.wins} better, {e.losses} worse, {e.ties} same; "
                 f"drop {e.drop:.3f} (95% {e.drop_interval.low:.3f} to {e.drop_interval.high:.3f}), p(worse) = {e.p_worse:.3g}"
             )
+
+
+@app.command("judge")
+def judge_command(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="a run of two targets (a shadow run)")],
+    judge: Annotated[str, typer.Option("--judge", help="the judge model (called through the gateway)")],
+    key: Annotated[
+        str | None, typer.Option("--key", envvar="SWITCHYARD_API_KEY", help="API key the judge calls are made as")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="items judged at once")] = 4,
+    config: ConfigOpt = None,
+) -> None:
+    """Score a two-target run by pairwise judging (both orders); then `eval compare RUN RUN --target-a ...
+    --target-b ...` tests the difference."""
+    from ..gateway import Gateway
+    from .judging import judge_run
+    from .runner import gateway_judge
+
+    settings, cfg = _settings_and_config(config)
+
+    async def main() -> dict[str, Any]:
+        gw = Gateway(settings, cfg)
+        await gw.start(warm=False)
+        try:
+            record = _find(gw.store, run)
+            client = gateway_judge(gw.chat, _principal(gw, key), judge, record.id)
+            outcome = await judge_run(record, gw.store, client, concurrency=concurrency)
+        finally:
+            await gw.aclose()
+        return {"run": record.name, "targets": record.targets, **asdict(outcome)}
+
+    try:
+        typer.echo(json.dumps(asyncio.run(main())))
+    except SwitchyardError as exc:
+        raise _fail(exc.message) from None
 
 
 @app.command("compare")
