@@ -93,6 +93,14 @@ def test_run_report_and_compare_gate(tmp_path: Path, upstream: MockUpstream) -> 
     runs = {name: store.find_eval_run(name) for name in ("base", "swap", "both")}
     assert len(ledger) == 48 and {rec.eval_run for rec in ledger} == {r.id for r in runs.values() if r}
     store.close()
+    # `switchyard report` shows the eval spend apart from production spend
+    spend = cli.invoke(app, ["report", "--format", "json", "--config", cfg], catch_exceptions=False)
+    assert spend.exit_code == 0, spend.output
+    evals = json.loads(spend.stdout)["evals"]
+    assert evals["requests"] == 48 and evals["runs"] == 3
+    assert evals["cost"] == pytest.approx(sum(rec.cost for rec in ledger)) and evals["cost"] > 0
+    table = cli.invoke(app, ["report", "--config", cfg], catch_exceptions=False)
+    assert "eval runs and shadow calls: 48 requests over 3 run(s)" in table.stdout
 
 
 def test_bad_input_is_a_clear_error(tmp_path: Path, upstream: MockUpstream) -> None:

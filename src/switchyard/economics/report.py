@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ..config import GatewayConfig
 from ..pricing import STANDARD_INPUT_SHARE, ModelPrice, blended_price, resolve_price
 from ..store.base import DailyRollup, LatencyCount, LedgerRollups, RollupFilter
+from ..store.evals import EvalSpend
 from ..store.rollups import bucket_bounds
 
 ON_PREM = "on_prem"
@@ -208,9 +209,14 @@ class Report:
     shares: Shares
     shares_by_day: list[Shares]
     days: list[str] = field(default_factory=list)
+    # calls made for eval runs and shadows, included in the totals above and shown apart (None: not read)
+    evals: EvalSpend | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "evals": None
+            if self.evals is None
+            else {"requests": self.evals.requests, "cost": self.evals.cost, "runs": self.evals.runs},
             "filters": {
                 "since_day": self.filters.since_day,
                 "until_day": self.filters.until_day,

@@ -101,6 +101,12 @@ def print_table(report: Report, console: Console) -> None:
         shares.add_row(x.key, f"{x.requests:,}", _pct(x.proprietary_request_share), _pct(x.proprietary_token_share),
                        _pct(x.on_prem_request_share), _pct(x.on_prem_token_share))  # fmt: skip
     console.print(shares)
+    if report.evals is not None and report.evals.requests:
+        e = report.evals
+        console.print(
+            f"eval runs and shadow calls: {e.requests:,} requests over {e.runs} run(s), ${e.cost:,.4f} "
+            "(included in the totals above; production spend is the rest)"
+        )
 
 
 CSV_COLUMNS = (
@@ -155,6 +161,7 @@ def report(
     store = open_store(server_options(settings, cfg))
     try:
         result = build_report(store, models_from_config(cfg), filters)
+        result.evals = store.eval_spend(filters.rollup())
     finally:
         store.close()
     if fmt == "json":

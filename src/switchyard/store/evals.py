@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .base import RollupFilter
+
 
 @dataclass(slots=True)
 class EvalRunRecord:
@@ -51,6 +53,16 @@ class EvalResult:
         return self.error is None
 
 
+@dataclass(frozen=True, slots=True)
+class EvalSpend:
+    """What eval runs and shadow calls cost over a report's days: part of the ledger's totals, shown apart
+    from production spend."""
+
+    requests: int
+    cost: float
+    runs: int
+
+
 class EvalStore(Protocol):
     def create_eval_run(self, run: EvalRunRecord) -> None:
         """Raises ``Conflict`` when a run of that name exists."""
@@ -64,3 +76,6 @@ class EvalStore(Protocol):
         retried by a resumed run, an answer never is: the runner does not send it again)."""
 
     def eval_results(self, run_id: str) -> list[EvalResult]: ...
+
+    def eval_spend(self, f: RollupFilter) -> EvalSpend:
+        """Calls made for eval runs (endpoint ``eval``) and shadows (``shadow``) within the filter."""

@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 
 from ..errors import Conflict
-from .evals import EvalResult, EvalRunRecord
+from .base import RollupFilter
+from .evals import EvalResult, EvalRunRecord, EvalSpend
 
 _RUN_COLUMNS = "id, name, created, set_name, set_digest, targets, team, items, kind, meta"
 _RESULT_COLUMNS = (
@@ -71,6 +72,20 @@ class SQLiteEvalStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def eval_spend(self, f: RollupFilter) -> EvalSpend:
+        clauses, args = ["eval_run IS NOT NULL"], []
+        for sql, value in (("day >= ?", f.since_day), ("day <= ?", f.until_day),
+                           ("COALESCE(team, '') = ?", f.team), ("COALESCE(route, '') = ?", f.route)):  # fmt: skip
+            if value is not None:
+                clauses.append(sql)
+                args.append(value)
+        with self._lock:
+            n, cost, runs = self._conn.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(cost), 0), COUNT(DISTINCT eval_run) FROM requests WHERE {' AND '.join(clauses)}",
+                args,
+            ).fetchone()
+        return EvalSpend(n, cost, runs)
 
     def eval_results(self, run_id: str) -> list[EvalResult]:
         with self._lock:
