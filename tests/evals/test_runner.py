@@ -130,3 +130,19 @@ def test_plans_are_checked() -> None:
     for bad in (dict(targets=()), dict(targets=("a", "a")), dict(targets=("a",), concurrency=0)):
         with pytest.raises(InvalidRequest):
             RunPlan("x", **bad)  # type: ignore[arg-type]
+
+
+async def test_a_run_records_where_its_set_is(tmp_path: Path, gateway: Gateway) -> None:
+    """`switchyard router fit --from-run` reads the prompts from there (checked against the run's sha256)."""
+    from switchyard.evals.sets import load_eval_set
+
+    path = tmp_path / "qa.jsonl"
+    lines = [
+        orjson.dumps({"id": f"q{i}", "prompt": f"say token-{i}", "reference": "x", "scorer": "contains"})
+        for i in range(2)
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    run, _ = await runner(gateway).open_run(load_eval_set(path), RunPlan("with-path", ("model-a",)))
+    assert run.meta["set_path"] == str(path.resolve())
+    run, _ = await runner(gateway).open_run(eval_set(2), RunPlan("from-lines", ("model-a",)))
+    assert run.meta["set_path"] is None
