@@ -54,7 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--policy", choices=("router", "cascade"), default="router")
     ap.add_argument("--cheap", default=DEFAULT_CHEAP, help="column of the cheap model")
     ap.add_argument("--premium", default=DEFAULT_PREMIUM, help="column of the premium model")
-    ap.add_argument("--margin-z", type=float, default=FitOptions().margin_z, help="calibration margin (std errors)")
+    ap.add_argument(
+        "--margin-z",
+        type=float,
+        default=FitOptions().margin_z,
+        help="fixed calibration margin (std errors; default: a 95%% bootstrap band)",
+    )
     ap.add_argument("--embedding-cache", type=Path, default=None, help="keep prompt embeddings in this directory")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
     return ap.parse_args(argv)

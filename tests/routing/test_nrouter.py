@@ -4,6 +4,7 @@ cheapest predicted-good one, save and load a format-2 artifact, and keep the qua
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from switchyard.routing import artifact
-from switchyard.routing.calibration import last_before_failure, meets_target
+from switchyard.routing.calibration import Promise, calibrate_path, last_before_failure
 from switchyard.routing.choice import ALWAYS_BEST, ALWAYS_CHEAPEST, route
 from switchyard.routing.data import RouterDataError
 from switchyard.routing.model import FitOptions, RouterModel
@@ -163,13 +164,24 @@ def test_bound_needs_a_margin_and_stops_at_the_first_failure() -> None:
     routed = np.ones((3, 400))
     routed[1, :13] = 0  # kept 0.9675: above 0.95, but not by 1.645 standard errors of train and test together
     routed[2, :10] = 0
-    ok = meets_target(routed, best, 0.95, margin_z=0.0)
-    assert ok.tolist() == [True, True, True]
-    ok = meets_target(routed, best, 0.95, margin_z=1.645)
-    assert ok.tolist() == [True, False, True]
-    assert last_before_failure(ok) == 0  # the later pass does not count
+    assert calibrate_path(routed, best, (0.95,), Promise(margin_z=0.0)) == {0.95: 2}
+    assert calibrate_path(routed, best, (0.95,), Promise(margin_z=1.645)) == {0.95: 0}  # the later pass does not count
+    assert calibrate_path(routed, best, (0.95,), Promise(margin_z=1.645, holdout=math.inf)) == {0.95: 2}
+    assert calibrate_path(routed[[0, 2]], best, (0.95,)) == {0.95: 1}  # the band: 10 misses in 400 are enough
+    assert calibrate_path(routed, best, (0.9, 0.95, 0.99, 1.0)) == {0.9: 2, 0.95: 0, 0.99: 0, 1.0: 0}
+    assert last_before_failure(np.array([True, False, True])) == 0
     assert last_before_failure(np.array([True, True, True])) == 2
-    assert meets_target(routed, best, 0.95, margin_z=1.645, holdout=float("inf"))[1]  # the long run is surer
+
+
+def test_the_band_widens_with_the_path() -> None:
+    """A path of many settings that all sit just above the target: the plain bound walks to the end,
+    the band (which pays for having looked at every setting) stops earlier."""
+    rng = np.random.default_rng(3)
+    best = (rng.random(600) < 0.9).astype(float)
+    routed = np.array([np.where(rng.random(600) < 0.03 * i / 40, 1.0 - best, best) for i in range(40)])
+    plain = calibrate_path(routed, best, (0.95,), Promise(margin_z=1.645))[0.95]
+    band = calibrate_path(routed, best, (0.95,))[0.95]
+    assert band < plain
 
 
 def test_fit_refuses_too_few_prompts() -> None:

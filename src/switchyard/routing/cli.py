@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import ConfigError
 from .artifact import resolve, versions
-from .calibration import ALWAYS_CHEAP, ALWAYS_PREMIUM, DEFAULT_MARGIN_Z
+from .calibration import ALWAYS_CHEAP, ALWAYS_PREMIUM
 from .choice import ALWAYS_BEST, ALWAYS_CHEAPEST
 from .costs import BENCH_CHEAP_PRICE, BENCH_PREMIUM_PRICE
 from .data import DEFAULT_CHEAP, DEFAULT_PREMIUM, RouterDataError, read_outcomes
@@ -85,8 +86,9 @@ def fit(
         str, typer.Option(help="route: decide from the prompt; verify: the cascade's verifier of cheap answers")
     ] = "route",
     margin_z: Annotated[
-        float, typer.Option(help="calibration margin in standard errors (1.645: the target holds 95% of the time)")
-    ] = DEFAULT_MARGIN_Z,
+        float | None,
+        typer.Option(help="fixed calibration margin in standard errors (default: a 95% bootstrap band)"),
+    ] = None,
     embedding_cache: Annotated[Path | None, typer.Option(help="keep prompt embeddings in this directory")] = None,
 ) -> None:
     """Train a router on per-prompt outcomes (an eval run, or outcome CSVs), calibrate it on held-back folds,
@@ -142,9 +144,19 @@ def _echo_verifier(model: RouterModel, out: Path) -> None:
     typer.echo(f"held-back log-loss {min(training['held_back_log_loss'].values()):.4f} at C={training['c']}")
     for target in (0.9, 0.95, 0.99):
         typer.echo(f"threshold for target quality {target:.2f}: {_threshold_text(model.threshold(target))}")
+    typer.echo(f"calibrated with {_margin_text(training)}")
     if model.held_out is not None:
         typer.echo(f"held-out estimate: {model.held_out.summary()}")
     typer.echo(f"saved {folder}")
+
+
+def _margin_text(training: dict[str, Any]) -> str:
+    m = training["holdout"] or training["rows"]
+    z = training["margin_z"]
+    if z is not None:
+        return f"fixed margin of {z:g} standard errors, for a new sample of {m:g} prompts"
+    level = NormalDist().cdf(training["confidence_z"])
+    return f"{level:.0%} lower bound for a new sample of {m:g} prompts, bootstrap band over the path"
 
 
 def _lambda_text(value: float) -> str:
@@ -170,10 +182,9 @@ def _echo_nrouter(model: NRouter, out: Path) -> None:
             f"  {c['name']:<{width}}  {c['quality']:.3f}    {c['mean_cost']:.3g}  {price:>14}  "
             f"{c['held_back_log_loss']:.4f}{mark}"
         )
-    m = training["holdout"] or training["rows"]
     typer.echo(
         f"calibrated: {_lambda_text(model.lam(model.target_quality))} at target {model.target_quality:.2f} "
-        f"(lower bound at z={training['margin_z']:g} on a new sample of {m:g} prompts)"
+        f"({_margin_text(training)})"
     )
     if model.held_out is not None:
         shares = ", ".join(f"{n} {v:.0%}" for n, v in model.held_out.choices.items())

@@ -52,6 +52,21 @@ def one_thread() -> Iterator[None]:
         yield
 
 
+def simplest_within_one_se(losses: dict[tuple[float, float], FloatArray]) -> tuple[float, float]:
+    """Of settings ``(C, embedding gain)`` with per-prompt held-back losses, the least flexible one whose
+    mean loss is within one standard error (of the paired difference) of the best one's. Picking the
+    lowest loss on the same folds favours settings that fit the folds' noise, and the router's calibration
+    then trusts predictions that are luckier than they will be on new prompts."""
+    best = min(losses, key=lambda s: float(losses[s].mean()))
+    n = len(losses[best])
+
+    def close(setting: tuple[float, float]) -> bool:
+        d = losses[setting] - losses[best]
+        return float(d.mean()) <= (float(d.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0)
+
+    return min((s for s in losses if close(s)), key=lambda s: (s[0] * s[1] ** 2, s[0]))
+
+
 def joint_outcome(cheap_ok: NDArray[np.bool_], premium_ok: NDArray[np.bool_]) -> NDArray[np.int64]:
     return 2 * cheap_ok.astype(np.int64) + premium_ok.astype(np.int64)
 

@@ -27,12 +27,20 @@ from numpy.typing import NDArray
 
 from . import artifact
 from .answers import ANSWER_FEATURES, answer_features
-from .calibration import DEFAULT_MARGIN_Z, DEFAULT_TARGETS, calibrate, lookup
+from .calibration import CONFIDENCE_Z, DEFAULT_TARGETS, Promise, calibrate, lookup
 from .costs import BENCH_CHEAP_PRICE, BENCH_PREMIUM_PRICE, Price, Tokenizer, TokenPrice, call_cost
 from .data import DEFAULT_CHEAP, DEFAULT_PREMIUM, OutcomeTable, RouterDataError
 from .estimate import HeldOut, held_out
 from .features import DEFAULT_TAIL_CHARS, PROMPT_STATS, Encoder, LocalEncoder, prompt_stats
-from .linear import CHEAP_ONLY, PREMIUM_ONLY, LengthModel, OutcomeClassifier, joint_outcome, one_thread
+from .linear import (
+    CHEAP_ONLY,
+    PREMIUM_ONLY,
+    LengthModel,
+    OutcomeClassifier,
+    joint_outcome,
+    one_thread,
+    simplest_within_one_se,
+)
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -46,9 +54,11 @@ class FitOptions:
     c_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     embedding_gains: tuple[float, ...] = (1.0, 3.0)
     folds: int | None = None  # None: 10 below 2,000 rows, else 5
-    # The calibration's margin in standard errors (1.645: the target holds with ~95% probability) and the
-    # size of the new sample the promise is about (None: as many prompts as trained on).
-    margin_z: float = DEFAULT_MARGIN_Z
+    # The promise's confidence (1.645: the target holds ~95% of the time), the size of the new sample it
+    # is about (None: as many prompts as trained on; math.inf: the long run) and, instead of the bootstrap
+    # band, a fixed calibration margin in standard errors (calibration.py).
+    margin_z: float | None = None
+    confidence_z: float = CONFIDENCE_Z
     holdout: float | None = None
     targets: tuple[float, ...] = DEFAULT_TARGETS
     cost_aware: bool = True  # divide expected loss by the prompt's own relative saving
@@ -265,17 +275,19 @@ class RouterModel:
         y = joint_outcome(table.cheap_ok, table.premium_ok)
         folds = _folds(len(table), k, opts.seed)
 
-        # Held-back predictions for every setting; keep the best by log-loss.
+        # Held-back predictions for every setting; keep the simplest within 1 SE of the best log-loss.
         losses: dict[tuple[float, float], float] = {}
         held: dict[tuple[float, float], FloatArray] = {}
+        per_prompt: dict[tuple[float, float], FloatArray] = {}
         for setting in [(c, g) for g in opts.embedding_gains for c in opts.c_grid]:
             proba = np.zeros((len(table), 4))
             for train, test in folds:
                 clf = OutcomeClassifier.fit(inputs.outcome_x[train], y[train], *setting, inputs.dense, opts.seed)
                 proba[test] = clf.proba(inputs.outcome_x[test])
             held[setting] = proba
-            losses[setting] = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None))))
-        best = min(losses, key=lambda s: losses[s])
+            per_prompt[setting] = -np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None))
+            losses[setting] = float(per_prompt[setting].mean())
+        best = simplest_within_one_se(per_prompt)
 
         lengths = _Lengths(inputs, premium_tokens, cheap_tokens, uses_answers)
         premium_out, cheap_out = lengths.held_back(folds)
@@ -302,6 +314,7 @@ class RouterModel:
                 "held_back_log_loss": {f"c={c} gain={g}": round(v, 5) for (c, g), v in losses.items()},
                 "folds": k,
                 "margin_z": opts.margin_z,
+                "confidence_z": opts.confidence_z,
                 "holdout": opts.holdout,
                 "seed": opts.seed,
                 "means": lengths.means(np.arange(len(table)), premium_len, cheap_len),
@@ -312,11 +325,10 @@ class RouterModel:
         # Calibrate on the held-back predictions, with held-back output lengths.
         scores = _score(meta, held[best], inputs.tokens, premium_out, cheap_out, None, None).score
         meta["thresholds"] = artifact.encode_thresholds(
-            calibrate(scores, table.cheap_ok, table.premium_ok, opts.targets, opts.margin_z, opts.holdout)
+            calibrate(scores, table.cheap_ok, table.premium_ok, opts.targets, _promise(opts))
         )
         if opts.nested_folds:
-            estimate = _held_out(meta, inputs, y, table, lengths, best, opts, target_quality)
-            meta["held_out"] = estimate.as_dict()
+            meta["held_out"] = _held_out(meta, inputs, y, table, lengths, best, opts, target_quality).as_dict()
         outcome = OutcomeClassifier.fit(inputs.outcome_x, y, *best, inputs.dense, opts.seed)
         return cls(meta, outcome, premium_len, cheap_len, enc, tok)
 
@@ -360,6 +372,10 @@ class _Lengths:
         }
 
 
+def _promise(opts: FitOptions) -> Promise:
+    return Promise(opts.confidence_z, opts.holdout, opts.margin_z, seed=opts.seed)
+
+
 def _held_out(
     meta: dict[str, Any],
     inputs: _Inputs,
@@ -373,8 +389,8 @@ def _held_out(
     """Nested cross-validation: in each outer fold, held-back predictions of inner folds calibrate the
     threshold, a model fitted on the outer fold's training rows scores its test rows."""
     n = len(table)
-    premium = np.zeros(n, dtype=bool)
     x = inputs.outcome_x
+    premium = np.zeros(n, dtype=bool)
     for train, test in _folds(n, opts.nested_folds, opts.seed + 1):
         inner = [(train[a], train[b]) for a, b in _folds(len(train), opts.nested_folds, opts.seed + 2)]
         proba = np.zeros((n, 4))
@@ -384,9 +400,8 @@ def _held_out(
         premium_len, cheap_len = lengths.fit(train)
         fold_meta = {**meta, "training": {**meta["training"], "means": lengths.means(train, premium_len, cheap_len)}}
         scores = _score(fold_meta, proba[train], inputs.tokens[train], premium_out[train], cheap_out[train], None, None)
-        threshold = calibrate(
-            scores.score, table.cheap_ok[train], table.premium_ok[train], (target,), opts.margin_z, opts.holdout
-        )[target]
+        ok_c, ok_p = table.cheap_ok[train], table.premium_ok[train]
+        threshold = calibrate(scores.score, ok_c, ok_p, (target,), _promise(opts))[target]
         clf = OutcomeClassifier.fit(x[train], y[train], *setting, inputs.dense, opts.seed)
         lx = inputs.length_x[test]
         test_scores = _score(

@@ -1,13 +1,14 @@
 """Fitting the N-model router (``NRouter``) so that its quality promise holds on prompts it has not seen.
 
 1. Features: text statistics of the whole prompt and the embedding of its end (``features.py``).
-2. Per candidate, a logistic regression of correctness; its L2 strength and embedding gain are chosen
-   by out-of-fold log-loss (k-fold: 10 folds below 2,000 prompts, else 5).
+2. Per candidate, a logistic regression of correctness; its L2 strength and embedding gain: the least
+   flexible within one standard error of the lowest out-of-fold log-loss (k-fold: 10 folds below 2,000
+   prompts, else 5).
 3. Costs: per candidate, per-token prices (given, or fitted to the recorded costs by non-negative least
    squares over input tokens and output tokens) and a ridge model of output tokens.
 4. Calibration: on the out-of-fold predictions, for each target quality, the largest exchange rate
-   ``lambda`` (the cheapest routing) from the most conservative one up to which the lower bound of the
-   quality kept on a new sample stays at the target (``calibration.py``).
+   ``lambda`` (the cheapest routing) up to which, from the most conservative one, the lower bound of the
+   quality kept on a new sample stays at the target (a bootstrap band over the lambda path, ``calibration.py``).
 5. The held-out estimate: steps 2-4 are run again inside each outer fold of a nested cross-validation
    (regularisation as chosen in step 2), and the outer folds' routed prompts are pooled (``estimate.py``).
 """
@@ -21,13 +22,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .calibration import DEFAULT_TARGETS, last_before_failure, meets_target
+from .calibration import DEFAULT_TARGETS, Promise, calibrate_path
 from .choice import ALWAYS_BEST, ALWAYS_CHEAPEST, KIND, Features, featurize, route
 from .costs import Price, Tokenizer, TokenPrice, call_cost
 from .data import RouterDataError
 from .estimate import HeldOut, held_out
 from .features import PROMPT_STATS, Encoder
-from .linear import CorrectClassifier, LengthModel, one_thread
+from .linear import CorrectClassifier, LengthModel, one_thread, simplest_within_one_se
 from .model import FitOptions, _folds
 from .outcomes import Outcomes
 
@@ -37,7 +38,7 @@ Folds = list[tuple[IntArray, IntArray]]
 Setting = tuple[float, float]  # (C, embedding gain)
 
 # The exchange rates the calibration tries, from the most conservative to the cheapest.
-LAMBDA_GRID: tuple[float, ...] = (ALWAYS_BEST, 0.0, *(float(v) for v in np.geomspace(1e-3, 1e3, 121)), ALWAYS_CHEAPEST)
+LAMBDA_GRID: tuple[float, ...] = (ALWAYS_BEST, 0.0, *(float(v) for v in np.geomspace(1e-3, 1e3, 241)), ALWAYS_CHEAPEST)
 
 
 @dataclass
@@ -118,6 +119,7 @@ def fit_candidates(
             "data_sha256": outcomes.digest(),
             "folds": k,
             "margin_z": opts.margin_z,
+            "confidence_z": opts.confidence_z,
             "holdout": opts.holdout,
             "seed": opts.seed,
             "means": means,
@@ -165,29 +167,30 @@ def _length(data: _Train, rows: IntArray, j: int) -> LengthModel:
     return LengthModel.fit(data.feats.x[rows], tokens)
 
 
-def _log_loss(y: FloatArray, p: FloatArray) -> float:
+def _log_losses(y: FloatArray, p: FloatArray) -> FloatArray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    result: FloatArray = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return result
 
 
 def _select(data: _Train, folds: Folds, opts: FitOptions) -> tuple[list[Setting], list[float], FloatArray]:
-    """Per candidate, the setting with the lowest out-of-fold log-loss; its loss and predictions."""
+    """Per candidate, the least flexible setting within one standard error of the lowest out-of-fold
+    log-loss (``linear.simplest_within_one_se``); its loss and predictions."""
     n, k = data.y.shape
     grid = [(c, g) for g in opts.embedding_gains for c in opts.c_grid]
     settings: list[Setting] = []
     losses: list[float] = []
     p_oof = np.zeros((n, k))
     for j in range(k):
-        best: tuple[float, Setting, FloatArray] | None = None
+        held: dict[Setting, FloatArray] = {}
+        per_prompt: dict[Setting, FloatArray] = {}
         for setting in grid:
-            p = _oof(data, np.arange(n), folds, j, setting, opts.seed)
-            loss = _log_loss(data.y[:, j], p)
-            if best is None or loss < best[0]:
-                best = (loss, setting, p)
-        assert best is not None
-        losses.append(best[0])
-        settings.append(best[1])
-        p_oof[:, j] = best[2]
+            held[setting] = _oof(data, np.arange(n), folds, j, setting, opts.seed)
+            per_prompt[setting] = _log_losses(data.y[:, j], held[setting])
+        chosen = simplest_within_one_se(per_prompt)
+        settings.append(chosen)
+        losses.append(float(per_prompt[chosen].mean()))
+        p_oof[:, j] = held[chosen]
     return settings, losses, p_oof
 
 
@@ -215,35 +218,33 @@ def _relative_costs(data: _Train, rows: IntArray, out: FloatArray) -> FloatArray
     return result
 
 
+def _choices(data: _Train, p: FloatArray, rel: FloatArray) -> IntArray:
+    """Column chosen per prompt at every lambda of ``LAMBDA_GRID``: (L, n)."""
+    return np.stack([route(p, rel, lam, data.reference) for lam in LAMBDA_GRID])
+
+
 def _calibrate(
     data: _Train, p: FloatArray, out: FloatArray, rows: IntArray, targets: Sequence[float], opts: FitOptions
 ) -> dict[float, float]:
     """Lambda per target from held-back predictions ``p`` and output tokens ``out`` of ``rows``;
     non-increasing as the target rises."""
-    rel = _relative_costs(data, rows, out)
+    choices = _choices(data, p, _relative_costs(data, rows, out))
     y = data.y[rows]
-    choices = np.stack([route(p, rel, lam, data.reference) for lam in LAMBDA_GRID])  # (L, n)
     routed = y[np.arange(len(rows))[None, :], choices]
-    best = y[:, data.reference]
-    table: dict[float, float] = {}
-    previous = ALWAYS_CHEAPEST
-    for target in sorted(targets or DEFAULT_TARGETS):
-        ok = meets_target(routed, best, target, opts.margin_z, opts.holdout)
-        ok[0] = True  # always the reference: the promise holds by definition
-        lam = LAMBDA_GRID[last_before_failure(ok)]
-        previous = min(previous, lam)
-        table[target] = previous
-    return table
+    chosen = calibrate_path(routed, y[:, data.reference], targets or DEFAULT_TARGETS, promise(opts))
+    return {t: LAMBDA_GRID[i] for t, i in chosen.items()}
+
+
+def promise(opts: FitOptions) -> Promise:
+    return Promise(opts.confidence_z, opts.holdout, opts.margin_z, seed=opts.seed)
 
 
 def _nested(data: _Train, settings: list[Setting], names: Sequence[str], target: float, opts: FitOptions) -> HeldOut:
     """Steps 2-4 inside each outer fold; the outer folds' choices pooled."""
     n, k = data.y.shape
-    routed_ok = np.zeros(n)
-    routed_cost = np.zeros(n)
+    ref = data.reference
     chosen = np.zeros(n, dtype=np.int64)
-    outer = _folds(n, opts.nested_folds, opts.seed + 1)
-    for train, test in outer:
+    for train, test in _folds(n, opts.nested_folds, opts.seed + 1):
         inner = _folds(len(train), opts.nested_folds, opts.seed + 2)
         p_in = np.column_stack([_oof(data, train, inner, j, settings[j], opts.seed) for j in range(k)])
         lam = _calibrate(data, p_in, _oof_lengths(data, inner, train), train, (target,), opts)[target]
@@ -252,22 +253,17 @@ def _nested(data: _Train, settings: list[Setting], names: Sequence[str], target:
         p = np.column_stack([c.proba(data.feats.x[test]) for c in classifiers])
         out_train = np.column_stack([m.predict(data.feats.x[train]) for m in lengths])
         out_test = np.column_stack([m.predict(data.feats.x[test]) for m in lengths])
-        scale = float(
-            call_cost(data.feats.tokens[train], out_train[:, data.reference], data.prices[data.reference]).mean()
-        )
+        scale = float(call_cost(data.feats.tokens[train], out_train[:, ref], data.prices[ref]).mean())
         cost = np.column_stack([call_cost(data.feats.tokens[test], out_test[:, j], data.prices[j]) for j in range(k)])
-        pick = route(p, cost / max(scale, 1e-300), lam, data.reference)
-        chosen[test] = pick
-        routed_ok[test] = data.y[test, pick]
-        routed_cost[test] = data.costs[test, pick]
-    shares = {name: float(np.mean(chosen == j)) for j, name in enumerate(names)}
+        chosen[test] = route(p, cost / max(scale, 1e-300), lam, ref)
+    rows = np.arange(n)
     return held_out(
-        routed_ok,
-        data.y[:, data.reference],
-        routed_cost,
-        data.costs[:, data.reference],
+        data.y[rows, chosen],
+        data.y[:, ref],
+        data.costs[rows, chosen],
+        data.costs[:, ref],
         target=target,
         folds=opts.nested_folds,
-        choices=shares,
+        choices={name: float(np.mean(chosen == j)) for j, name in enumerate(names)},
         seed=opts.seed,
     )
