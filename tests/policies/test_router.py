@@ -115,7 +115,7 @@ THREE_TARGET = 0.9
 
 @pytest.fixture(scope="module")
 def three_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from switchyard.routing.runs import fit_from_results
+    from switchyard.routing.nrouter import fit_from_results
     from tests.routing.conftest import synthetic_results
 
     prompts, correct, costs, tokens = synthetic_results(300)

@@ -16,9 +16,8 @@ from switchyard.routing.calibration import Promise, calibrate_path, last_before_
 from switchyard.routing.choice import ALWAYS_BEST, ALWAYS_CHEAPEST, route
 from switchyard.routing.data import RouterDataError
 from switchyard.routing.model import FitOptions, RouterModel
-from switchyard.routing.nrouter import NRouter, load_router
+from switchyard.routing.nrouter import NRouter, fit_from_results, load_router
 from switchyard.routing.outcomes import Outcomes
-from switchyard.routing.runs import fit_from_results
 from switchyard.routing.training import fit_price
 
 from .conftest import THREE, THREE_PRICES, TRUTH, HashEncoder, difficulty, synthetic_results, synthetic_table

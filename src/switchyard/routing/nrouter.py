@@ -232,6 +232,28 @@ class NRouter:
         return model
 
 
+def fit_from_results(
+    prompts: Mapping[str, str],
+    correct: Mapping[str, Mapping[str, float]],
+    costs: Mapping[str, Mapping[str, float] | float],
+    target_quality: float = 0.95,
+    *,
+    output_tokens: Mapping[str, Mapping[str, float]] | None = None,
+    prices: Mapping[str, Price] | None = None,
+    encoder: Encoder | None = None,
+    options: FitOptions | None = None,
+) -> NRouter:
+    """Fit a router over the targets of ``correct`` (keys: target, then item id; values: score in [0, 1]).
+
+    ``costs[target]`` is per item (USD per call) or one mean cost; ``output_tokens`` (per target and item)
+    and ``prices`` (USD per 1M input / output tokens) are optional: without prices they are fitted to the
+    costs. Items missing a score (or a per-item cost) for any target are left out (``meta["training"]
+    ["dropped"]``). The router's held-out estimate is ``router.held_out``; ``router.choose(prompts)``
+    routes new prompts at ``target_quality``."""
+    outcomes = Outcomes.from_results(prompts, correct, costs, output_tokens=output_tokens, prices=prices)
+    return NRouter.fit(outcomes, target_quality=target_quality, encoder=encoder, options=options)
+
+
 AnyRouter = NRouter | RouterModel  # what a route's ``router:`` artifact loads as
 
 

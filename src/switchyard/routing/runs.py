@@ -3,45 +3,19 @@ score (``score``, else ``passed``), cost and output tokens; the prompts from the
 the run recorded, or one given, checked against the run's sha256). The text the router reads of an item
 is what the route reads of a request: the last user message (``cascade.request_prompt``).
 
-``fit_from_results`` is the same fit over plain mappings, for callers that hold results elsewhere."""
+``nrouter.fit_from_results`` is the same fit over plain mappings, for callers that hold results elsewhere."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SwitchyardError
 from ..evals.sets import EvalSet, load_eval_set
 from ..store.evals import EvalRunRecord, EvalStore
 from .cascade import request_prompt
-from .costs import Price
 from .data import RouterDataError
-from .features import Encoder
-from .model import FitOptions
-from .nrouter import NRouter
 from .outcomes import Outcomes
-
-
-def fit_from_results(
-    prompts: Mapping[str, str],
-    correct: Mapping[str, Mapping[str, float]],
-    costs: Mapping[str, Mapping[str, float] | float],
-    target_quality: float = 0.95,
-    *,
-    output_tokens: Mapping[str, Mapping[str, float]] | None = None,
-    prices: Mapping[str, Price] | None = None,
-    encoder: Encoder | None = None,
-    options: FitOptions | None = None,
-) -> NRouter:
-    """Fit a router over the targets of ``correct`` (keys: target, then item id; values: score in [0, 1]).
-
-    ``costs[target]`` is per item (USD per call) or one mean cost; ``output_tokens`` (per target and item)
-    and ``prices`` (USD per 1M input / output tokens) are optional: without prices they are fitted to the
-    costs. Items missing a score (or a per-item cost) for any target are left out (``meta["training"]
-    ["dropped"]``). The router's held-out estimate is ``router.held_out``; ``router.choose(prompts)``
-    routes new prompts at ``target_quality``."""
-    outcomes = Outcomes.from_results(prompts, correct, costs, output_tokens=output_tokens, prices=prices)
-    return NRouter.fit(outcomes, target_quality=target_quality, encoder=encoder, options=options)
 
 
 def find_run(store: EvalStore, name_or_id: str) -> EvalRunRecord:
