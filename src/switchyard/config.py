@@ -254,7 +254,11 @@ class RoutePolicy(Strict):
         description="strategy router: the artifact directory `switchyard router fit` wrote (relative to the config file)",
     )
     target_quality: float = Field(
-        default=0.95, gt=0, le=1, description="strategy router: the share of the premium model's quality to keep"
+        default=0.95,
+        gt=0,
+        le=1,
+        description="strategy router: the share of the best model's quality to keep (of the premium model's, for a "
+        "two-model artifact)",
     )
     on_limit: Literal["reject", "downgrade"] = Field(
         default="reject", description="at a budget limit: 429, or fall back to cheaper candidates that still fit"

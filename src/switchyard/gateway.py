@@ -43,7 +43,7 @@ from .types import ChatRequest, EmbeddingRequest, Principal
 
 if TYPE_CHECKING:
     from .rag.serving.service import RagService
-    from .routing.model import RouterModel
+    from .routing.nrouter import AnyRouter
 
 __all__ = ["Gateway"]
 
@@ -101,7 +101,7 @@ class Gateway:
             if classify is None:  # the built-in detector: large requests go to its worker process
                 classify = self.detector.classify
                 self.detector_process = DetectorProcess(self.detector.max_scan_chars)
-        self.routers: dict[str, RouterModel] = load_routers([config.default_policy, *(r.policy for r in config.routes)])
+        self.routers: dict[str, AnyRouter] = load_routers([config.default_policy, *(r.policy for r in config.routes)])
         self.resolver = Resolver(config, self.prices, self.budgets)
         deps = PolicyDeps(
             access=config.access,
@@ -198,7 +198,7 @@ class Gateway:
             log.warning("warming %s failed; the first request will retry", provider.label, exc_info=True)
 
     @staticmethod
-    async def _warm_router(path: str, router: RouterModel) -> None:
+    async def _warm_router(path: str, router: AnyRouter) -> None:
         try:
             await asyncio.to_thread(router.warm)
         except Exception:

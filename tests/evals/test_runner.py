@@ -154,3 +154,19 @@ async def test_a_judge_is_called_through_the_gateway_and_billed_to_the_run(
     assert sorted(r.served_model for r in calls) == ["model-a", "model-b"]  # the answer and its judging
     judged = [r for r in upstream.requests if r.body["model"] == "up-b"]
     assert len(judged) == 1 and "write a haiku" in str(judged[0].body["messages"])
+
+
+async def test_a_run_records_where_its_set_is(tmp_path: Path, gateway: Gateway) -> None:
+    """`switchyard router fit --from-run` reads the prompts from there (checked against the run's sha256)."""
+    from switchyard.evals.sets import load_eval_set
+
+    path = tmp_path / "qa.jsonl"
+    lines = [
+        orjson.dumps({"id": f"q{i}", "prompt": f"say token-{i}", "reference": "x", "scorer": "contains"})
+        for i in range(2)
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    run, _ = await runner(gateway).open_run(load_eval_set(path), RunPlan("with-path", ("model-a",)))
+    assert run.meta["set_path"] == str(path.resolve())
+    run, _ = await runner(gateway).open_run(eval_set(2), RunPlan("from-lines", ("model-a",)))
+    assert run.meta["set_path"] is None

@@ -4,6 +4,7 @@ cheap candidate for prompts it predicts the cheap model answers as well, the pre
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -105,3 +106,97 @@ def test_relative_artifact_path_is_resolved_against_the_config_file(tmp_path: Pa
     )
     cfg = load_config(path)
     assert cfg.routes[0].policy.router == str(tmp_path / "routers" / "chat")
+
+
+# ---- the N-model router: three candidates, chosen per prompt -------------------------------------------
+
+THREE_TARGET = 0.9
+
+
+@pytest.fixture(scope="module")
+def three_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from switchyard.routing.nrouter import fit_from_results
+    from tests.routing.conftest import synthetic_results
+
+    prompts, correct, costs, tokens = synthetic_results(300)
+    router = fit_from_results(
+        prompts, correct, costs, THREE_TARGET, output_tokens=tokens, encoder=LocalEncoder(),
+        options=FitOptions(c_grid=(0.3, 1.0), embedding_gains=(3.0,), folds=5),
+    )  # fmt: skip
+    root = tmp_path_factory.mktemp("nrouter") / "artifact"
+    router.save(root)
+    return root
+
+
+def three_config(url: str, artifact: Path, route_models: list[str], *extra: Any) -> GatewayConfig:
+    from tests.routing.conftest import THREE_PRICES
+
+    return GatewayConfig(
+        models=[
+            *(
+                openai_model(name, url, upstream_model=f"up-{name}", price=Price(input=p_in, output=p_out))
+                for name, (p_in, p_out) in THREE_PRICES.items()
+            ),
+            *extra,
+        ],
+        routes=[
+            RouteConfig(
+                name="smart",
+                models=route_models,
+                policy=RoutePolicy.model_validate(
+                    {"strategy": "router", "router": str(artifact), "target_quality": THREE_TARGET}
+                ),
+            )
+        ],
+    )
+
+
+def test_router_picks_among_three_models(gateway_factory, three_artifact: Path) -> None:  # type: ignore[no-untyped-def]
+    from collections import Counter
+
+    from tests.routing.conftest import difficulty, synthetic_results
+
+    with MockUpstream(models=["up-small", "up-medium", "up-large"]) as up:
+        gw = gateway_factory(three_config(up.url, three_artifact, ["large", "medium", "small"]))
+        client = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+        chosen: dict[str, Counter[str]] = {"easy": Counter(), "middling": Counter(), "hard": Counter()}
+        for i, prompt in enumerate(synthetic_results(45, seed=11)[0].values()):
+            raw = client.chat.completions.with_raw_response.create(
+                model="smart", messages=[{"role": "user", "content": prompt}], max_tokens=5
+            )
+            model = raw.headers["x-switchyard-model"]
+            reason = raw.headers["x-switchyard-reason"]
+            assert f"router: {model} (p=" in reason and f"at target {THREE_TARGET:g}" in reason, reason
+            assert up.requests[-1].model == f"up-{model}"  # the call went where the header says
+            chosen[difficulty(i)][model] += 1
+        gw.flush()
+        rec = gw.ledger().get(raw.headers["x-request-id"])
+        assert rec.route == "smart" and any(r.startswith("router: ") for r in rec.reasons)
+    assert chosen["easy"].most_common(1)[0][0] == "small", chosen
+    assert chosen["middling"].most_common(1)[0][0] == "medium", chosen
+    assert chosen["hard"].most_common(1)[0][0] == "large", chosen
+
+
+def test_the_pick_falls_back_to_the_next_best(gateway_factory, three_artifact: Path) -> None:  # type: ignore[no-untyped-def]
+    from switchyard.testing import Fault
+
+    with MockUpstream(models=["up-small", "up-medium", "up-large"]) as up:
+        gw = gateway_factory(three_config(up.url, three_artifact, ["large", "medium", "small"]))
+        up.script([Fault.status(500)] * 4, model="up-large")
+        client = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+        raw = client.chat.completions.with_raw_response.create(
+            model="smart", messages=[{"role": "user", "content": "quantum entropy tensor ?"}]
+        )
+        assert raw.headers["x-switchyard-model"] == "medium"  # large failed; medium is next by utility
+
+
+def test_models_the_artifact_does_not_know_come_last(gateway_factory, three_artifact: Path) -> None:  # type: ignore[no-untyped-def]
+    with MockUpstream(models=["up-small", "up-medium", "up-large", "mock-model"]) as up:
+        stranger = openai_model("stranger", up.url, price=Price(input=0.1, output=0.1))
+        gw = gateway_factory(three_config(up.url, three_artifact, ["stranger", "large", "small"], stranger))
+        client = openai.OpenAI(base_url=gw.v1, api_key=ADMIN_KEY, max_retries=0)
+        raw = client.chat.completions.with_raw_response.create(
+            model="smart", messages=[{"role": "user", "content": "apple pear plum ?"}]
+        )
+        assert raw.headers["x-switchyard-model"] in ("small", "large")  # medium is not in the route
+        assert "router: " in raw.headers["x-switchyard-reason"]

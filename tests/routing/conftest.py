@@ -56,3 +56,42 @@ def synthetic_table(n: int = 160, seed: int = 0, answers: bool = False) -> Outco
 @pytest.fixture
 def encoder() -> HashEncoder:
     return HashEncoder()
+
+
+# Three candidates with a known ground truth: P(correct) by prompt difficulty and model.
+THREE = ("small", "medium", "large")
+THREE_PRICES = {"small": (0.2, 0.2), "medium": (3.0, 9.0), "large": (10.0, 30.0)}  # USD per 1M in, out
+TRUTH = {  # difficulty -> P(correct) of small, medium, large
+    "easy": (0.92, 0.93, 0.95),
+    "middling": (0.15, 0.9, 0.92),
+    "hard": (0.05, 0.2, 0.9),
+}
+WORDS = {"easy": EASY, "middling": ["river", "castle", "violin", "harbor", "garden", "saddle"], "hard": HARD}
+
+
+def difficulty(i: int) -> str:
+    return ("easy", "middling", "hard")[i % 3]
+
+
+def synthetic_results(
+    n: int = 300, seed: int = 0
+) -> tuple[dict[str, str], dict[str, dict[str, float]], dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Prompts, correctness, costs and output tokens per target and item id (``q<i>``, difficulty by i % 3)."""
+    rng = np.random.default_rng(seed)
+    prompts: dict[str, str] = {}
+    correct: dict[str, dict[str, float]] = {m: {} for m in THREE}
+    costs: dict[str, dict[str, float]] = {m: {} for m in THREE}
+    tokens: dict[str, dict[str, float]] = {m: {} for m in THREE}
+    for i in range(n):
+        level = difficulty(i)
+        item = f"q{seed}-{i}"
+        words = " ".join(rng.choice(WORDS[level], size=3))
+        prompts[item] = f"{words} ?" + " please" * int(rng.integers(0, 3))
+        input_tokens = 8 + len(prompts[item].split())
+        for j, m in enumerate(THREE):
+            correct[m][item] = float(rng.random() < TRUTH[level][j])
+            out = float(rng.integers(5, 40))
+            p_in, p_out = THREE_PRICES[m]
+            tokens[m][item] = out
+            costs[m][item] = (input_tokens * p_in + out * p_out) / 1e6
+    return prompts, correct, costs, tokens

@@ -36,16 +36,20 @@ def test_fit_explain_versions(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "trained on 60 prompts" in result.output and "saved" in result.output
 
+    assert "held-out estimate: quality kept" in result.output  # the two-model router is the N = 2 case
+
     result = runner.invoke(app, ["explain", "quantum entropy tensor ?", "--artifact", str(out)])
     assert result.exit_code == 0, result.output
-    for label in ("P(cheap as good)", "threshold", "choice"):
+    for label in ("P(correct)", "predicted cost", "lambda", "choice"):
         assert label in result.output
     result = runner.invoke(app, ["explain", "apple pear ?", "--artifact", str(out), "--json"])
-    decision = json.loads(result.stdout)
-    assert 0 <= decision["p_as_good"] <= 1 and decision["choice"] in (DEFAULT_CHEAP, DEFAULT_PREMIUM)
+    pick = json.loads(result.stdout)
+    assert set(pick["p"]) == {DEFAULT_CHEAP, DEFAULT_PREMIUM} and pick["choice"] in (DEFAULT_CHEAP, DEFAULT_PREMIUM)
+    assert all(0 <= v <= 1 for v in pick["p"].values())
 
     result = runner.invoke(app, ["fit", "--data", str(a), "--out", str(out), "--mode", "verify"])
     assert result.exit_code == 0, result.output
+    assert "held-out estimate: quality kept" in result.output
     result = runner.invoke(app, ["versions", "--artifact", str(out)])
     lines = result.output.strip().splitlines()
     assert len(lines) == 2 and lines[-1].startswith("*")
@@ -53,8 +57,12 @@ def test_fit_explain_versions(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--answer" in result.output
     result = runner.invoke(app, ["explain", "apple ?", "--artifact", str(out), "--answer", "#### 42"])
     assert result.exit_code == 0, result.output
+    for label in ("P(cheap as good)", "threshold", "choice"):
+        assert label in result.output
 
 
 def test_fit_missing_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["fit", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "no such file" in result.output
+    result = CliRunner().invoke(app, ["fit", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--from-run" in result.output

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequest, SwitchyardError
@@ -105,7 +106,12 @@ class EvalRunner:
                 targets=list(plan.targets),
                 team=self.principal.team,
                 items=len(eval_set),
-                meta={"item_ids": [item.id for item in eval_set], "params": plan.params},
+                meta={
+                    "item_ids": [item.id for item in eval_set],
+                    "params": plan.params,
+                    # where the prompts are, for `switchyard router fit --from-run` (checked against set_digest)
+                    "set_path": str(Path(eval_set.path).resolve()) if eval_set.path else None,
+                },
             )
             await asyncio.to_thread(self.store.create_eval_run, run)
             return run, set()

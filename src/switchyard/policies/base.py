@@ -15,7 +15,7 @@ from ..tokens import TokenCounter
 from ..types import ChatRequest, Principal
 
 if TYPE_CHECKING:
-    from ..routing.model import RouterModel
+    from ..routing.nrouter import AnyRouter
 
 # The sensitivity classes of the texts one request sends (e.g. {"pii", "health"}).
 Classifier = Callable[[Sequence[str]], set[str]]
@@ -66,7 +66,7 @@ class PolicyDeps:
     premium_for: PremiumFor
     classify: Classifier | None = None
     classify_large: AsyncClassifier | None = None
-    routers: Mapping[str, RouterModel] = field(default_factory=dict)
+    routers: Mapping[str, AnyRouter] = field(default_factory=dict)
 
 
 class Policy(Protocol):

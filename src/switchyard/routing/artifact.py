@@ -19,7 +19,9 @@ from numpy.typing import NDArray
 from .data import RouterDataError
 
 FORMAT = "switchyard-router"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the two-model router (``RouterModel``): route and verify mode
+NROUTER_FORMAT_VERSION = 2  # the router over N candidates (``NRouter``)
+FORMAT_VERSIONS = (FORMAT_VERSION, NROUTER_FORMAT_VERSION)
 META_FILE = "router.json"
 PARAMS_FILE = "params.npz"
 CURRENT_FILE = "CURRENT"
@@ -37,12 +39,14 @@ def decode_thresholds(raw: dict[str, Any]) -> dict[float, float]:
     return {float(t): float(v) for t, v in raw.items()}
 
 
-def write_artifact(root: Path, meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> Path:
+def write_artifact(
+    root: Path, meta: dict[str, Any], arrays: dict[str, NDArray[Any]], format_version: int = FORMAT_VERSION
+) -> Path:
     """Write a new version under ``root`` and point ``CURRENT`` at it. Returns the version directory."""
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     version = f"{stamp}-{str(meta.get('training', {}).get('data_sha256', ''))[:8] or 'nodata'}"
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "version": version, **meta}
+    meta = {"format": FORMAT, "format_version": format_version, "version": version, **meta}
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     with open(staging / PARAMS_FILE, "wb") as f:
         np.savez(f, allow_pickle=False, **arrays)
@@ -68,15 +72,33 @@ def resolve(path: Path) -> Path:
     raise RouterDataError(f"no router artifact in {path} (train one with `switchyard router fit`)")
 
 
-def read_artifact(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    folder = resolve(path)
+def _read_meta(folder: Path) -> dict[str, Any]:
     try:
-        meta = json.loads((folder / META_FILE).read_text())
+        meta: dict[str, Any] = json.loads((folder / META_FILE).read_text())
     except (OSError, ValueError) as exc:
         raise RouterDataError(f"{folder / META_FILE}: {exc}") from None
-    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+    return meta
+
+
+def format_version(path: Path) -> int:
+    """The format version of the artifact at ``path`` (its CURRENT version), checked to be one we read."""
+    folder = resolve(path)
+    meta = _read_meta(folder)
+    found = meta.get("format_version")
+    if meta.get("format") != FORMAT or found not in FORMAT_VERSIONS:
         raise RouterDataError(
-            f"{folder}: not a {FORMAT} artifact of format version {FORMAT_VERSION} "
+            f"{folder}: not a {FORMAT} artifact of format version {' or '.join(map(str, FORMAT_VERSIONS))} "
+            f"(found {meta.get('format')!r} version {found!r})"
+        )
+    return int(found)
+
+
+def read_artifact(path: Path, version: int = FORMAT_VERSION) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+    folder = resolve(path)
+    meta = _read_meta(folder)
+    if meta.get("format") != FORMAT or meta.get("format_version") != version:
+        raise RouterDataError(
+            f"{folder}: not a {FORMAT} artifact of format version {version} "
             f"(found {meta.get('format')!r} version {meta.get('format_version')!r})"
         )
     with np.load(folder / PARAMS_FILE, allow_pickle=False) as data:

@@ -23,6 +23,10 @@ FloatArray = NDArray[np.float64]
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _CHOICE = re.compile(r"^\s*[A-D][.)]\s", re.MULTILINE)
 PROMPT_STATS = ("log_tokens", "log_chars", "log_numbers", "log_lines", "choices", "questions", "symbol_share")
+# The N-model router embeds the end of a long prompt: the question comes last, and prompts that open with
+# the same worked examples (few-shot sets) would otherwise all look alike to an encoder that reads the
+# first 256 word pieces. 1,000 characters are about what all-MiniLM-L6-v2 reads.
+DEFAULT_TAIL_CHARS = 1000
 
 
 class Encoder(Protocol):
@@ -103,6 +107,11 @@ class LocalEncoder:
                 np.save(folder / f"{k}.npy", v.astype(np.float32))
                 found[k] = v
         return np.array([found[k] for k in keys], dtype=np.float64).reshape(len(keys), -1)
+
+
+def embedded_text(prompt: str, tail_chars: int | None) -> str:
+    """What the encoder reads of a prompt: all of it, or its last ``tail_chars`` characters."""
+    return prompt if tail_chars is None or len(prompt) <= tail_chars else prompt[-tail_chars:]
 
 
 def prompt_stats(prompts: Sequence[str], input_tokens: FloatArray) -> FloatArray:

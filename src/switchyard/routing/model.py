@@ -27,11 +27,20 @@ from numpy.typing import NDArray
 
 from . import artifact
 from .answers import ANSWER_FEATURES, answer_features
-from .calibration import DEFAULT_TARGETS, calibrate, lookup
-from .costs import BENCH_CHEAP_PRICE, BENCH_PREMIUM_PRICE, Price, Tokenizer, TokenPrice
+from .calibration import CONFIDENCE_Z, DEFAULT_TARGETS, Promise, calibrate, lookup
+from .costs import BENCH_CHEAP_PRICE, BENCH_PREMIUM_PRICE, Price, Tokenizer, TokenPrice, call_cost
 from .data import DEFAULT_CHEAP, DEFAULT_PREMIUM, OutcomeTable, RouterDataError
-from .features import PROMPT_STATS, Encoder, LocalEncoder, prompt_stats
-from .linear import CHEAP_ONLY, PREMIUM_ONLY, LengthModel, OutcomeClassifier, joint_outcome
+from .estimate import HeldOut, held_out
+from .features import DEFAULT_TAIL_CHARS, PROMPT_STATS, Encoder, LocalEncoder, prompt_stats
+from .linear import (
+    CHEAP_ONLY,
+    PREMIUM_ONLY,
+    LengthModel,
+    OutcomeClassifier,
+    joint_outcome,
+    one_thread,
+    simplest_within_one_se,
+)
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -45,10 +54,17 @@ class FitOptions:
     c_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     embedding_gains: tuple[float, ...] = (1.0, 3.0)
     folds: int | None = None  # None: 10 below 2,000 rows, else 5
-    margin_z: float = 1.0
+    # The promise's confidence (1.645: the target holds ~95% of the time), the size of the new sample it
+    # is about (None: as many prompts as trained on; math.inf: the long run) and, instead of the bootstrap
+    # band, a fixed calibration margin in standard errors (calibration.py).
+    margin_z: float | None = None
+    confidence_z: float = CONFIDENCE_Z
+    holdout: float | None = None
     targets: tuple[float, ...] = DEFAULT_TARGETS
     cost_aware: bool = True  # divide expected loss by the prompt's own relative saving
     seed: int = 0
+    nested_folds: int = 5  # outer folds of the held-out estimate; 0: no estimate
+    tail_chars: int | None = DEFAULT_TAIL_CHARS  # N-model router: the end of the prompt the encoder reads
 
 
 @dataclass(frozen=True)
@@ -221,13 +237,34 @@ class RouterModel:
         premium_price: Price = BENCH_PREMIUM_PRICE,
         encoder: Encoder | None = None,
         options: FitOptions | None = None,
+        target_quality: float = 0.95,
     ) -> RouterModel:
         """Train on a table of per-prompt outcomes. In verify mode, cheap answers are used when the
-        table has them for every row."""
+        table has them for every row. The held-out estimate (``meta["held_out"]``, unless
+        ``options.nested_folds`` is 0) is made at ``target_quality``."""
         opts = options or FitOptions()
         k = opts.folds or (10 if len(table) < 2000 else 5)
-        if len(table) < 2 * k:
+        if len(table) < 2 * k or len(table) < 4 * opts.nested_folds:
             raise RouterDataError(f"{len(table)} rows are too few to train and calibrate a router")
+        with one_thread():
+            return cls._fit(
+                table, mode, cheap_model, premium_model, cheap_price, premium_price, encoder, opts, k, target_quality
+            )
+
+    @classmethod
+    def _fit(
+        cls,
+        table: OutcomeTable,
+        mode: Mode,
+        cheap_model: str,
+        premium_model: str,
+        cheap_price: Price,
+        premium_price: Price,
+        encoder: Encoder | None,
+        opts: FitOptions,
+        k: int,
+        target_quality: float,
+    ) -> RouterModel:
         enc = encoder or LocalEncoder()
         tok = Tokenizer()
         uses_answers = mode == "verify" and table.has_cheap_responses
@@ -238,34 +275,23 @@ class RouterModel:
         y = joint_outcome(table.cheap_ok, table.premium_ok)
         folds = _folds(len(table), k, opts.seed)
 
-        # Held-back predictions for every setting; keep the best by log-loss.
+        # Held-back predictions for every setting; keep the simplest within 1 SE of the best log-loss.
         losses: dict[tuple[float, float], float] = {}
         held: dict[tuple[float, float], FloatArray] = {}
+        per_prompt: dict[tuple[float, float], FloatArray] = {}
         for setting in [(c, g) for g in opts.embedding_gains for c in opts.c_grid]:
             proba = np.zeros((len(table), 4))
             for train, test in folds:
                 clf = OutcomeClassifier.fit(inputs.outcome_x[train], y[train], *setting, inputs.dense, opts.seed)
                 proba[test] = clf.proba(inputs.outcome_x[test])
             held[setting] = proba
-            losses[setting] = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None))))
-        best = min(losses, key=lambda s: losses[s])
+            per_prompt[setting] = -np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None))
+            losses[setting] = float(per_prompt[setting].mean())
+        best = simplest_within_one_se(per_prompt)
 
-        premium_out = np.zeros(len(table))
-        cheap_out = np.zeros(len(table))
-        for train, test in folds:
-            premium_out[test] = _length_model(inputs.length_x[train], premium_tokens[train]).predict(
-                inputs.length_x[test]
-            )
-            cheap_out[test] = _length_model(inputs.length_x[train], cheap_tokens[train]).predict(inputs.length_x[test])
-        premium_len = _length_model(inputs.length_x, premium_tokens)
-        cheap_len = _length_model(inputs.length_x, cheap_tokens)
-        means = {
-            "input_tokens": float(inputs.tokens.mean()),
-            "premium_output_tokens": float(premium_len.predict(inputs.length_x).mean()),
-            "cheap_output_tokens": float(
-                cheap_tokens.mean() if uses_answers else cheap_len.predict(inputs.length_x).mean()
-            ),
-        }
+        lengths = _Lengths(inputs, premium_tokens, cheap_tokens, uses_answers)
+        premium_out, cheap_out = lengths.held_back(folds)
+        premium_len, cheap_len = lengths.fit(np.arange(len(table)))
         meta: dict[str, Any] = {
             "mode": mode,
             "uses_answers": uses_answers,
@@ -288,18 +314,122 @@ class RouterModel:
                 "held_back_log_loss": {f"c={c} gain={g}": round(v, 5) for (c, g), v in losses.items()},
                 "folds": k,
                 "margin_z": opts.margin_z,
+                "confidence_z": opts.confidence_z,
+                "holdout": opts.holdout,
                 "seed": opts.seed,
-                "means": means,
+                "means": lengths.means(np.arange(len(table)), premium_len, cheap_len),
             },
             "thresholds": {},
+            "held_out": None,
         }
         # Calibrate on the held-back predictions, with held-back output lengths.
         scores = _score(meta, held[best], inputs.tokens, premium_out, cheap_out, None, None).score
         meta["thresholds"] = artifact.encode_thresholds(
-            calibrate(scores, table.cheap_ok, table.premium_ok, opts.targets, opts.margin_z)
+            calibrate(scores, table.cheap_ok, table.premium_ok, opts.targets, _promise(opts))
         )
+        if opts.nested_folds:
+            meta["held_out"] = _held_out(meta, inputs, y, table, lengths, best, opts, target_quality).as_dict()
         outcome = OutcomeClassifier.fit(inputs.outcome_x, y, *best, inputs.dense, opts.seed)
         return cls(meta, outcome, premium_len, cheap_len, enc, tok)
+
+    @property
+    def held_out(self) -> HeldOut | None:
+        """The fit's estimate on prompts it did not see (nested cross-validation), when it made one."""
+        raw = self.meta.get("held_out")
+        return HeldOut.from_dict(raw) if raw else None
+
+
+@dataclass
+class _Lengths:
+    """Output-length models of both candidates over some rows of the training data."""
+
+    inputs: _Inputs
+    premium_tokens: FloatArray
+    cheap_tokens: FloatArray
+    uses_answers: bool
+
+    def fit(self, rows: NDArray[np.int64]) -> tuple[LengthModel, LengthModel]:
+        x = self.inputs.length_x[rows]
+        return _length_model(x, self.premium_tokens[rows]), _length_model(x, self.cheap_tokens[rows])
+
+    def held_back(self, folds: list[tuple[NDArray[np.int64], NDArray[np.int64]]]) -> tuple[FloatArray, FloatArray]:
+        n = max((int(t.max()) + 1 for _, t in folds), default=0)
+        premium_out, cheap_out = np.zeros(n), np.zeros(n)
+        for train, test in folds:
+            premium_len, cheap_len = self.fit(train)
+            premium_out[test] = premium_len.predict(self.inputs.length_x[test])
+            cheap_out[test] = cheap_len.predict(self.inputs.length_x[test])
+        return premium_out, cheap_out
+
+    def means(self, rows: NDArray[np.int64], premium_len: LengthModel, cheap_len: LengthModel) -> dict[str, float]:
+        x = self.inputs.length_x[rows]
+        return {
+            "input_tokens": float(self.inputs.tokens[rows].mean()),
+            "premium_output_tokens": float(premium_len.predict(x).mean()),
+            "cheap_output_tokens": float(
+                self.cheap_tokens[rows].mean() if self.uses_answers else cheap_len.predict(x).mean()
+            ),
+        }
+
+
+def _promise(opts: FitOptions) -> Promise:
+    return Promise(opts.confidence_z, opts.holdout, opts.margin_z, seed=opts.seed)
+
+
+def _held_out(
+    meta: dict[str, Any],
+    inputs: _Inputs,
+    y: NDArray[np.int64],
+    table: OutcomeTable,
+    lengths: _Lengths,
+    setting: tuple[float, float],
+    opts: FitOptions,
+    target: float,
+) -> HeldOut:
+    """Nested cross-validation: in each outer fold, held-back predictions of inner folds calibrate the
+    threshold, a model fitted on the outer fold's training rows scores its test rows."""
+    n = len(table)
+    x = inputs.outcome_x
+    premium = np.zeros(n, dtype=bool)
+    for train, test in _folds(n, opts.nested_folds, opts.seed + 1):
+        inner = [(train[a], train[b]) for a, b in _folds(len(train), opts.nested_folds, opts.seed + 2)]
+        proba = np.zeros((n, 4))
+        for a, b in inner:
+            proba[b] = OutcomeClassifier.fit(x[a], y[a], *setting, inputs.dense, opts.seed).proba(x[b])
+        premium_out, cheap_out = lengths.held_back(inner)
+        premium_len, cheap_len = lengths.fit(train)
+        fold_meta = {**meta, "training": {**meta["training"], "means": lengths.means(train, premium_len, cheap_len)}}
+        scores = _score(fold_meta, proba[train], inputs.tokens[train], premium_out[train], cheap_out[train], None, None)
+        ok_c, ok_p = table.cheap_ok[train], table.premium_ok[train]
+        threshold = calibrate(scores.score, ok_c, ok_p, (target,), _promise(opts))[target]
+        clf = OutcomeClassifier.fit(x[train], y[train], *setting, inputs.dense, opts.seed)
+        lx = inputs.length_x[test]
+        test_scores = _score(
+            fold_meta,
+            clf.proba(x[test]),
+            inputs.tokens[test],
+            premium_len.predict(lx),
+            cheap_len.predict(lx),
+            None,
+            None,
+        )
+        premium[test] = test_scores.score > threshold
+    cheap_cost = call_cost(inputs.tokens, lengths.cheap_tokens, TokenPrice(**meta["prices"]["cheap"]))
+    premium_cost = call_cost(inputs.tokens, lengths.premium_tokens, TokenPrice(**meta["prices"]["premium"]))
+    if meta["mode"] == "verify":  # the cheap call is paid on every prompt, the premium one when escalated
+        spent = cheap_cost + np.where(premium, premium_cost, 0.0)
+    else:
+        spent = np.where(premium, premium_cost, cheap_cost)
+    return held_out(
+        np.where(premium, table.premium_ok, table.cheap_ok).astype(np.float64),
+        table.premium_ok.astype(np.float64),
+        spent,
+        premium_cost,
+        target=target,
+        folds=opts.nested_folds,
+        choices={meta["cheap_model"]: float(1 - premium.mean()), meta["premium_model"]: float(premium.mean())},
+        seed=opts.seed,
+    )
 
 
 def _length_model(x: FloatArray, tokens: FloatArray) -> LengthModel:
