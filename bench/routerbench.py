@@ -30,7 +30,7 @@ import json
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +44,7 @@ from switchyard.evals.scorers import Scoring, extract_choice
 from switchyard.evals.sets import EvalSet, load_eval_set
 from switchyard.gateway import Gateway
 from switchyard.pricing import resolve_price
+from switchyard.routing import fit_from_results
 from switchyard.store.evals import EvalResult
 from switchyard.store.sqlite import SQLiteStore
 from switchyard.testing import ReplayUpstream
@@ -276,6 +277,20 @@ def ledger_costs(db: Path, run_name: str) -> dict[str, float]:
     return {m: c for m, c in rows}
 
 
+def routed_config(
+    base: GatewayConfig, plans: Mapping[str, CascadePlan], choices: Mapping[str, str], router: Path, target: float
+) -> GatewayConfig:
+    """The models, the route ``router`` (every model, the N-model router fit on the train run), and the
+    cascade routes (``cascade_config``)."""
+    cascades = cascade_config(base, plans, choices)
+    route = RouteConfig(
+        name="router",
+        models=[m.name for m in base.models],
+        policy=RoutePolicy(strategy="router", router=str(router), target_quality=target),
+    )
+    return GatewayConfig(models=base.models, routes=[route, *cascades.routes])
+
+
 def cascade_config(base: GatewayConfig, plans: Mapping[str, CascadePlan], choices: Mapping[str, str]) -> GatewayConfig:
     """The models plus, per task whose plan is a cascade, a route ``cascade-<task>`` with the agreement
     verifier comparing the choice letter."""
@@ -345,7 +360,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 t: "".join(sorted({c for i in ids for c in sets["test"].get(i).scorer.args["choices"]}))  # type: ignore[union-attr]
                 for t, ids in tasks_of(test_ids).items()
             }
-            routed = cascade_config(models_only, plans, choices)
+            prompts = {item.id: item.prompt for item in sets["train"]}
+            router = fit_from_results(prompts, q_train, c_train, args.target_quality)
+            router.save(work / "router")
+            routed = routed_config(models_only, plans, choices, work / "router", args.target_quality)
 
             async def through_routes() -> list[EvalResult]:
                 gw = Gateway(settings, routed, environ={})
@@ -360,16 +378,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         subset = EvalSet(f"test-{task}", items, sets["test"].sha256 + task)
                         runs = await run_sets(gw, {f"test-cascade-{task}": subset}, [target], args.concurrency)
                         out += [replace(r, target="cascade") for r in runs[f"test-cascade-{task}"]]
+                    runs = await run_sets(gw, {"test-router": sets["test"]}, ["router"], args.concurrency)
+                    out += runs["test-router"]
                 finally:
                     await gw.aclose()
                 return out
 
-            cascade_results = asyncio.run(through_routes())
+            routed_results = asyncio.run(through_routes())
         ledger_test = ledger_costs(db, "test")
 
     q_test, c_test = _quality(results["test"]), _cost(results["test"])
-    q_test.update(_quality(cascade_results))
-    c_test.update(_cost(cascade_results))
+    q_test.update(_quality(routed_results))
+    c_test.update(_cost(routed_results))
     groups: dict[str, list[str]] = {"all": test_ids, **tasks_of(test_ids)}
     models = {
         m: {
@@ -395,6 +415,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "model": rec.target,
             "margin": rec.margin,
             **policy_figures({i: rec.target for i in test_ids}, q_test, c_test, best, groups),
+        },
+        "router": {
+            "held_out_on_train": router.held_out.as_dict() if router.held_out else None,
+            "choices_on_test": dict(Counter(r.served_model for r in routed_results if r.target == "router")),
+            **policy_figures({i: "router" for i in test_ids}, q_test, c_test, best, groups),
         },
         "cascade": {
             "plans": {t: p.name for t, p in plans.items()},
