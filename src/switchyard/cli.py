@@ -17,10 +17,10 @@ from .config import Settings, load_config, server_options
 from .economics.report_cli import report
 from .economics.tco_cli import tco
 from .errors import ConfigError
-from .evals.cli import app as eval_app
+from .eval_cli import app as eval_app
 from .keys import create_key
 from .rag.cli import app as rag_app
-from .routing.cli import app as router_app
+from .router_cli import app as router_app
 from .store.open import Store, open_store
 
 app = typer.Typer(help="switchyard: an OpenAI- and Anthropic-compatible LLM gateway.", no_args_is_help=True)

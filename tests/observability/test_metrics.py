@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from switchyard.budgets import Budgets
 from switchyard.config import BudgetConfig, GatewayConfig, ModelConfig, RouteConfig
 from switchyard.observability import GatewayMetrics, LabelBounds, reason_codes
-from switchyard.observability.reasons import REASON_CODES, reason_code
+from switchyard.reasons import REASON_CODES, reason_code
 from switchyard.store.base import LedgerRecord
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from switchyard.observability.reasons import reason_codes
+from switchyard.reasons import reason_codes
 from switchyard.store.base import DAILY_DIMENSIONS, LedgerRecord
 from switchyard.store.migrations import MIGRATIONS, _apply
 from switchyard.store.sqlite import SQLiteStore, utc_day

@@ -15,23 +15,45 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import InvalidRequest, SwitchyardError
 from ..store.evals import EvalResult, EvalRunRecord, EvalStore
-from ..types import ChatRequest, Principal
+from ..types import ChatRequest, ChatResponse, Principal
 from .scorers import Scoring
 from .sets import EvalSet
 from .types import Answer, EvalItem
-
-if TYPE_CHECKING:
-    from ..calls.results import ChatResult
 
 log = logging.getLogger(__name__)
 
 EVAL_ENDPOINT = "eval"  # the ledger's endpoint for eval traffic (production is "chat", "messages", ...)
 # Chat callable: the gateway's ``chat`` (or anything with its signature, for tests).
-ChatFn = Callable[..., Awaitable["ChatResult"]]
+
+
+class CallFacts(Protocol):
+    """What a run reads of how a call was handled (``calls.results.CallInfo`` has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def cost(self) -> float: ...
+    @property
+    def latency_ms(self) -> float: ...
+
+
+class ChatResult(Protocol):
+    """What a run reads of an answer (``calls.results.ChatResult`` has it): evals sit below the call
+    core, which reads answers with their extractors, so they name only this shape."""
+
+    @property
+    def response(self) -> ChatResponse: ...
+    @property
+    def info(self) -> CallFacts: ...
+
+
+ChatFn = Callable[..., Awaitable[ChatResult]]
 Progress = Callable[[int, int], None]  # (done, total) of this invocation's pairs
 
 

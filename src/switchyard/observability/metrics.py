@@ -20,8 +20,8 @@ from prometheus_client.utils import floatToGoString
 from ..budgets import BudgetUse
 from ..config import GatewayConfig
 from ..errors import SwitchyardError
+from ..reasons import reason_codes
 from ..store.base import LedgerRecord
-from .reasons import reason_codes
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 NONE = "-"  # a direct model call has no route; a request refused before any attempt has no model

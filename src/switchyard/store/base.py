@@ -108,7 +108,7 @@ class DailyRollup:
 
 @dataclass(slots=True)
 class DecisionCount:
-    """Requests by route, model and reason code (``observability.reasons``); a request counts once under
+    """Requests by route, model and reason code (``switchyard.reasons``); a request counts once under
     each of its codes. Missing route or model is ``""``; ``day`` is ``""`` when not grouped by day."""
 
     day: str

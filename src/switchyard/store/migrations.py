@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from ..observability.reasons import reason_codes
+from ..reasons import reason_codes
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -88,7 +88,7 @@ def stored_codes(route: str, reasons: str, fallback_chain: str) -> list[str]:
 def _decisions_0007(conn: sqlite3.Connection) -> None:
     """``decisions_daily``: requests per day, route, served model and reason code (the dashboard's route
     decisions), kept like the other rollups. Existing rows are folded in; their codes come from the
-    policies' reasons, which only Python can read (``observability.reasons``)."""
+    policies' reasons, which only Python can read (``switchyard.reasons``)."""
     conn.execute(
         """CREATE TABLE decisions_daily (
             day TEXT NOT NULL,

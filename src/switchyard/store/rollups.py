@@ -15,7 +15,7 @@ writers. Three summaries:
   histogram is not split by team or route (that would multiply its size by both);
 - ``requests_minutely``: requests and tokens per minute, for the peak request rate (``switchyard tco
   --from-ledger``);
-- ``decisions_daily``: per day, team, route, served model and reason code (``observability.reasons``),
+- ``decisions_daily``: per day, team, route, served model and reason code (``switchyard.reasons``),
   the requests routed that way (a request counts once under each of its codes): the dashboard's route
   decisions. Codes are fixed when the record is written; a later change to the rule table applies to
   new records only.
@@ -29,7 +29,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..observability.reasons import reason_codes
+from ..reasons import reason_codes
 from .base import LedgerRecord
 from .migrations import LATENCY_EDGES_0005
 

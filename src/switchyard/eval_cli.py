@@ -17,13 +17,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..config import GatewayConfig, Settings, load_config, server_options
-from ..errors import SwitchyardError
-from ..store.evals import EvalRunRecord
-from ..store.open import Store, open_store
-from ..types import Principal
-from .compare import DEFAULT_ALPHA, DEFAULT_MAX_DROP, compare
-from .report import DEFAULT_MARGIN, RunReport, build_report
+from .config import GatewayConfig, Settings, load_config, server_options
+from .errors import SwitchyardError
+from .evals.compare import DEFAULT_ALPHA, DEFAULT_MAX_DROP, compare
+from .evals.report import DEFAULT_MARGIN, RunReport, build_report
+from .store.evals import EvalRunRecord
+from .store.open import Store, open_store
+from .types import Principal
 
 app = typer.Typer(help="Evals on your own data: run a set through the gateway, report, compare.", no_args_is_help=True)
 
@@ -80,10 +80,10 @@ def run_command(
     config: ConfigOpt = None,
 ) -> None:
     """Send every item to every model (and route) through the gateway; resume by running it again."""
-    from ..gateway import Gateway
-    from .runner import EvalRunner, RunPlan, gateway_judge
-    from .scorers import ScorerDeps, Scoring
-    from .sets import load_eval_set
+    from .evals.runner import EvalRunner, RunPlan, gateway_judge
+    from .evals.scorers import ScorerDeps, Scoring
+    from .evals.sets import load_eval_set
+    from .gateway import Gateway
 
     targets = tuple(m.strip() for m in (models or "").split(",") if m.strip()) + ((route,) if route else ())
     params: dict[str, Any] = {
@@ -188,7 +188,7 @@ def report_command(
         store.close()
     png = None
     if plots is not None:
-        from .plots import pareto_png
+        from .evals.plots import pareto_png
 
         png = pareto_png(report, plots / f"{record.name}_pareto.png")
     if as_json:
@@ -240,9 +240,9 @@ def judge_command(
 ) -> None:
     """Score a two-target run by pairwise judging (both orders); then `eval compare RUN RUN --target-a ...
     --target-b ...` tests the difference."""
-    from ..gateway import Gateway
-    from .judging import judge_run
-    from .runner import gateway_judge
+    from .evals.judging import judge_run
+    from .evals.runner import gateway_judge
+    from .gateway import Gateway
 
     settings, cfg = _settings_and_config(config)
 

@@ -11,20 +11,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigError
-from .artifact import resolve, versions
-from .calibration import ALWAYS_CHEAP, ALWAYS_PREMIUM
-from .choice import ALWAYS_BEST, ALWAYS_CHEAPEST
-from .costs import BENCH_CHEAP_PRICE, BENCH_PREMIUM_PRICE
-from .data import DEFAULT_CHEAP, DEFAULT_PREMIUM, RouterDataError, read_outcomes
-from .features import LocalEncoder
-from .model import FitOptions, RouterModel
-from .nrouter import NRouter, load_router
-from .outcomes import Outcomes
-from .runs import find_run, outcomes_from_run, run_set
+from .errors import ConfigError
+from .evals.router_runs import find_run, outcomes_from_run, run_set
+from .routing.artifact import resolve, versions
+from .routing.calibration import ALWAYS_CHEAP, ALWAYS_PREMIUM
+from .routing.choice import ALWAYS_BEST, ALWAYS_CHEAPEST
+from .routing.costs import BENCH_CHEAP_PRICE, BENCH_PREMIUM_PRICE
+from .routing.data import DEFAULT_CHEAP, DEFAULT_PREMIUM, RouterDataError, read_outcomes
+from .routing.features import LocalEncoder
+from .routing.model import FitOptions, RouterModel
+from .routing.nrouter import NRouter, load_router
+from .routing.outcomes import Outcomes
 
 if TYPE_CHECKING:
-    from ..store.open import Store
+    from .store.open import Store
 
 DEFAULT_ARTIFACT_DIR = Path("router")
 
@@ -49,8 +49,8 @@ def _threshold_text(value: float) -> str:
 
 
 def _open_store(config: Path | None) -> Store:
-    from ..config import Settings, load_config, server_options
-    from ..store.open import open_store
+    from .config import Settings, load_config, server_options
+    from .store.open import open_store
 
     settings = Settings(**({"config": config} if config else {}))  # type: ignore[arg-type]
     return open_store(server_options(settings, load_config(settings.config)))

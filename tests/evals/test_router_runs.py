@@ -12,15 +12,14 @@ import yaml
 from typer.testing import CliRunner
 
 from switchyard.config import embedded_embedding_model_path
+from switchyard.evals.router_runs import find_run, outcomes_from_run, run_set
 from switchyard.evals.sets import load_eval_set
-from switchyard.routing.cli import app
+from switchyard.router_cli import app
 from switchyard.routing.data import RouterDataError
 from switchyard.routing.nrouter import NRouter
-from switchyard.routing.runs import find_run, outcomes_from_run, run_set
 from switchyard.store.evals import EvalResult, EvalRunRecord
 from switchyard.store.sqlite import SQLiteStore
-
-from .conftest import THREE, synthetic_results
+from tests.routing.conftest import THREE, synthetic_results
 
 N = 240
 
