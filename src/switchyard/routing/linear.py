@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -125,15 +126,33 @@ class OutcomeClassifier:
 
 
 @dataclass(frozen=True)
-class CorrectClassifier:
-    """P(one candidate answers correctly), an L2-regularised logistic regression on standardized features.
-
-    Labels may be scores in [0, 1] (a judge's grade): a row then counts as a right answer with weight
-    ``s`` and a wrong one with ``1 - s``, which is the cross-entropy of the score itself."""
+class _Linear:
+    """A linear map of standardized features, kept in an artifact's arrays under a prefix."""
 
     std: Standardizer
     coef: FloatArray  # (d,)
     intercept: float
+
+    def arrays(self, prefix: str) -> dict[str, FloatArray]:
+        return {
+            f"{prefix}mean": self.std.mean,
+            f"{prefix}scale": self.std.scale,
+            f"{prefix}coef": self.coef,
+            f"{prefix}intercept": np.array([self.intercept]),
+        }
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, FloatArray], prefix: str) -> Self:
+        std = Standardizer(a[f"{prefix}mean"], a[f"{prefix}scale"])
+        return cls(std, a[f"{prefix}coef"], float(a[f"{prefix}intercept"][0]))
+
+
+@dataclass(frozen=True)
+class CorrectClassifier(_Linear):
+    """P(one candidate answers correctly), an L2-regularised logistic regression on standardized features.
+
+    Labels may be scores in [0, 1] (a judge's grade): a row then counts as a right answer with weight
+    ``s`` and a wrong one with ``1 - s``, which is the cross-entropy of the score itself."""
 
     @classmethod
     def fit(cls, x: FloatArray, y: FloatArray, c: float, gain: float, dense: int, seed: int = 0) -> CorrectClassifier:
@@ -159,27 +178,10 @@ class CorrectClassifier:
         result: FloatArray = 1.0 / (1.0 + np.exp(-np.clip(logits, -50.0, 50.0)))
         return result
 
-    def arrays(self, prefix: str) -> dict[str, FloatArray]:
-        return {
-            f"{prefix}mean": self.std.mean,
-            f"{prefix}scale": self.std.scale,
-            f"{prefix}coef": self.coef,
-            f"{prefix}intercept": np.array([self.intercept]),
-        }
-
-    @classmethod
-    def from_arrays(cls, a: dict[str, FloatArray], prefix: str) -> CorrectClassifier:
-        std = Standardizer(a[f"{prefix}mean"], a[f"{prefix}scale"])
-        return cls(std, a[f"{prefix}coef"], float(a[f"{prefix}intercept"][0]))
-
 
 @dataclass(frozen=True)
-class LengthModel:
+class LengthModel(_Linear):
     """Ridge regression of log(output tokens) on standardized features; predicts tokens."""
-
-    std: Standardizer
-    coef: FloatArray
-    intercept: float
 
     @classmethod
     def fit(cls, x: FloatArray, tokens: FloatArray, alpha: float = 10.0) -> LengthModel:
@@ -197,16 +199,3 @@ class LengthModel:
     def predict(self, x: FloatArray) -> FloatArray:
         result: FloatArray = np.exp(self.std(x) @ self.coef + self.intercept)
         return result
-
-    def arrays(self, prefix: str) -> dict[str, FloatArray]:
-        return {
-            f"{prefix}mean": self.std.mean,
-            f"{prefix}scale": self.std.scale,
-            f"{prefix}coef": self.coef,
-            f"{prefix}intercept": np.array([self.intercept]),
-        }
-
-    @classmethod
-    def from_arrays(cls, a: dict[str, FloatArray], prefix: str) -> LengthModel:
-        std = Standardizer(a[f"{prefix}mean"], a[f"{prefix}scale"])
-        return cls(std, a[f"{prefix}coef"], float(a[f"{prefix}intercept"][0]))

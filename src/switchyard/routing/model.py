@@ -41,6 +41,7 @@ from .linear import (
     one_thread,
     simplest_within_one_se,
 )
+from .trained import Trained
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -104,7 +105,7 @@ class _Inputs:
 
 
 @dataclass
-class RouterModel:
+class RouterModel(Trained):
     meta: dict[str, Any]
     outcome: OutcomeClassifier
     premium_length: LengthModel
@@ -125,15 +126,6 @@ class RouterModel:
     @property
     def thresholds(self) -> dict[float, float]:
         return artifact.decode_thresholds(self.meta["thresholds"])
-
-    def _encoder(self) -> Encoder:
-        if self.encoder is None:
-            self.encoder = LocalEncoder()
-        return self.encoder
-
-    def warm(self) -> None:
-        """Load the embedding model now (blocking), rather than on the first request."""
-        self._encoder().encode(["warm-up"])
 
     def _inputs(self, prompts: Sequence[str], answers: Sequence[str] | None) -> _Inputs:
         return _featurize(prompts, answers if self.uses_answers else None, self._encoder(), self.tokenizer)
@@ -331,12 +323,6 @@ class RouterModel:
             meta["held_out"] = _held_out(meta, inputs, y, table, lengths, best, opts, target_quality).as_dict()
         outcome = OutcomeClassifier.fit(inputs.outcome_x, y, *best, inputs.dense, opts.seed)
         return cls(meta, outcome, premium_len, cheap_len, enc, tok)
-
-    @property
-    def held_out(self) -> HeldOut | None:
-        """The fit's estimate on prompts it did not see (nested cross-validation), when it made one."""
-        raw = self.meta.get("held_out")
-        return HeldOut.from_dict(raw) if raw else None
 
 
 @dataclass

@@ -31,11 +31,11 @@ from .calibration import lookup
 from .choice import ALWAYS_BEST, ALWAYS_CHEAPEST, Features, Pick, Scores, featurize, route
 from .costs import Price, Tokenizer, TokenPrice, call_cost
 from .data import RouterDataError
-from .estimate import HeldOut
 from .features import Encoder, LocalEncoder
 from .linear import CorrectClassifier, LengthModel
 from .model import FitOptions, RouterModel
 from .outcomes import Outcomes
+from .trained import Trained
 from .training import fit_candidates
 
 FloatArray = NDArray[np.float64]
@@ -43,7 +43,7 @@ IntArray = NDArray[np.int64]
 
 
 @dataclass
-class NRouter:
+class NRouter(Trained):
     meta: dict[str, Any]
     classifiers: list[CorrectClassifier]
     lengths: list[LengthModel]
@@ -70,26 +70,12 @@ class NRouter:
     def lambdas(self) -> dict[float, float]:
         return artifact.decode_thresholds(self.meta["lambdas"])
 
-    @property
-    def held_out(self) -> HeldOut | None:
-        raw = self.meta.get("held_out")
-        return HeldOut.from_dict(raw) if raw else None
-
     def prices(self) -> dict[str, TokenPrice]:
         return {c["name"]: TokenPrice(**c["price"]) for c in self.meta["candidates"]}
 
     def lam(self, target_quality: float) -> float:
         """The exchange rate for a target (the nearest tabulated target at or above it)."""
         return lookup(self.lambdas, target_quality, ALWAYS_BEST)
-
-    def _encoder(self) -> Encoder:
-        if self.encoder is None:
-            self.encoder = LocalEncoder()
-        return self.encoder
-
-    def warm(self) -> None:
-        """Load the embedding model now (blocking), rather than on the first request."""
-        self._encoder().encode(["warm-up"])
 
     # ---- prediction -----------------------------------------------------------------------------
     def _prices(self, prices: Mapping[str, Price] | None) -> list[Price]:
