@@ -54,6 +54,23 @@ def _completion_text(resp: ChatResponse) -> str:
     return (resp.content or "") + "".join(c.function.name + c.function.arguments for c in resp.tool_calls or ())
 
 
+def _recorded(
+    parts: ChatParts,
+    principal: Principal,
+    req: ChatRequest,
+    res: Resolution,
+    endpoint: str,
+    eval_run: str | None,
+    *,
+    stream: bool,
+) -> RecordedCall:
+    """The ledger record of a chat call: its prompt and output cap, for charging an abandoned try."""
+    return RecordedCall(
+        parts.acct, principal, endpoint, res, stream=stream, prompt=req.prompt_text,
+        output_limit=req.output_limit(), eval_run=eval_run,
+    )  # fmt: skip
+
+
 async def complete(
     parts: ChatParts,
     principal: Principal,
@@ -64,16 +81,7 @@ async def complete(
     eval_run: str | None = None,
 ) -> ChatResult:
     """One whole answer (a streamed request on a verified cascade is also answered whole first)."""
-    call = RecordedCall(
-        parts.acct,
-        principal,
-        endpoint,
-        res,
-        stream=req.stream,
-        prompt=req.prompt_text,
-        output_limit=req.output_limit(),
-        eval_run=eval_run,
-    )
+    call = _recorded(parts, principal, req, res, endpoint, eval_run, stream=req.stream)
     verified = cascade_verified(req, res)
     sent = req.model_copy(update={"stream": False, "stream_options": None}) if req.stream else req
     if verified and res.policy.min_confidence is not None and not req.logprobs:
@@ -154,16 +162,7 @@ async def open_stream(
     if cascade_verified(req, res):
         result = await complete(parts, principal, req, res, endpoint, eval_run=eval_run)
         return ChatStream(lambda s: _replay(s, result.response), result.info)
-    call = RecordedCall(
-        parts.acct,
-        principal,
-        endpoint,
-        res,
-        stream=True,
-        prompt=req.prompt_text,
-        output_limit=req.output_limit(),
-        eval_run=eval_run,
-    )
+    call = _recorded(parts, principal, req, res, endpoint, eval_run, stream=True)
     masking = Masking.for_resolution(parts.pseudonyms, res, req)
     rewrite = capped(res, masking.rewrite if masking else None)
     guard = BudgetGuard.for_resolution(parts.acct.budgets, parts.acct.prices, res)

@@ -38,8 +38,8 @@ class CallCore:
             if req.stream:
                 req = req.model_copy(update={"stream": False, "stream_options": None})
             result = await complete(self.parts, principal, req, res, endpoint, eval_run=eval_run)
-            if self.shadow is not None and (shadow := self.shadow.wanted(principal, res, eval_run)) is not None:
-                self.shadow.start(shadow, principal, req, res, result.response.content, result.info)
+            if self.shadow is not None and (sample := self.shadow.wanted(principal, req, res, eval_run)) is not None:
+                self.shadow.start(sample, result.response.content, result.info)
         if ctx is not None:
             result.rag = ctx
             if ctx.cache_key and not ctx.cached and result.response.content and self.rag is not None:
@@ -57,9 +57,9 @@ class CallCore:
         res = await self.resolver.resolve(principal, req.model, request=req, classes=ctx.classes if ctx else ())
         stream = await open_stream(self.parts, principal, req, res, endpoint, eval_run=eval_run)
         stream.rag = ctx
-        if self.shadow is not None and (shadow := self.shadow.wanted(principal, res, eval_run)) is not None:
+        if self.shadow is not None and (sample := self.shadow.wanted(principal, req, res, eval_run)) is not None:
             shadowing = self.shadow
-            stream.on_complete(lambda s: shadowing.start(shadow, principal, req, res, s.text, s.info))
+            stream.on_complete(lambda s: shadowing.start(sample, s.text, s.info))
         return stream
 
     async def embed(

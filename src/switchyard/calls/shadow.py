@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..config import AccessConfig, ShadowConfig
 from ..errors import SwitchyardError
+from ..evals.runner import answered, failed
 from ..store.evals import EvalResult, EvalRunRecord, EvalStore
 from ..types import ChatRequest, Principal
 
@@ -31,6 +32,16 @@ log = logging.getLogger(__name__)
 
 SHADOW_ENDPOINT = "shadow"
 ChatFn = Callable[..., Awaitable["ChatResult"]]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A request picked for shadowing: the route's settings, the caller and what it asked."""
+
+    cfg: ShadowConfig
+    principal: Principal
+    request: ChatRequest
+    route: str
 
 
 @dataclass
@@ -55,8 +66,10 @@ class Shadowing:
     _runs: dict[str, EvalRunRecord] = field(default_factory=dict)
     _run_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def wanted(self, principal: Principal, res: Resolution, eval_run: str | None) -> ShadowConfig | None:
-        """The route's shadow settings when this request is to be shadowed (sampled here), else None."""
+    def wanted(
+        self, principal: Principal, request: ChatRequest, res: Resolution, eval_run: str | None
+    ) -> Sample | None:
+        """This request as a shadow sample when the route shadows a model and the draw says so, else None."""
         cfg = res.policy.shadow
         if cfg is None or eval_run is not None or res.route is None:
             return None
@@ -65,66 +78,41 @@ class Shadowing:
             return None
         if self.rng.random() >= cfg.sample:
             return None
-        return cfg
+        return Sample(cfg, principal, request, res.route)
 
-    def start(
-        self,
-        cfg: ShadowConfig,
-        principal: Principal,
-        request: ChatRequest,
-        res: Resolution,
-        answer: str | None,
-        info: CallInfo,
-    ) -> None:
+    def start(self, sample: Sample, answer: str | None, info: CallInfo) -> None:
         """Send the shadow call in the background (the client's answer is ``answer``, already given)."""
-        running = sum(1 for t in self._tasks if not t.done())
-        if running >= cfg.max_in_flight:
+        if self.pending() >= sample.cfg.max_in_flight:
             self.counts.skipped_busy += 1
             return
         self.counts.sent += 1
-        task = asyncio.create_task(self._shadow(cfg, principal, request, res, answer, info), name="shadow-call")
+        task = asyncio.create_task(self._shadow(sample, answer, info), name="shadow-call")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _shadow(
-        self,
-        cfg: ShadowConfig,
-        principal: Principal,
-        request: ChatRequest,
-        res: Resolution,
-        answer: str | None,
-        info: CallInfo,
-    ) -> None:
-        assert res.route is not None
+    async def _shadow(self, sample: Sample, answer: str | None, info: CallInfo) -> None:
+        cfg, principal, request, route = sample.cfg, sample.principal, sample.request, sample.route
         try:
-            run = await self._run(cfg, res.route, principal)
+            run = await self._run(cfg, route, principal)
             asked = request.model_copy(update={"model": cfg.model, "stream": False, "stream_options": None})
+            messages = [m.model_dump(exclude_none=True) for m in request.messages]
             production = EvalResult(
-                run.id, info.id, res.route, self.clock(), request_id=info.id, served_model=info.model, answer=answer,
-                cost=info.cost, latency_ms=info.latency_ms,
-                extra={"messages": [m.model_dump(exclude_none=True) for m in request.messages]},
+                run.id, info.id, route, self.clock(), request_id=info.id, served_model=info.model, answer=answer,
+                cost=info.cost, latency_ms=info.latency_ms, extra={"messages": messages},
             )  # fmt: skip
             try:
                 result = await self.chat(principal, asked, endpoint=SHADOW_ENDPOINT, eval_run=run.id)
             except SwitchyardError as exc:
                 self.counts.failed += 1
-                shadow = EvalResult(
-                    run.id, info.id, cfg.model, self.clock(), error=f"{type(exc).__name__}: {exc.message}"[:500]
-                )
+                shadow = failed(run.id, info.id, cfg.model, self.clock(), exc)
             else:
-                usage = result.response.usage
-                shadow = EvalResult(
-                    run.id, info.id, cfg.model, self.clock(), request_id=result.info.id, served_model=result.info.model,
-                    answer=result.response.content, input_tokens=usage.prompt_tokens if usage else 0,
-                    output_tokens=usage.completion_tokens if usage else 0, cost=result.info.cost,
-                    latency_ms=result.info.latency_ms,
-                )  # fmt: skip
+                shadow = answered(run.id, info.id, cfg.model, self.clock(), result)
             await asyncio.to_thread(self.store.add_eval_results, [production, shadow])
         except asyncio.CancelledError:
             raise
         except Exception:  # never let the background task's failure surface anywhere but the log
             self.counts.failed += 1
-            log.exception("shadow call for route %s failed", res.route)
+            log.exception("shadow call for route %s failed", route)
 
     async def _run(self, cfg: ShadowConfig, route: str, principal: Principal) -> EvalRunRecord:
         name = cfg.run or f"shadow-{route}-{cfg.model}"

@@ -199,10 +199,7 @@ class EvalRunner:
                 continue
             return await self._scored(run, item, target, result, started, scoring)
         assert error is not None
-        return EvalResult(
-            run.id, item.id, target, self.clock(), latency_ms=(time.monotonic() - started) * 1000,
-            error=f"{type(error).__name__}: {error.message}"[:500],
-        )  # fmt: skip
+        return failed(run.id, item.id, target, self.clock(), error, latency_ms=(time.monotonic() - started) * 1000)
 
     async def _ask(self, request: ChatRequest, run_id: str) -> ChatResult:
         return await self.chat(self.principal, request, endpoint=EVAL_ENDPOINT, eval_run=run_id)
@@ -222,25 +219,33 @@ class EvalRunner:
             value, passed, detail, meta = None, None, f"not scored: {exc.message}", {}
         else:
             value, passed, detail, meta = score.value, score.passed, score.detail, dict(score.meta)
-        usage = response.usage
-        return EvalResult(
-            run_id=run.id,
-            item_id=item.id,
-            target=target,
-            ts=self.clock(),
-            request_id=result.info.id,
-            served_model=result.info.model,
-            answer=response.content,
-            tool_calls=[c.model_dump() for c in response.tool_calls] if response.tool_calls else None,
-            score=value,
-            passed=passed,
-            detail=detail,
-            input_tokens=usage.prompt_tokens if usage else 0,
-            output_tokens=usage.completion_tokens if usage else 0,
-            cost=result.info.cost,
-            latency_ms=result.info.latency_ms or (time.monotonic() - started) * 1000,
-            extra=_plain(meta),
-        )
+        return answered(
+            run.id, item.id, target, self.clock(), result, score=value, passed=passed, detail=detail,
+            latency_ms=result.info.latency_ms or (time.monotonic() - started) * 1000, extra=_plain(meta),
+        )  # fmt: skip
+
+
+def answered(run_id: str, item_id: str, target: str, ts: float, result: ChatResult, **fields: Any) -> EvalResult:
+    """The stored result of an answer: the call's ledger id, model, text, tool calls, tokens, cost, latency;
+    ``fields`` adds the score or overrides (the runner and shadow traffic both record answers)."""
+    response = result.response
+    usage = response.usage
+    values: dict[str, Any] = {
+        "request_id": result.info.id,
+        "served_model": result.info.model,
+        "answer": response.content,
+        "tool_calls": [c.model_dump() for c in response.tool_calls] if response.tool_calls else None,
+        "input_tokens": usage.prompt_tokens if usage else 0,
+        "output_tokens": usage.completion_tokens if usage else 0,
+        "cost": result.info.cost,
+        "latency_ms": result.info.latency_ms,
+    }
+    return EvalResult(run_id, item_id, target, ts, **{**values, **fields})
+
+
+def failed(run_id: str, item_id: str, target: str, ts: float, error: SwitchyardError, **fields: Any) -> EvalResult:
+    """The stored result of a call that failed (after its retries)."""
+    return EvalResult(run_id, item_id, target, ts, error=f"{type(error).__name__}: {error.message}"[:500], **fields)
 
 
 def _plain(meta: dict[str, Any]) -> dict[str, Any]:
