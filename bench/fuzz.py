@@ -34,7 +34,7 @@ from switchyard.config import (
     Price,
     RouteConfig,
     Settings,
-    embedded_embedding_model_path,
+    local_embed_model,
 )
 from switchyard.gateway import Gateway
 from switchyard.server.app import create_app
@@ -64,15 +64,7 @@ def _config(upstream_url: str) -> GatewayConfig:
             "timeouts": {"connect": 2, "first_token": 10, "total": 20},
         }
     )
-    embed = ModelConfig(
-        name="local-embed",
-        provider="sentence_transformers",
-        kind="embedding",
-        path=embedded_embedding_model_path(),
-        locality="on_prem",
-        tier="local",
-        price=Price(input=0.0, output=0.0),
-    )
+    embed = local_embed_model(price=Price(input=0.0, output=0.0))
     return GatewayConfig(models=[chat, embed], routes=[RouteConfig(name="auto", models=["mock-chat"])])
 
 

@@ -15,7 +15,7 @@ from switchyard.config import (
     RagConfig,
     RouteConfig,
     RoutePolicy,
-    embedded_embedding_model_path,
+    local_embed_model,
 )
 from switchyard.keys import create_key
 from switchyard.store.sqlite import SQLiteStore
@@ -39,15 +39,7 @@ def chat_model(name: str, url: str, locality: str) -> ModelConfig:
 
 
 def rag_config(upstream_url: str, models_dir: Path) -> GatewayConfig:
-    embed = ModelConfig(
-        name="local-embed",
-        provider="sentence_transformers",
-        kind="embedding",
-        path=embedded_embedding_model_path(),
-        locality="on_prem",
-        tier="local",
-        price=Price(input=0.0, output=0.0),
-    )
+    embed = local_embed_model(price=Price(input=0.0, output=0.0))
     return GatewayConfig(
         models=[chat_model("cloud", upstream_url, "us"), chat_model("onprem", upstream_url, "on_prem"), embed],
         routes=[

@@ -118,6 +118,21 @@ LOCAL_CHAT_PRICE = Price(input=0.05, output=0.15)
 LOCAL_EMBED_PRICE = Price(input=0.005, output=0.0)
 
 
+def local_embed_model(price: Price = LOCAL_EMBED_PRICE) -> ModelConfig:
+    """The embedded embedding model (all-MiniLM-L6-v2 from its package) as ``local-embed``."""
+    return ModelConfig(
+        name="local-embed",
+        provider="sentence_transformers",
+        kind="embedding",
+        path=embedded_embedding_model_path(),
+        locality="on_prem",
+        tier="local",
+        tags=["embedded", "open-weight"],
+        context_window=256,
+        price=price,
+    )
+
+
 def embedded_defaults() -> GatewayConfig:
     """The config used when no file is given: the two models shipped as Python packages."""
     return GatewayConfig(
@@ -133,17 +148,7 @@ def embedded_defaults() -> GatewayConfig:
                 price=LOCAL_CHAT_PRICE,
                 max_concurrency=1,
             ),
-            ModelConfig(
-                name="local-embed",
-                provider="sentence_transformers",
-                kind="embedding",
-                path=embedded_embedding_model_path(),
-                locality="on_prem",
-                tier="local",
-                tags=["embedded", "open-weight"],
-                context_window=256,
-                price=LOCAL_EMBED_PRICE,
-            ),
+            local_embed_model(),
         ],
         routes=[RouteConfig(name="auto", models=["local-chat"])],
     )
