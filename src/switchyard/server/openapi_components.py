@@ -42,6 +42,17 @@ ACL: JSONSchema = {
     "properties": {"read": STRINGS, "write": STRINGS, "admin": STRINGS},
     "required": ["read", "write", "admin"],
 }
+
+
+def list_of(items: JSONSchema, more: JSONSchema | None = None, *required: str) -> JSONSchema:
+    """A ``{"object": "list", "data": [...]}`` answer, with ``more`` properties (``required`` among them)."""
+    return {
+        "type": "object",
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": items}, **(more or {})},
+        "required": ["object", "data", *required],
+    }
+
+
 RESPONSES: dict[str, JSONSchema] = {
     "ChatCompletion": {
         "type": "object",
@@ -65,35 +76,14 @@ RESPONSES: dict[str, JSONSchema] = {
         },
         "required": ["id", "type", "role", "model", "content"],
     },
-    "EmbeddingList": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": OBJ},
-            "model": {"type": "string"},
-            "usage": OBJ,
-        },
-        "required": ["object", "data", "model"],
-    },
-    "ModelList": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "object": {"const": "model"},
-                        "owned_by": {"type": "string"},
-                    },
-                    "required": ["id", "object", "owned_by"],
-                },
-            },
-        },
-        "required": ["object", "data"],
-    },
+    "EmbeddingList": list_of(OBJ, {"model": {"type": "string"}, "usage": OBJ}, "model"),
+    "ModelList": list_of(
+        {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "object": {"const": "model"}, "owned_by": {"type": "string"}},
+            "required": ["id", "object", "owned_by"],
+        }
+    ),
     "Key": {
         "type": "object",
         "properties": {
@@ -137,14 +127,7 @@ RESPONSES: dict[str, JSONSchema] = {
         },
         "required": ["name", "object", "sensitivity", "acl", "embed_model", "documents", "chunks", "created"],
     },
-    "CollectionList": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Collection"}},
-        },
-        "required": ["object", "data"],
-    },
+    "CollectionList": list_of({"$ref": "#/components/schemas/Collection"}),
     "Deleted": {
         "type": "object",
         "properties": {"id": {"type": "string"}, "object": {"type": "string"}, "deleted": {"const": True}},
@@ -155,11 +138,7 @@ RESPONSES: dict[str, JSONSchema] = {
         "properties": {"object": {"const": "rag.ingest"}, "added": {"type": "integer"}},
         "required": ["object"],
     },
-    "DocumentList": {
-        "type": "object",
-        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": OBJ}},
-        "required": ["object", "data"],
-    },
+    "DocumentList": list_of(OBJ),
     "Erasure": {
         "type": "object",
         "properties": {
@@ -169,20 +148,12 @@ RESPONSES: dict[str, JSONSchema] = {
         },
         "required": ["object", "subject", "erased"],
     },
-    "HitList": {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"id": {"type": "string"}, "score": {"type": "number"}, "text": {"type": "string"}},
-                    "required": ["id", "score", "text"],
-                },
-            },
-        },
-        "required": ["object", "data"],
-    },
+    "HitList": list_of(
+        {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "score": {"type": "number"}, "text": {"type": "string"}},
+            "required": ["id", "score", "text"],
+        }
+    ),
     "Health": {"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]},
 }
