@@ -14,6 +14,7 @@ import typer
 from ..config import Settings, load_config, server_options
 from ..errors import ConfigError
 from ..store.open import open_store
+from ..strict_json import finite
 from .catalog import DEFAULT_BATCH, Throughput, build_catalog
 from .tco import ApiPrice, OwnedGpu, TcoResult, Workload, compare
 from .workload import measure_workload
@@ -89,17 +90,6 @@ def _from_ledger(config: Path | None, days: int) -> Workload:
     return measured
 
 
-def _finite(value: object) -> object:
-    """JSON has no infinity: ``never`` is written as null."""
-    if isinstance(value, float) and math.isinf(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def tco(
     tokens_per_month: Annotated[
         str | None, typer.Option(help="declared tokens per month (300M, 1.5B); or use --from-ledger")
@@ -168,6 +158,6 @@ def tco(
         data = asdict(result)
         data["gpus_needed"] = result.need.gpus
         data["utilisation"] = result.need.utilisation
-        typer.echo(json.dumps(_finite(data)))
+        typer.echo(json.dumps(finite(data)))
         return
     print_result(result)

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..store.evals import EvalResult, EvalRunRecord
-from .report import Paired, _finite, paired, per_item_scores
+from ..strict_json import finite
+from .report import Paired, paired, per_item_scores
 
 DEFAULT_MAX_DROP = 0.01
 DEFAULT_ALPHA = 0.05
@@ -35,7 +36,7 @@ class Comparison:
     only_in_b: int
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = _finite(asdict(self))
+        out: dict[str, Any] = finite(asdict(self))
         return out
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..store.evals import EvalResult, EvalRunRecord
+from ..strict_json import finite
 from .stats import Interval, bootstrap_mean, percentile, sign_test_greater
 
 DEFAULT_MARGIN = 0.01
@@ -72,7 +73,7 @@ class RunReport:
     recommendation: Recommendation | None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = _finite(asdict(self))
+        out: dict[str, Any] = finite(asdict(self))
         return out
 
 
@@ -201,14 +202,3 @@ def build_report(
         pareto=pareto_front(summaries),
         recommendation=recommend(summaries, results, ids, margin),
     )
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities become null: the report is strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
