@@ -265,7 +265,7 @@ class RouterModel(Trained):
         premium_tokens = tok.count_outputs(table.premium_responses)
         cheap_tokens = tok.count_outputs(table.cheap_responses)
         y = joint_outcome(table.cheap_ok, table.premium_ok)
-        folds = _folds(len(table), k, opts.seed)
+        folds = kfold_splits(len(table), k, opts.seed)
 
         # Held-back predictions for every setting; keep the simplest within 1 SE of the best log-loss.
         losses: dict[tuple[float, float], float] = {}
@@ -377,8 +377,8 @@ def _held_out(
     n = len(table)
     x = inputs.outcome_x
     premium = np.zeros(n, dtype=bool)
-    for train, test in _folds(n, opts.nested_folds, opts.seed + 1):
-        inner = [(train[a], train[b]) for a, b in _folds(len(train), opts.nested_folds, opts.seed + 2)]
+    for train, test in kfold_splits(n, opts.nested_folds, opts.seed + 1):
+        inner = [(train[a], train[b]) for a, b in kfold_splits(len(train), opts.nested_folds, opts.seed + 2)]
         proba = np.zeros((n, 4))
         for a, b in inner:
             proba[b] = OutcomeClassifier.fit(x[a], y[a], *setting, inputs.dense, opts.seed).proba(x[b])
@@ -484,7 +484,7 @@ def _featurize(prompts: Sequence[str], answers: Sequence[str] | None, encoder: E
     return _Inputs(tokens, np.hstack([dense, vectors]), dense.shape[1], dense, cheap_tokens)
 
 
-def _folds(n: int, k: int, seed: int) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+def kfold_splits(n: int, k: int, seed: int) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
     order = np.random.default_rng(seed).permutation(n)
     parts = np.array_split(order, k)
     return [(np.concatenate(parts[:i] + parts[i + 1 :]), parts[i]) for i in range(k)]

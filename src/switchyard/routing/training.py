@@ -29,7 +29,7 @@ from .data import RouterDataError
 from .estimate import HeldOut, held_out
 from .features import PROMPT_STATS, Encoder
 from .linear import CorrectClassifier, LengthModel, one_thread, simplest_within_one_se
-from .model import FitOptions, _folds
+from .model import FitOptions, kfold_splits
 from .outcomes import Outcomes
 
 FloatArray = NDArray[np.float64]
@@ -81,7 +81,7 @@ def fit_candidates(
     with one_thread():
         feats = featurize(outcomes.prompts, enc, tok, opts.tail_chars)
         data = _prepare(outcomes, feats)
-        folds = _folds(n, k, opts.seed)
+        folds = kfold_splits(n, k, opts.seed)
         settings, losses, p_oof = _select(data, folds, opts)
         out_oof = _oof_lengths(data, folds)
         lambdas = _calibrate(data, p_oof, out_oof, np.arange(n), opts.targets, opts)
@@ -244,8 +244,8 @@ def _nested(data: _Train, settings: list[Setting], names: Sequence[str], target:
     n, k = data.y.shape
     ref = data.reference
     chosen = np.zeros(n, dtype=np.int64)
-    for train, test in _folds(n, opts.nested_folds, opts.seed + 1):
-        inner = _folds(len(train), opts.nested_folds, opts.seed + 2)
+    for train, test in kfold_splits(n, opts.nested_folds, opts.seed + 1):
+        inner = kfold_splits(len(train), opts.nested_folds, opts.seed + 2)
         p_in = np.column_stack([_oof(data, train, inner, j, settings[j], opts.seed) for j in range(k)])
         lam = _calibrate(data, p_in, _oof_lengths(data, inner, train), train, (target,), opts)[target]
         classifiers = [_classifier(data, train, j, settings[j], opts.seed) for j in range(k)]

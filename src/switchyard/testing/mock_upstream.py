@@ -484,10 +484,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"mock upstream listening on {url}", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(upstream.serve_forever(ready))
+        run_loop(upstream.serve_forever(ready))
 
 
-def _run(coro: Any) -> None:
+def run_loop(coro: Any) -> None:
     """Run with uvloop when it is installed (faster), else with asyncio's default loop."""
     try:
         import uvloop

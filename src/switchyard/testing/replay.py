@@ -41,7 +41,7 @@ import orjson
 
 from switchyard.testing._wire import content_text
 from switchyard.testing.answers import Answer, Fault, NoAnswer
-from switchyard.testing.mock_upstream import MockUpstream, _run
+from switchyard.testing.mock_upstream import MockUpstream, run_loop
 
 _FIELDS = ("model", "prompt", "response", "prompt_tokens", "completion_tokens")
 
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"replay upstream listening on {url} ({len(upstream)} recordings)", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(upstream.serve_forever(ready))
+        run_loop(upstream.serve_forever(ready))
 
 
 if __name__ == "__main__":
