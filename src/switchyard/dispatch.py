@@ -48,6 +48,7 @@ class Attempt:
     # upstream bills the prompt and whatever it generated, which the ledger estimates.
     abandoned: bool = False
     cancellable: bool = True  # False: giving up does not stop the upstream (it bills the whole answer)
+    check: str | None = None  # the output guard's verdict on the answer: "valid" or "invalid: <kind>"
 
     @property
     def ok(self) -> bool:

@@ -153,6 +153,17 @@ class VerifierRejected(UpstreamError):
         self.usage = usage  # the refused answer was still paid for
 
 
+class InvalidModelOutput(UpstreamError):
+    """The output guard found no valid answer: the tool call or JSON answer failed its checks after the
+    repair and escalation the route allows. Never a silently invalid call: the client gets this instead."""
+
+    code = "invalid_model_output"
+
+    def __init__(self, message: str, *, problem: str) -> None:
+        super().__init__(message, code="invalid_model_output")
+        self.problem = problem  # the last check's kind, e.g. "arguments_schema"
+
+
 class CountersUnavailable(SwitchyardError):
     """The shared budget counters (Redis) did not answer: budgets cannot be checked, so the request is
     refused rather than let through unmetered."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from ..config import ModelConfig
-from ..dispatch import Dispatcher, OpenStream
-from ..errors import SwitchyardError
+from ..dispatch import Dispatcher, OpenStream, Rewrite
+from ..errors import InvalidModelOutput, SwitchyardError
 from ..providers.base import Provider
 from ..resolve import Resolution
 from ..sensitivity import PseudonymSession
@@ -19,6 +19,7 @@ from ..types import ChatRequest, ChatResponse, Chunk, Principal, ToolCallDelta, 
 from ..verifiers import verifiers_for, verify
 from .agreement import AgreementPlan, Restore, dispatch_by_agreement
 from .budget_guard import BudgetGuard, capped
+from .guarded import Ask, Guarded, UsageOf, guards
 from .masking import Masking
 from .recording import Accounting, RecordedCall
 from .results import ChatResult, ChatStream
@@ -119,6 +120,11 @@ async def complete(
                 sent, res.targets, trace, rewrite, accept if verified else None, guard.admit if guard else None
             )
         )
+    if guards(res.policy.guard, req):
+        checker = Guarded(call, res.policy.guard, req, sent, res.targets, _usage_of(parts, req))
+        ask = _asker(parts, call, rewrite, guard)
+        first_model, first = model, resp
+        model, resp = await call.dispatch(lambda _trace: checker.deliver(first_model, first, ask))
     if not req.logprobs:
         resp.logprobs = None
     if masking and masking.applies_to(model.name):
@@ -127,6 +133,25 @@ async def complete(
         resp.usage = parts.tokens.estimate(req, _completion_text(resp), call.trace.served_by)
     call.settle(usage=resp.usage)
     return ChatResult(resp, call.info(model.name))
+
+
+def _usage_of(parts: ChatParts, req: ChatRequest) -> UsageOf:
+    """An answer's usage as the upstream reported it, else counted."""
+
+    def usage_of(answer: ChatResponse, provider: Provider | None) -> Usage:
+        return answer.usage or parts.tokens.estimate(req, _completion_text(answer), provider)
+
+    return usage_of
+
+
+def _asker(parts: ChatParts, call: RecordedCall, rewrite: Rewrite | None, budget: BudgetGuard | None) -> Ask:
+    """How the output guard asks again: a whole answer along the given targets, each try admitted by the
+    budget and recorded in the call's trace."""
+
+    def ask(request: ChatRequest, targets: list[ModelConfig]) -> Awaitable[tuple[ModelConfig, ChatResponse]]:
+        return parts.dispatcher.chat(request, targets, call.trace, rewrite, None, budget.admit if budget else None)
+
+    return ask
 
 
 def _agreement_plan(call: RecordedCall, res: Resolution) -> AgreementPlan | None:
@@ -159,7 +184,8 @@ async def open_stream(
 ) -> ChatStream:
     """Open a stream (retrying and falling back until a first chunk arrives). On a verified cascade the
     answer is judged whole first, then replayed as a stream."""
-    if cascade_verified(req, res):
+    checked = guards(res.policy.guard, req)
+    if cascade_verified(req, res) or (checked and _json_output(req)):
         result = await complete(parts, principal, req, res, endpoint, eval_run=eval_run)
         return ChatStream(lambda s: _replay(s, result.response), result.info)
     call = _recorded(parts, principal, req, res, endpoint, eval_run, stream=True)
@@ -171,9 +197,31 @@ async def open_stream(
     )
     restore = masking.session if masking and masking.applies_to(opened.model.name) else None
     provider = opened.member.provider
+    held: Holding | None = None
+    if checked:  # tool calls are held until they validate
+        checker = Guarded(call, res.policy.guard, req, req, res.targets, _usage_of(parts, req))
+        held = Holding(checker, opened.model, _asker(parts, call, rewrite, guard), _restorer(masking))
     return ChatStream(
-        lambda s: _relay(s, parts.tokens, call, req, opened, provider, restore), call.info(opened.model.name)
+        lambda s: _relay(s, parts.tokens, call, req, opened, provider, restore, held), call.info(opened.model.name)
     )
+
+
+def _json_output(req: ChatRequest) -> bool:
+    """A stream whose text is the structured answer: judged whole, then replayed."""
+    return req.response_format is not None and req.response_format.type != "text"
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What a stream under the output guard needs to hold and judge its tool calls."""
+
+    checker: Guarded
+    model: ModelConfig
+    ask: Ask
+    restore: Restore | None
+
+    def wrap(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+        return self.checker.hold(chunks, self.model, self.ask, self.restore)
 
 
 async def _replay(stream: ChatStream, resp: ChatResponse) -> AsyncIterator[Chunk]:
@@ -197,6 +245,7 @@ async def _relay(
     opened: OpenStream,
     provider: Provider,
     restore: PseudonymSession | None,
+    held: Holding | None = None,
 ) -> AsyncIterator[Chunk]:
     """Relay the upstream's chunks. The record is queued after the upstream's last chunk and before this
     iterator ends, so an answer whose end the caller saw is always in the ledger."""
@@ -221,6 +270,8 @@ async def _relay(
     source = opened.rest
     if restore is not None:
         source, first = restore.restore_stream(_chained(opened)), None
+    if held is not None:
+        source, first = held.wrap(_prepended(first, source)), None
     try:
         if first is not None:
             take(first)
@@ -230,7 +281,8 @@ async def _relay(
             yield chunk
     except SwitchyardError as err:
         stream.usage = final_usage()
-        call.settle(usage=stream.usage, error=err)
+        # Refused by the guard: every answer was an attempt with its own usage, none was served.
+        call.settle(usage=None if isinstance(err, InvalidModelOutput) else stream.usage, error=err)
         raise
     except (asyncio.CancelledError, GeneratorExit):
         if not call.settled:
@@ -243,6 +295,13 @@ async def _relay(
 async def _chained(opened: OpenStream) -> AsyncIterator[Chunk]:
     yield opened.first
     async for chunk in opened.rest:
+        yield chunk
+
+
+async def _prepended(first: Chunk | None, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    if first is not None:
+        yield first
+    async for chunk in rest:
         yield chunk
 
 

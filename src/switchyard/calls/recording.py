@@ -135,6 +135,7 @@ class RecordedCall:
                 ttft_ms=a.ttft_ms,
                 status="ok" if a.ok else "error",
                 error_class=a.error.error_class if a.error else None,
+                check=a.check,
             )
             served = a is last and usage is not None
             spent = usage if served else a.usage if a.usage is not None else self._abandoned(a) if a.abandoned else None
@@ -171,6 +172,8 @@ class RecordedCall:
         self.acct.budgets.settle(self.res.reservation, cost=rec.cost, tokens=billed)
         rec.status = status or (error.status if error is not None else 200)
         rec.error_class = error.error_class if error is not None else None
+        if error is not None:  # the client can find the failed call in the ledger
+            error.headers.setdefault("x-request-id", rec.id)
         self.acct.record(rec)
 
     def _abandoned(self, a: Attempt) -> Usage:
@@ -188,5 +191,6 @@ class RecordedCall:
         """How the call was handled, for the caller (the server turns it into x-switchyard-* headers)."""
         rec = self.record
         return CallInfo(
-            rec.id, self.res.route, self.res.reason, served, self.trace.chain, cached, rec.cost, rec.latency_ms
-        )
+            rec.id, self.res.route, self.res.reason, served, self.trace.chain, cached, rec.cost, rec.latency_ms,
+            rec.guard,
+        )  # fmt: skip

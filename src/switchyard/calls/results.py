@@ -23,6 +23,7 @@ class CallInfo:
     cached: bool = False  # a RAG answer served from the answer cache: no model was called
     cost: float = 0.0  # what the ledger records for the call, USD (final once the call is settled)
     latency_ms: float = 0.0  # as the ledger records it
+    guard: str | None = None  # what the output guard delivered (valid, repaired, escalated); None: unchecked
 
 
 @dataclass

@@ -44,6 +44,7 @@ from .rag import RagConfig as RagConfig
 from .rag import RagRerankConfig as RagRerankConfig
 from .routes import SENSITIVITY_CLASSES as SENSITIVITY_CLASSES
 from .routes import AgreementPolicy as AgreementPolicy
+from .routes import GuardPolicy as GuardPolicy
 from .routes import RouteConfig as RouteConfig
 from .routes import RoutePolicy as RoutePolicy
 from .routes import ShadowConfig as ShadowConfig

@@ -78,6 +78,12 @@ class ModelConfig(Strict):
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
     params: dict[str, Any] = Field(default_factory=dict, description="extra fields sent with every request")
     unknown_params: Literal["drop", "pass"] = "drop"
+    constrained_decoding: bool | None = Field(
+        default=None,
+        description="the model's server enforces a named `tool_choice` and a json_schema `response_format` with a "
+        "grammar (vLLM, SGLang, llama.cpp): the guard's repair then forces the call it needs; default: true for "
+        "llamacpp, false otherwise",
+    )
     max_concurrency: int = Field(default=1, ge=1, description="local models: parallel generations")
     queue_size: int = Field(default=32, ge=0, description="local models: requests allowed to wait")
 
@@ -99,6 +105,13 @@ class ModelConfig(Strict):
         if self.weights is None:
             self.weights = default_weights(self.provider, self.locality, self.tags)
         return self
+
+    @property
+    def constrains_output(self) -> bool:
+        """Whether a forced tool choice or a JSON schema is enforced by the model's server (grammar)."""
+        if self.constrained_decoding is not None:
+            return self.constrained_decoding
+        return self.provider == "llamacpp"
 
     @property
     def is_proprietary(self) -> bool:

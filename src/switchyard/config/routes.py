@@ -58,6 +58,23 @@ class AgreementPolicy(Strict):
         return self
 
 
+class GuardPolicy(Strict):
+    """The output guard: every tool call and every JSON answer is checked before the client gets it (known
+    tool, arguments that parse and match the tool's schema, ``tool_choice`` honoured, each parallel call;
+    JSON that parses and matches ``response_format``'s schema). On by default, on every route and for a
+    model named directly."""
+
+    enabled: bool = Field(default=True, description="check tool calls and JSON answers before they are served")
+    repair: bool = Field(
+        default=True,
+        description="on an invalid answer, ask the same model once more with the validation error and the schema "
+        "(constrained by grammar where the model's server enforces `tool_choice`: see the model's `guard`)",
+    )
+    escalate: bool = Field(
+        default=True, description="then try the route's next candidates in order, each answer checked again"
+    )
+
+
 class RoutePolicy(Strict):
     """How a route narrows and orders its candidates, beyond the fallback order."""
 
@@ -128,6 +145,7 @@ class RoutePolicy(Strict):
         default="reject", description="at a budget limit: 429, or fall back to cheaper candidates that still fit"
     )
     shadow: ShadowConfig | None = Field(default=None, description="off by default: see ShadowConfig")
+    guard: GuardPolicy = Field(default_factory=GuardPolicy, description="the output guard: see GuardPolicy")
 
     @model_validator(mode="after")
     def _router_artifact(self) -> RoutePolicy:

@@ -31,6 +31,8 @@ def call_headers(info: CallInfo) -> dict[str, str]:
         headers["x-switchyard-fallbacks"] = ",".join(info.fallbacks)
     if info.cached:
         headers["x-switchyard-cache"] = "hit"
+    if info.guard:
+        headers["x-switchyard-guard"] = info.guard
     return headers
 
 

@@ -23,6 +23,7 @@ class AttemptRecord:
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
+    check: str | None = None  # the output guard's verdict: "valid", "invalid: <kind>", None when unchecked
 
 
 @dataclass(slots=True)
@@ -56,6 +57,8 @@ class LedgerRecord:
     reasons: list[str] = field(default_factory=list)  # the policies' decision trail
     classes: list[str] = field(default_factory=list)  # sensitivity classes found (never the content)
     eval_run: str | None = None  # the eval run this call answered for (evals/), None for production traffic
+    # What the output guard delivered: "valid", "repaired", "escalated", "failed"; None when unchecked.
+    guard: str | None = None
 
 
 @dataclass(slots=True)

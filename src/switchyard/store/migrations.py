@@ -267,6 +267,15 @@ MIGRATIONS: tuple[tuple[str, Step], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # The output guard (issue 13): each attempt's verdict, and what the client was finally delivered.
+    (
+        "0012_guard",
+        """
+        ALTER TABLE requests ADD COLUMN guard TEXT;
+        ALTER TABLE attempts ADD COLUMN check_result TEXT;
+        CREATE INDEX requests_guard ON requests (ts) WHERE guard IS NOT NULL
+        """,
+    ),
 )
 
 

@@ -29,7 +29,7 @@ from .windows import utc_day as utc_day  # kept importable from here (reports, C
 _REQUEST_COLUMNS = (
     "id, ts, day, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
     "output_tokens, cached_tokens, tokens_estimated, cost, latency_ms, ttft_ms, status, error_class, "
-    "fallback_chain, stream, counterfactual_cost, reasons, classes, eval_run"
+    "fallback_chain, stream, counterfactual_cost, reasons, classes, eval_run, guard"
 )
 
 
@@ -122,28 +122,28 @@ class SQLiteStore(SQLiteEvalStore):
                 r.id, r.ts, days[r.id], r.key_id, r.team, r.endpoint, r.requested, r.route, r.served_model,
                 r.provider, r.locality, r.input_tokens, r.output_tokens, r.cached_tokens, int(r.tokens_estimated),
                 r.cost, r.latency_ms, r.ttft_ms, r.status, r.error_class, ",".join(r.fallback_chain), int(r.stream),
-                r.counterfactual_cost, "\n".join(r.reasons), ",".join(r.classes), r.eval_run,
+                r.counterfactual_cost, "\n".join(r.reasons), ",".join(r.classes), r.eval_run, r.guard,
             )
             for r in records
         ]  # fmt: skip
         attempts = [
             (
                 r.id, a.seq, a.ts, a.model, a.provider, a.locality, a.latency_ms, a.ttft_ms, a.status,
-                a.error_class, a.input_tokens, a.output_tokens, a.cost,
+                a.error_class, a.input_tokens, a.output_tokens, a.cost, a.check,
             )
             for r in records
             for a in r.attempts
         ]  # fmt: skip
         conn = self._conn
         cur = conn.executemany(
-            f"INSERT OR IGNORE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 26)})", rows
+            f"INSERT OR IGNORE INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 27)})", rows
         )
         if cur.rowcount != len(rows):
             raise _Replayed
         conn.executemany(
             "INSERT INTO attempts (request_id, seq, ts, model, provider, locality, latency_ms, "
-            "ttft_ms, status, error_class, input_tokens, output_tokens, cost) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "ttft_ms, status, error_class, input_tokens, output_tokens, cost, check_result) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             attempts,
         )
         inc = rollups.increments(records, days)
@@ -350,7 +350,7 @@ class SQLiteStore(SQLiteEvalStore):
         cols = (
             "id, ts, key_id, team, endpoint, requested, route, served_model, provider, locality, input_tokens, "
             "output_tokens, cached_tokens, tokens_estimated, cost, latency_ms, ttft_ms, status, error_class, "
-            "fallback_chain, stream, counterfactual_cost, reasons, classes, eval_run"
+            "fallback_chain, stream, counterfactual_cost, reasons, classes, eval_run, guard"
         )
         out = []
         for row in self._query(f"SELECT {cols} FROM requests {where}", args):
@@ -360,12 +360,12 @@ class SQLiteStore(SQLiteEvalStore):
             rec.counterfactual_cost = row[21]
             rec.reasons = [x for x in row[22].split("\n") if x]
             rec.classes = [x for x in row[23].split(",") if x]
-            rec.eval_run = row[24]
+            rec.eval_run, rec.guard = row[24], row[25]
             rec.attempts = [
                 AttemptRecord(*a)
                 for a in self._query(
                     "SELECT seq, ts, model, provider, locality, latency_ms, ttft_ms, status, error_class, "
-                    "input_tokens, output_tokens, cost "
+                    "input_tokens, output_tokens, cost, check_result "
                     "FROM attempts WHERE request_id = ? ORDER BY seq",
                     (rec.id,),
                 )

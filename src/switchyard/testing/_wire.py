@@ -217,10 +217,11 @@ def make_reply(
     cached_tokens: int,
     call_id: str,
 ) -> Reply:
-    """Build the answer: a scripted or forced tool call, else scripted text, else the echo."""
+    """Build the answer: a scripted tool call, scripted text (even when the request forces a call: a model
+    that ignores ``tool_choice``), a forced tool call, else the echo."""
     prompt_tokens = max(1, _words(prompt))
     cached = min(cached_tokens, prompt_tokens)
-    name = tool_name or force_tool
+    name = tool_name or (force_tool if text is None else None)
     if name is not None or tool_arguments is not None:
         schemas = dict(tools)
         name = name or (tools[0][0] if tools else "mock_tool")
