@@ -321,3 +321,27 @@ def test_json_answers_are_checked_against_their_schema(
     assert rec.guard == "repaired" and [a.check for a in rec.attempts] == [f"invalid: {kind}", "valid"]
     instruction = upstream_bodies(up, "cheap")[-1]["messages"][-1]["content"]
     assert json.dumps(JSON_FORMAT["json_schema"]["schema"]) in instruction
+
+
+def test_metrics_count_raw_and_delivered_failures_and_the_guards_cost(up: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    from tests.server.test_metrics_route import parse, scrape
+
+    gw = gateway_factory(guard_config(up))
+    bad = FAILURES["wrong type"][0]
+    good = Fault.tool_call("get_weather", GOOD)
+    up.script([good, bad, good, bad, bad], model="cheap")  # valid; repaired; escalated
+    up.script([good], model="premium")
+    outcomes = [ask_tool(gw).headers["x-switchyard-guard"] for _ in range(3)]
+    assert outcomes == ["valid", "repaired", "escalated"]
+    gw.flush()
+    records = gw.ledger().recent(3)
+    refused_cost = sum(a.cost for r in records for a in r.attempts if a.check != "valid")
+    samples = parse(scrape(gw.url, ADMIN_KEY).text)
+    checks = {(s["model"], s["result"]): v for s, v in samples["switchyard_guard_checks_total"] if s["route"] == "agents"}
+    assert checks == {("cheap", "valid"): 2, ("cheap", "invalid"): 3, ("premium", "valid"): 1}
+    delivered = {s["outcome"]: v for s, v in samples["switchyard_guard_delivered_total"]}
+    assert delivered == {"valid": 1, "repaired": 1, "escalated": 1}
+    cost = {s["model"]: v for s, v in samples["switchyard_guard_cost_usd_total"]}
+    assert cost == {"cheap": pytest.approx(refused_cost)} and refused_cost > 0
+    reasons = {s["reason"] for s, _ in samples["switchyard_route_decisions_total"]}
+    assert {"guard_repair", "guard_escalate"} <= reasons

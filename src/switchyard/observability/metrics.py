@@ -10,7 +10,8 @@ histogram operations on cached children; budget gauges are read from the budget 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -26,6 +27,7 @@ from ..store.base import LedgerRecord
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 NONE = "-"  # a direct model call has no route; a request refused before any attempt has no model
 OTHER = "other"
+GUARD_OUTCOMES = frozenset({"valid", "repaired", "escalated", "failed"})
 STATUSES = frozenset({200, 400, 401, 403, 404, 408, 409, 413, 422, 429, 499, 500, 502, 503, 504})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -143,6 +145,9 @@ class GatewayMetrics(Collector):
         self._decisions: dict[tuple[str, str, str], int] = {}
         self._errors: dict[tuple[str, str, str], int] = {}
         self._http_errors: dict[tuple[str, str], int] = {}
+        self._checks: dict[tuple[str, str, str], int] = {}  # the guard's verdicts per attempt (raw)
+        self._delivered: dict[tuple[str, str], int] = {}  # what the guard delivered per request
+        self._guard_cost: dict[tuple[str, str], float] = {}  # refused answers, paid for
         self.registry = CollectorRegistry()
         self.registry.register(self)
         self.registry.register(_GaugeCollector(budgets, backlog))
@@ -179,6 +184,21 @@ class GatewayMetrics(Collector):
         if rec.error_class:
             k = (route, model, self.error_label(rec.error_class))
             self._errors[k] = self._errors.get(k, 0) + 1
+        if rec.guard is not None:
+            self._observe_guard(rec, route)
+
+    def _observe_guard(self, rec: LedgerRecord, route: str) -> None:
+        k2 = (route, rec.guard if rec.guard in GUARD_OUTCOMES else OTHER)
+        self._delivered[k2] = self._delivered.get(k2, 0) + 1
+        for a in rec.attempts:
+            if a.check is None:
+                continue
+            model = self.models(a.model)
+            valid = a.check == "valid"
+            k3 = (route, model, "valid" if valid else "invalid")
+            self._checks[k3] = self._checks.get(k3, 0) + 1
+            if not valid:
+                self._guard_cost[(route, model)] = self._guard_cost.get((route, model), 0.0) + a.cost
 
     def observe_error_response(self, status: int, error_class: str) -> None:
         k = (self.status_label(status), self.error_label(error_class))
@@ -220,7 +240,7 @@ class GatewayMetrics(Collector):
             for pair, h in list(hists.items()):
                 histogram.add_metric(list(pair), h.cumulative(), h.total)
             yield histogram
-        for name, doc, label_names, counts in (
+        counters: tuple[tuple[str, str, list[str], Mapping[Any, float]], ...] = (
             (
                 "switchyard_route_decisions",
                 "Routing decisions by reason code",
@@ -234,15 +254,34 @@ class GatewayMetrics(Collector):
                 self._errors,
             ),
             (
+                "switchyard_guard_checks",
+                "The output guard's verdicts on answers with tool calls or JSON, per attempt (raw failures: invalid)",
+                ["route", "model", "result"],
+                self._checks,
+            ),
+            (
+                "switchyard_guard_delivered",
+                "What the output guard delivered per request: valid, repaired, escalated, failed (a clear error)",
+                ["route", "outcome"],
+                self._delivered,
+            ),
+            (
+                "switchyard_guard_cost_usd",
+                "Spend on answers the output guard refused (the guard's cost)",
+                ["route", "model"],
+                self._guard_cost,
+            ),
+            (
                 "switchyard_http_errors",
                 "Error responses, including requests refused before routing (auth, access, budget)",
                 ["status", "error_type"],
                 self._http_errors,
             ),
-        ):
+        )
+        for name, doc, label_names, counts in counters:
             family = CounterMetricFamily(name, doc, labels=label_names)
-            for values, n in list(counts.items()):
-                family.add_metric(list(values), n)
+            for values, count in list(counts.items()):
+                family.add_metric(list(values), count)
             yield family
 
     def exposition(self) -> bytes:
