@@ -8,12 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from switchyard.cli import app
 from switchyard.config import GatewayConfig, Price, RouteConfig, RoutePolicy
+from switchyard.store.base import RollupFilter
 from switchyard.testing import Fault, MockUpstream
 from tests.conftest import ADMIN_KEY
 from tests.server.configs import openai_model
@@ -323,7 +328,9 @@ def test_json_answers_are_checked_against_their_schema(
     assert json.dumps(JSON_FORMAT["json_schema"]["schema"]) in instruction
 
 
-def test_metrics_count_raw_and_delivered_failures_and_the_guards_cost(up: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_and_report_count_raw_and_delivered_failures_and_the_guards_cost(
+    up: MockUpstream, gateway_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     from tests.server.test_metrics_route import parse, scrape
 
     gw = gateway_factory(guard_config(up))
@@ -337,7 +344,9 @@ def test_metrics_count_raw_and_delivered_failures_and_the_guards_cost(up: MockUp
     records = gw.ledger().recent(3)
     refused_cost = sum(a.cost for r in records for a in r.attempts if a.check != "valid")
     samples = parse(scrape(gw.url, ADMIN_KEY).text)
-    checks = {(s["model"], s["result"]): v for s, v in samples["switchyard_guard_checks_total"] if s["route"] == "agents"}
+    checks = {
+        (s["model"], s["result"]): v for s, v in samples["switchyard_guard_checks_total"] if s["route"] == "agents"
+    }
     assert checks == {("cheap", "valid"): 2, ("cheap", "invalid"): 3, ("premium", "valid"): 1}
     delivered = {s["outcome"]: v for s, v in samples["switchyard_guard_delivered_total"]}
     assert delivered == {"valid": 1, "repaired": 1, "escalated": 1}
@@ -345,3 +354,31 @@ def test_metrics_count_raw_and_delivered_failures_and_the_guards_cost(up: MockUp
     assert cost == {"cheap": pytest.approx(refused_cost)} and refused_cost > 0
     reasons = {s["reason"] for s, _ in samples["switchyard_route_decisions_total"]}
     assert {"guard_repair", "guard_escalate"} <= reasons
+    # `switchyard report` reads the same figures from the ledger, per route and model.
+    stats = gw.ledger().guard_stats(RollupFilter())
+    assert [(c.route, c.model, c.checked, c.invalid) for c in stats.checks] == [
+        ("agents", "cheap", 5, 3),
+        ("agents", "premium", 1, 0),
+    ]
+    assert stats.checks[0].refused_cost == pytest.approx(refused_cost)
+    assert stats.checks[0].raw_failure_rate == pytest.approx(0.6)
+    assert [(d.route, d.outcomes, d.delivered_failure_rate) for d in stats.delivered] == [
+        ("agents", {"escalated": 1, "repaired": 1, "valid": 1}, 0.0)
+    ]
+    config = tmp_path / "sy.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "server": {"db_path": str(gw.db_path)},
+                "models": [{"name": "cheap", "provider": "openai", "base_url": up.url, "locality": "us"}],
+            }
+        )
+    )
+    monkeypatch.delenv("SWITCHYARD_DB_PATH", raising=False)
+    table = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["report", "-c", str(config)])
+    assert table.exit_code == 0, table.output
+    assert "output guard: answers checked" in table.stdout and "60.0%" in table.stdout
+    data = json.loads(CliRunner().invoke(app, ["report", "-c", str(config), "--format", "json"]).stdout)
+    assert data["guard"]["delivered"] == [
+        {"route": "agents", "requests": 3, "escalated": 1, "repaired": 1, "valid": 1, "delivered_failure_rate": 0.0}
+    ]

@@ -25,6 +25,7 @@ from ..config import GatewayConfig
 from ..pricing import STANDARD_INPUT_SHARE, ModelPrice, blended_price, resolve_price
 from ..store.base import DailyRollup, LatencyCount, LedgerRollups, RollupFilter
 from ..store.evals import EvalSpend
+from ..store.guard import GuardStats
 from ..store.rollups import bucket_bounds
 
 ON_PREM = "on_prem"
@@ -211,9 +212,11 @@ class Report:
     days: list[str] = field(default_factory=list)
     # calls made for eval runs and shadows, included in the totals above and shown apart (None: not read)
     evals: EvalSpend | None = None
+    guard: GuardStats | None = None  # the output guard's verdicts and deliveries (None: not read)
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "guard": None if self.guard is None else self.guard.as_dict(),
             "evals": None
             if self.evals is None
             else {"requests": self.evals.requests, "cost": self.evals.cost, "runs": self.evals.runs},

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import Settings, load_config, server_options
+from ..store.guard import GuardStats
 from ..store.open import open_store
 from ..store.sqlite import utc_day
 from .report import ModelLine, Report, ReportFilters, SpendLine, build_report, models_from_config
@@ -107,6 +108,29 @@ def print_table(report: Report, console: Console) -> None:
             f"eval runs and shadow calls: {e.requests:,} requests over {e.runs} run(s), ${e.cost:,.4f} "
             "(included in the totals above; production spend is the rest)"
         )
+    if report.guard is not None and (report.guard.checks or report.guard.delivered):
+        _print_guard(console, report.guard)
+
+
+def _print_guard(console: Console, guard: GuardStats) -> None:
+    """The output guard: raw failures per model (answers found invalid), what clients were delivered per
+    route, and what the refused answers cost."""
+    raw = Table("route", "model", "answers checked", "invalid", "raw failure rate", "refused cost",
+                title="output guard: answers checked (tool calls, JSON)", title_justify="left")  # fmt: skip
+    for c in guard.checks:
+        raw.add_row(c.route or "-", c.model, f"{c.checked:,}", f"{c.invalid:,}", _pct(c.raw_failure_rate),
+                    _money(c.refused_cost))  # fmt: skip
+    console.print(raw)
+    delivered = Table("route", "requests", "valid", "repaired", "escalated", "failed", "delivered failure rate",
+                      title="output guard: what clients received", title_justify="left")  # fmt: skip
+    for d in guard.delivered:
+        o = d.outcomes
+        delivered.add_row(d.route or "-", f"{d.requests:,}", *(f"{o.get(k, 0):,}" for k in GUARD_COLUMNS),
+                          _pct(d.delivered_failure_rate))  # fmt: skip
+    console.print(delivered)
+
+
+GUARD_COLUMNS = ("valid", "repaired", "escalated", "failed")
 
 
 CSV_COLUMNS = (
@@ -162,6 +186,7 @@ def report(
     try:
         result = build_report(store, models_from_config(cfg), filters)
         result.evals = store.eval_spend(filters.rollup())
+        result.guard = store.guard_stats(filters.rollup())
     finally:
         store.close()
     if fmt == "json":

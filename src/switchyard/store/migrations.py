@@ -273,7 +273,7 @@ MIGRATIONS: tuple[tuple[str, Step], ...] = (
         """
         ALTER TABLE requests ADD COLUMN guard TEXT;
         ALTER TABLE attempts ADD COLUMN check_result TEXT;
-        CREATE INDEX requests_guard ON requests (ts) WHERE guard IS NOT NULL
+        CREATE INDEX requests_guard ON requests (day) WHERE guard IS NOT NULL
         """,
     ),
 )

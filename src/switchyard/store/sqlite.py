@@ -23,6 +23,7 @@ from .base import (
 )
 from .migrations import migrate, stored_codes
 from .sqlite_evals import SQLiteEvalStore
+from .sqlite_guard import SQLiteGuardStats
 from .windows import WindowPlan, plan_window
 from .windows import utc_day as utc_day  # kept importable from here (reports, CLI, bench)
 
@@ -54,7 +55,7 @@ class _Replayed(Exception):
     """Some records of a batch are already in the ledger."""
 
 
-class SQLiteStore(SQLiteEvalStore):
+class SQLiteStore(SQLiteEvalStore, SQLiteGuardStats):
     """One connection guarded by a lock: writes come in batches from the ledger writer's thread, reads
     are rare (key look-ups are cached by the caller)."""
 
