@@ -20,7 +20,8 @@ tools as JSON Schema and ``tool_choice: "required"``, or ``"auto"`` on irrelevan
 - ``delivered_failure_rate``: share of requests where what the client got is not a valid call by the
   tools' schemas (on irrelevance: is a call), a gateway error included; ``delivered_errors`` counts those;
 - ``repairs`` / ``escalations``: responses whose ``x-switchyard-guard`` header says ``repaired`` / ``escalated``;
-- ``added_cost_fraction``: the ledger's cost of the guarded run over the unguarded one, minus 1;
+- ``added_cost_fraction``: the ledger's cost of the guarded run over the unguarded one, minus 1 (each run
+  on its route; the warm-up requests before them go to routes of their own);
 - ``p50_ms`` / ``p95_ms``: client latency on the guarded route (``no_guard`` has the baseline's);
 - ``ast_accuracy``: BFCL's AST verdict on what was delivered; ``by_category`` and ``by_failure`` split all
   of it. The guard sees schemas only: a call on an irrelevance item fits its schema, so that failure goes
@@ -100,6 +101,11 @@ def guard_policy(on: bool) -> dict[str, Any]:
     return {"guard": GUARD_ON if on else GUARD_OFF} if guard_available() else {}
 
 
+def warmup(route: str) -> str:
+    """The route the warm-up requests go to: the same policy, kept out of the measured route's ledger rows."""
+    return f"{route}-warmup"
+
+
 def gateway_config(upstream_url: str, local_chat: str | None) -> dict[str, Any]:
     """The YAML config: the scripted pair behind ``agents`` / ``agents-noguard`` and, when given the GGUF
     path, ``local-chat`` behind ``local`` / ``local-noguard``."""
@@ -118,8 +124,9 @@ def gateway_config(upstream_url: str, local_chat: str | None) -> dict[str, Any]:
         for name, price in PRICES.items()
     ]
     routes = [
-        {"name": ROUTE, "models": list(PRICES), "policy": guard_policy(True)},
-        {"name": ROUTE_OFF, "models": list(PRICES), "policy": guard_policy(False)},
+        {"name": name, "models": list(PRICES), "policy": guard_policy(on)}
+        for route, on in ((ROUTE, True), (ROUTE_OFF, False))
+        for name in (route, warmup(route))
     ]
     if local_chat is not None:
         models.append(
@@ -158,7 +165,6 @@ class Outcome:
     calls: list[Call] = field(default_factory=list)
     guard: str | None = None
     fallbacks: list[str] = field(default_factory=list)
-    request_id: str | None = None
     error: str | None = None  # the error code (or exception type) of a failed request
 
     @property
@@ -222,7 +228,6 @@ async def ask(client: openai.AsyncOpenAI, route: str, item: Item, stream: bool, 
     outcome.ms = (time.perf_counter() - started_at) * 1000
     outcome.guard = headers.get(GUARD_HEADER)
     outcome.fallbacks = [m for m in (headers.get(FALLBACKS_HEADER) or "").split(",") if m]
-    outcome.request_id = headers.get("x-request-id")
     return outcome
 
 
@@ -329,45 +334,25 @@ def scripted_figures(
     return figures
 
 
-@dataclass(frozen=True)
-class LedgerRow:
-    route: str
-    cost: float
-    first_check: str | None  # the first attempt's check, when the ledger records the guard's checks
-
-
-def read_ledger(db: Path) -> dict[str, LedgerRow]:
-    """Request id -> its ledger row (read after the gateway stopped and flushed)."""
+def read_ledger(db: Path, route: str) -> dict[str, Any]:
+    """One route's rows in the ledger (read after the gateway stopped and flushed): how many, their cost and,
+    when the ledger records the guard's checks, the share whose first attempt was found invalid."""
     if not db.exists():
-        return {}
+        return {"rows": 0, "cost": 0.0, "first_attempt_invalid_rate": None}
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = {
-            str(rid): LedgerRow(str(route), float(cost or 0.0), None)
-            for rid, route, cost in conn.execute("SELECT id, route, cost FROM requests")
-        }
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}
-        if LEDGER_CHECK_COLUMN in columns:
-            query = f'SELECT request_id, "{LEDGER_CHECK_COLUMN}" FROM attempts ORDER BY request_id, seq DESC'
-            for rid, verdict in conn.execute(query):  # the lowest seq is written last: the first attempt
-                if rid in rows:
-                    rows[rid] = LedgerRow(rows[rid].route, rows[rid].cost, str(verdict or ""))
-        return rows
+        n, cost = conn.execute("SELECT COUNT(*), SUM(cost) FROM requests WHERE route = ?", (route,)).fetchone()
+        invalid_rate = None
+        if LEDGER_CHECK_COLUMN in {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}:
+            first = conn.execute(
+                f'SELECT a."{LEDGER_CHECK_COLUMN}" FROM requests r JOIN attempts a ON a.request_id = r.id '
+                "WHERE r.route = ? AND a.seq = (SELECT MIN(seq) FROM attempts WHERE request_id = r.id)",
+                (route,),
+            ).fetchall()
+            invalid_rate = _rate(sum(str(v or "").startswith("invalid") for (v,) in first), len(first))
+        return {"rows": n, "cost": round(cost or 0.0, 9), "first_attempt_invalid_rate": invalid_rate}
     finally:
         conn.close()
-
-
-def ledger_figures(ledger: dict[str, LedgerRow], outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """The measured requests' cost, and the share of them whose first attempt the gateway found invalid."""
-    rows = [ledger[o.request_id] for o in outcomes if o.request_id in ledger]
-    checks = [r.first_check for r in rows if r.first_check is not None]
-    return {
-        "rows": len(rows),
-        "cost": round(sum(r.cost for r in rows), 9),
-        "first_attempt_invalid_rate": _rate(sum(c.startswith("invalid") for c in checks), len(checks))
-        if checks
-        else None,
-    }
 
 
 def text_call(text: str) -> Call | None:
@@ -459,18 +444,17 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             wait_ready(gw, port, "/readyz", log, timeout=180)
             gateway = f"http://{HOST}:{port}"
             note(f"gateway pid {gw.pid} on :{port}; {ROUTE_OFF} then {ROUTE}")
-            for route in (ROUTE_OFF, ROUTE):  # warm both paths up (connections, first-use costs); not counted
-                asyncio.run(run_items(gateway, route, items[: args.concurrency], args.concurrency, 120))
+            for route in (ROUTE_OFF, ROUTE):  # warm both paths up (connections, first use) on routes of their own
+                asyncio.run(run_items(gateway, warmup(route), items[: args.concurrency], args.concurrency, 120))
             upstream.served(clear=True)
             off = asyncio.run(run_items(gateway, ROUTE_OFF, items, args.concurrency, 120))
             served_off = upstream.served(clear=True)
             on = asyncio.run(run_items(gateway, ROUTE, items, args.concurrency, 120))
             served_on = upstream.served(clear=True)
             embedded = run_embedded(gateway, embedded_items, local_chat, args.embedded_limit)
-    ledger = read_ledger(db)
     figures = {"guard": "on" if guard_available() else "absent", "raw_failure": args.raw_failure, "seed": args.seed}
     figures |= scripted_figures(on, off, served_on, served_off)
-    books = {"guard": ledger_figures(ledger, on), "no_guard": ledger_figures(ledger, off)}
+    books = {"guard": read_ledger(db, ROUTE), "no_guard": read_ledger(db, ROUTE_OFF)}
     cost_on, cost_off = books["guard"]["cost"], books["no_guard"]["cost"]
     figures["cost_usd"] = {"guard": cost_on, "no_guard": cost_off}
     figures["added_cost_fraction"] = round(cost_on / cost_off - 1, 6) if cost_off else None
