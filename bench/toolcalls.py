@@ -82,6 +82,7 @@ GUARD_ON = {"enabled": True, "repair": True, "escalate": True}
 GUARD_OFF = {"enabled": False}
 GUARD_HEADER = "x-switchyard-guard"  # valid | repaired | escalated
 FALLBACKS_HEADER = "x-switchyard-fallbacks"
+MODEL_HEADER = "x-switchyard-model"
 LEDGER_CHECK_COLUMN = "check"  # attempts.<column>: "valid" / "invalid: <reason>"
 EMBEDDED_CATEGORIES = ("simple_python", "multiple")
 EMBEDDED_MAX_TOKENS = 256
@@ -164,7 +165,8 @@ class Outcome:
     text: str = ""
     calls: list[Call] = field(default_factory=list)
     guard: str | None = None
-    fallbacks: list[str] = field(default_factory=list)
+    model: str | None = None  # the model that answered
+    fallbacks: list[str] = field(default_factory=list)  # every model tried
     error: str | None = None  # the error code (or exception type) of a failed request
 
     @property
@@ -227,6 +229,7 @@ async def ask(client: openai.AsyncOpenAI, route: str, item: Item, stream: bool, 
         return Outcome(item, stream, 0, (time.perf_counter() - started_at) * 1000, error=type(exc).__name__)
     outcome.ms = (time.perf_counter() - started_at) * 1000
     outcome.guard = headers.get(GUARD_HEADER)
+    outcome.model = headers.get(MODEL_HEADER)
     outcome.fallbacks = [m for m in (headers.get(FALLBACKS_HEADER) or "").split(",") if m]
     return outcome
 
@@ -286,6 +289,8 @@ def delivery(outcomes: Sequence[Outcome], first: dict[str, Served]) -> dict[str,
         "repairs": guards.get("repaired", 0),
         "escalations": guards.get("escalated", 0),
         "guard_outcomes": dict(guards),
+        "served_by": dict(Counter(o.model for o in outcomes if o.model)),
+        "tried_more_than_one_model": sum(len(o.fallbacks) > 1 for o in outcomes),
         "p50_ms": _ms(ms, 50),
         "p95_ms": _ms(ms, 95),
     }
