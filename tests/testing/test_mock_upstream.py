@@ -19,7 +19,7 @@ import openai
 import pytest
 
 import switchyard.testing
-from switchyard.testing import Fault, FaultKind, MockUpstream, _wire
+from switchyard.testing import Answer, AnswerCall, Fault, FaultKind, MockUpstream, _wire
 from switchyard.wire.anthropic import finish_reason
 
 TOOLS: list[openai.types.chat.ChatCompletionToolParam] = [
@@ -135,6 +135,39 @@ def test_openai_scripted_tool_call_streams(upstream: MockUpstream, oai: openai.O
     arguments = "".join(tc.function.arguments or "" for tc in calls if tc.function)
     assert json.loads(arguments) == {"query": "a fairly long query string"}
     assert len(calls) > 2  # the arguments come in several fragments
+
+
+def test_answer_hook_gives_tool_calls_as_sent() -> None:
+    """Parallel calls from an ``answer`` hook, broken arguments included, on both wires, streamed or not."""
+    calls = (AnswerCall("get_weather", '{"city": "Oslo", "days": 2}'), AnswerCall("get_weather", '{"city": "Rome",'))
+
+    def hook(route: str, body: dict[str, object]) -> Answer:
+        return Answer("", 7, 11, tool_calls=calls)
+
+    with (
+        MockUpstream(answer=hook) as up,
+        openai.OpenAI(base_url=up.url + "/v1", api_key="x", max_retries=0, timeout=5) as client,
+    ):
+        resp = client.chat.completions.create(model="m", messages=HELLO, tools=TOOLS)
+        choice = resp.choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.content is None
+        got = [(c.function.name, c.function.arguments) for c in choice.message.tool_calls or [] if c.type == "function"]
+        assert got == [(c.name, c.arguments) for c in calls]
+        assert resp.usage is not None and (resp.usage.prompt_tokens, resp.usage.completion_tokens) == (7, 11)
+        pieces: dict[int, str] = {}
+        for chunk in client.chat.completions.create(model="m", messages=HELLO, tools=TOOLS, stream=True):
+            for delta in chunk.choices[0].delta.tool_calls or [] if chunk.choices else []:
+                pieces[delta.index] = pieces.get(delta.index, "") + (
+                    delta.function.arguments or "" if delta.function else ""
+                )
+        assert [pieces[0], pieces[1]] == [c.arguments for c in calls]
+        with anthropic.Anthropic(base_url=up.url, api_key="x", max_retries=0, timeout=5) as claude:
+            msg = claude.messages.create(model="m", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+        assert msg.stop_reason == "tool_use"
+        assert [b.input for b in msg.content if b.type == "tool_use"] == [
+            {"city": "Oslo", "days": 2},
+            '{"city": "Rome",',
+        ]
 
 
 def test_embeddings_are_deterministic_unit_vectors(oai: openai.OpenAI) -> None:

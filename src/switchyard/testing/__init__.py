@@ -14,12 +14,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from switchyard.testing.answers import Answer, AnswerHook, Fault, FaultKind, NoAnswer
+    from switchyard.testing.answers import Answer, AnswerCall, AnswerHook, Fault, FaultKind, NoAnswer
     from switchyard.testing.mock_upstream import MockUpstream, RecordedRequest
     from switchyard.testing.replay import Recording, ReplayUpstream
 
 _HOMES = {
     "Answer": "answers",
+    "AnswerCall": "answers",
     "AnswerHook": "answers",
     "Fault": "answers",
     "FaultKind": "answers",
@@ -31,6 +32,7 @@ _HOMES = {
 }
 __all__ = [
     "Answer",
+    "AnswerCall",
     "AnswerHook",
     "Fault",
     "FaultKind",

@@ -183,9 +183,19 @@ def text_pieces(text: str) -> list[str]:
     return pieces
 
 
-def recorded_reply(text: str, prompt_tokens: int, completion_tokens: int, finish: str = "stop") -> Reply:
-    """An answer given in full (a recording): the text as is, the usage as given."""
-    return Reply(text_pieces(text), [], finish, prompt_tokens, completion_tokens, 0)
+def recorded_reply(
+    text: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    finish: str = "stop",
+    tool_calls: list[ToolCall] | None = None,
+) -> Reply:
+    """An answer given in full (a recording, a scripted model): the text and tool calls as is, the usage as
+    given; with tool calls a ``stop`` finish becomes ``tool_calls``."""
+    calls = list(tool_calls or ())
+    if calls and finish == "stop":
+        finish = "tool_calls"
+    return Reply(text_pieces(text), calls, finish, prompt_tokens, completion_tokens, 0)
 
 
 def _sample(schema: Any, text: str) -> Any:
@@ -361,10 +371,18 @@ def anthropic_usage(r: Reply, output_tokens: int | None = None) -> JSON:
     }
 
 
+def _tool_input(arguments: str) -> Any:
+    """A tool call's ``input``: the arguments parsed, or their text when they do not parse (a broken answer)."""
+    try:
+        return orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+
+
 def _anthropic_content(r: Reply) -> list[JSON]:
     if r.tool_calls:
         return [
-            {"type": "tool_use", "id": c.id, "name": c.name, "input": orjson.loads(c.arguments)} for c in r.tool_calls
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)} for c in r.tool_calls
         ]
     return [{"type": "text", "text": r.text}]
 

@@ -1,6 +1,7 @@
 """How the mock upstream answers one request: a :class:`Fault` (scripted: a normal answer, an error, a
 dropped connection, a slow or broken stream) and, for chat requests, an optional :data:`AnswerHook` that
-gives the answer's text and usage in full (an :class:`Answer`) or refuses the request (:class:`NoAnswer`)."""
+gives the answer's text, tool calls and usage in full (an :class:`Answer`) or refuses the request
+(:class:`NoAnswer`)."""
 
 from __future__ import annotations
 
@@ -117,14 +118,26 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerCall:
+    """A tool call in an :class:`Answer`: ``arguments`` is sent as given, even when it is not valid JSON
+    (OpenAI's wire carries it as text; Anthropic's ``input`` is the parsed object, or that text when it
+    does not parse, as a broken upstream would send it)."""
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A chat answer given in full by an ``answer`` hook: the text, sent as is (streamed in word pieces
-    that join back to it), and the usage reported with it."""
+    that join back to it), the tool calls (streamed in argument pieces), and the usage reported with it.
+    An answer with tool calls finishes with ``tool_calls`` unless ``finish`` says ``length``."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     finish: str = "stop"  # "stop" | "length"
+    tool_calls: tuple[AnswerCall, ...] = ()
 
 
 class NoAnswer(LookupError):

@@ -370,7 +370,11 @@ class MockUpstream:
     def _reply(self, body: JSON, fault: Fault, anthropic: bool, answer: Answer | None = None) -> _wire.Reply:
         scripted = fault.text is not None or fault.tool_name is not None or fault.tool_arguments is not None
         if answer is not None and not scripted:
-            return _wire.recorded_reply(answer.text, answer.prompt_tokens, answer.completion_tokens, answer.finish)
+            prefix = "toolu_mock_" if anthropic else "call_mock_"
+            calls = [_wire.ToolCall(f"{prefix}{next(self._ids)}", c.name, c.arguments) for c in answer.tool_calls]
+            return _wire.recorded_reply(
+                answer.text, answer.prompt_tokens, answer.completion_tokens, answer.finish, calls
+            )
         inputs = _wire.anthropic_inputs(body) if anthropic else _wire.openai_inputs(body)
         prompt, last_user, tools, force, limit = inputs
         n = next(self._ids)
