@@ -19,24 +19,28 @@ tools as JSON Schema and ``tool_choice: "required"``, or ``"auto"`` on irrelevan
   log) was corrupted; ``ledger`` cross-checks it with the gateway's per-attempt checks when the ledger has them;
 - ``delivered_failure_rate``: share of requests where what the client got is not a valid call by the
   tools' schemas (on irrelevance: is a call), a gateway error included; ``delivered_errors`` counts those;
-- ``repairs`` / ``escalations``: responses whose ``x-switchyard-guard`` header says ``repaired`` / ``escalated``;
+- ``repairs`` / ``escalations``: requests whose ledger record says the guard ``repaired`` / ``escalated``
+  (``guard_outcomes`` has all outcomes, ``confirmed`` included; streams too, read from the ledger);
 - ``added_cost_fraction``: the ledger's cost of the guarded run over the unguarded one, minus 1 (each run
   on its route; the warm-up requests before them go to routes of their own);
 - ``p50_ms`` / ``p95_ms``: client latency on the guarded route (``no_guard`` has the baseline's);
 - ``ast_accuracy``: BFCL's AST verdict on what was delivered; ``by_category`` and ``by_failure`` split all
-  of it. The guard sees schemas only: a call on an irrelevance item fits its schema, so that failure goes
-  through (``by_failure.call_on_irrelevance``); the others are all schema-visible.
+  of it. The route's guard is ``GUARD_ON``: repair, escalation, and ``confirm_calls`` — a call the model
+  chose to make (``tool_choice: "auto"``, here the irrelevance items) is served only if the next candidate
+  also makes one. Without it a call on an irrelevance item fits its schema and goes through
+  (``by_failure.call_on_irrelevance``); the other kinds are all schema-visible.
 
 Items whose possible answers contradict their own schema (a few in live_multiple) are left out and
 listed in ``excluded``: no answer could be both schema-valid and right there.
 
 **The embedded model for real** (``embedded``; ``--embedded-limit`` items of simple_python and multiple,
-0 to skip): ``local-chat`` (SmolLM2-135M in llama.cpp) on route ``local`` (guard on) and ``local-noguard``,
-with ``tool_choice: "required"``, which the llama.cpp provider enforces with a grammar (constrained
-decoding), and ``unconstrained``: the tools described in a system prompt, ``tool_choice: "auto"``, the
-model free to write anything; its text is read as a ``{"name", "arguments"}`` JSON object by this script.
-Per variant: ``valid_call_rate`` (a delivered call valid by the schema; for ``unconstrained``, a call read
-from the text), ``ast_accuracy``, errors, guard outcomes, latency.
+0 to skip): ``local-chat`` (SmolLM2-135M in llama.cpp), four variants: ``constrained`` (``tool_choice:
+"required"``, which the llama.cpp provider enforces with a grammar), ``auto`` (tools offered, the model free
+to answer in prose; guard off), ``guarded`` (the same on route ``local``, guard on: an invalid or missing
+call is repaired with the call forced by grammar), and ``unconstrained`` (the tools described in a system
+prompt, read from the text by this script as a ``{"name", "arguments"}`` JSON object). Per variant:
+``valid_call_rate`` (a delivered call valid by the schema), ``ast_accuracy``, errors, guard outcomes,
+latency.
 
 Until ``switchyard.config`` knows ``policy.guard`` (``guard_available``), the routes carry no guard key:
 ``guard`` is then ``"absent"``, both runs are the same, and the ``guarded`` embedded variant is skipped.
@@ -78,12 +82,12 @@ LOCAL_PRICE = {"input": 0.05, "output": 0.15}
 ROUTE, ROUTE_OFF = "agents", "agents-noguard"
 LOCAL, LOCAL_OFF = "local", "local-noguard"
 # The guard's route policy (issue 13's interface), and what the gateway reports of it.
-GUARD_ON = {"enabled": True, "repair": True, "escalate": True}
+GUARD_ON = {"enabled": True, "repair": True, "escalate": True, "confirm_calls": True}
 GUARD_OFF = {"enabled": False}
 GUARD_HEADER = "x-switchyard-guard"  # valid | repaired | escalated
 FALLBACKS_HEADER = "x-switchyard-fallbacks"
 MODEL_HEADER = "x-switchyard-model"
-LEDGER_CHECK_COLUMN = "check"  # attempts.<column>: "valid" / "invalid: <reason>"
+LEDGER_CHECK_COLUMN = "check_result"  # attempts.<column>: "valid" / "invalid: <reason>"
 EMBEDDED_CATEGORIES = ("simple_python", "multiple")
 EMBEDDED_MAX_TOKENS = 256
 
@@ -168,6 +172,7 @@ class Outcome:
     model: str | None = None  # the model that answered
     fallbacks: list[str] = field(default_factory=list)  # every model tried
     error: str | None = None  # the error code (or exception type) of a failed request
+    request_id: str | None = None  # the ledger record's id (x-request-id)
 
     @property
     def problem(self) -> str | None:
@@ -229,6 +234,7 @@ async def ask(client: openai.AsyncOpenAI, route: str, item: Item, stream: bool, 
         return Outcome(item, stream, 0, (time.perf_counter() - started_at) * 1000, error=type(exc).__name__)
     outcome.ms = (time.perf_counter() - started_at) * 1000
     outcome.guard = headers.get(GUARD_HEADER)
+    outcome.request_id = headers.get("x-request-id")
     outcome.model = headers.get(MODEL_HEADER)
     outcome.fallbacks = [m for m in (headers.get(FALLBACKS_HEADER) or "").split(",") if m]
     return outcome
@@ -337,6 +343,29 @@ def scripted_figures(
         i: s.failure for i, s in first_off.items()
     }
     return figures
+
+
+def guard_from_ledger(db: Path, outcomes: Sequence[Outcome], timeout: float = 10.0) -> None:
+    """Set each outcome's guard outcome from its ledger record (streams carry no ``x-switchyard-guard``:
+    their headers are sent before the guard has judged), waiting for the ledger writer to catch up."""
+    ids = {o.request_id: o for o in outcomes if o.request_id}
+    found: dict[str, str | None] = {}
+    deadline = time.monotonic() + timeout
+    while db.exists() and time.monotonic() < deadline:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids)[start : start + 500]
+                query = f"SELECT id, guard FROM requests WHERE id IN ({','.join('?' * len(chunk))})"
+                found.update(conn.execute(query, chunk).fetchall())
+        finally:
+            conn.close()
+        if len(found) == len(ids):
+            break
+        time.sleep(0.2)
+    for rid, outcome in ids.items():
+        if rid in found:
+            outcome.guard = found[rid]
 
 
 def read_ledger(db: Path, route: str) -> dict[str, Any]:
@@ -456,7 +485,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             served_off = upstream.served(clear=True)
             on = asyncio.run(run_items(gateway, ROUTE, items, args.concurrency, 120))
             served_on = upstream.served(clear=True)
-            embedded = run_embedded(gateway, embedded_items, local_chat, args.embedded_limit)
+            guard_from_ledger(db, [*off, *on])
+            embedded = run_embedded(gateway, embedded_items, local_chat, args.embedded_limit, db)
     figures = {"guard": "on" if guard_available() else "absent", "raw_failure": args.raw_failure, "seed": args.seed}
     figures |= scripted_figures(on, off, served_on, served_off)
     books = {"guard": read_ledger(db, ROUTE), "no_guard": read_ledger(db, ROUTE_OFF)}
@@ -471,7 +501,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return figures
 
 
-def run_embedded(gateway: str, items: Sequence[Item], local_chat: str | None, limit: int) -> dict[str, Any]:
+def run_embedded(gateway: str, items: Sequence[Item], local_chat: str | None, limit: int, db: Path) -> dict[str, Any]:
     if not items:
         return {"skipped": "--embedded-limit 0"}
     if local_chat is None:
@@ -480,7 +510,8 @@ def run_embedded(gateway: str, items: Sequence[Item], local_chat: str | None, li
     out: dict[str, Any] = {"model": "local-chat", "items": len(items), "limit_per_category": limit}
     variants: list[tuple[str, str, dict[str, Any]]] = [
         ("constrained", LOCAL_OFF, {**common, "tool_choice": "required"}),
-        ("guarded", LOCAL, {**common, "tool_choice": "required"}),
+        ("auto", LOCAL_OFF, {**common, "tool_choice": "auto"}),
+        ("guarded", LOCAL, {**common, "tool_choice": "auto"}),
         ("unconstrained", LOCAL_OFF, {**common, "tools": False}),
     ]
     for name, route, options in variants:
@@ -489,6 +520,7 @@ def run_embedded(gateway: str, items: Sequence[Item], local_chat: str | None, li
             continue
         note(f"embedded {name}: {len(items)} items on {route}")
         outcomes = asyncio.run(run_items(gateway, route, items, 1, 600, **options))
+        guard_from_ledger(db, outcomes)
         out[name] = embedded_figures(outcomes, from_text=name == "unconstrained")
     return out
 

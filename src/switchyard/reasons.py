@@ -15,6 +15,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("budget:", "downgraded", "budget_downgrade"),
     ("cascade:", "", "cascade"),
     ("guard:", "repair", "guard_repair"),
+    ("guard:", "second opinion", "guard_second_opinion"),
     ("guard:", "no valid answer", "guard_failed"),
     ("guard:", "->", "guard_escalate"),
     ("router:", "-> cheap", "router_cheap"),

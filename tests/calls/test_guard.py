@@ -382,3 +382,52 @@ def test_metrics_and_report_count_raw_and_delivered_failures_and_the_guards_cost
     assert data["guard"]["delivered"] == [
         {"route": "agents", "requests": 3, "escalated": 1, "repaired": 1, "valid": 1, "delivered_failure_rate": 0.0}
     ]
+
+
+def test_a_second_opinion_confirms_a_chosen_call(up: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gw = gateway_factory(guard_config(up, {"confirm_calls": True}))
+    up.script([Fault.tool_call("get_weather", GOOD)], model="cheap")
+    up.script([Fault.tool_call("get_weather", {"city": "Paris"})], model="premium")
+    raw = ask_tool(gw, tool_choice="auto")
+    call = raw.parse().choices[0].message.tool_calls[0]
+    assert json.loads(call.function.arguments) == GOOD  # the cheaper call is served
+    assert raw.headers["x-switchyard-guard"] == "confirmed" and raw.headers["x-switchyard-model"] == "cheap"
+    rec = record(gw, raw)
+    assert rec.served_model == "cheap" and rec.guard == "confirmed"
+    assert [(a.model, a.check) for a in rec.attempts] == [("cheap", "valid"), ("premium", "valid")]
+    assert all(a.cost > 0 for a in rec.attempts)  # the confirmation was paid for
+    assert rec.cost == pytest.approx(sum(a.cost for a in rec.attempts))
+    assert rec.input_tokens == rec.attempts[0].input_tokens  # the served answer's usage
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_call_the_next_candidate_would_not_make_is_replaced(up: MockUpstream, gateway_factory, stream: bool) -> None:  # type: ignore[no-untyped-def]
+    gw = gateway_factory(guard_config(up, {"confirm_calls": True}))
+    up.script([Fault.tool_call("get_weather", GOOD)], model="cheap")
+    up.script([Fault.ok("No tool can tell you that.")], model="premium")
+    raw = client(gw).chat.completions.with_raw_response.create(
+        model="agents", messages=[{"role": "user", "content": "Who won in 1998?"}], tools=[WEATHER], stream=stream
+    )
+    parsed = raw.parse()
+    if stream:
+        chunks = list(parsed)
+        assert not any(c.choices and c.choices[0].delta.tool_calls for c in chunks)  # the call never showed
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "No tool can tell you that."
+    else:
+        assert parsed.choices[0].message.tool_calls is None
+        assert parsed.choices[0].message.content == "No tool can tell you that."
+        assert raw.headers["x-switchyard-guard"] == "escalated"
+    rec = record(gw, raw)
+    assert rec.guard == "escalated" and rec.served_model == "premium"
+    assert [(a.model, a.check) for a in rec.attempts] == [("cheap", "invalid: not_confirmed"), ("premium", "valid")]
+    assert rec.cost == pytest.approx(sum(a.cost for a in rec.attempts)) and rec.attempts[0].cost > 0
+
+
+def test_no_second_opinion_when_the_call_was_required_or_the_option_is_off(up: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gw = gateway_factory(guard_config(up, {"confirm_calls": True}))
+    up.script([Fault.tool_call("get_weather", GOOD)], model="cheap")
+    assert ask_tool(gw, tool_choice="required").headers["x-switchyard-guard"] == "valid"
+    plain = gateway_factory(guard_config(up))
+    up.script([Fault.tool_call("get_weather", GOOD)], model="cheap")
+    assert ask_tool(plain, tool_choice="auto").headers["x-switchyard-guard"] == "valid"
+    assert [r.model for r in up.requests] == ["cheap", "cheap"]

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from ..config import GuardPolicy, ModelConfig
+from ..dispatch import Attempt, DispatchTrace
 from ..errors import InvalidModelOutput, UpstreamError
 from ..guard import Problem, check_answer, checkable, repair_request
 from ..providers.base import Provider
@@ -48,6 +49,8 @@ class Guarded:
         """The answer to serve, starting from the one just received (the trace's answered attempt)."""
         problem = self.judge(resp)
         if problem is None:
+            if self.policy.confirm_calls and resp.tool_calls and self.req.tool_choice in (None, "auto"):
+                return await self._second_opinion(model, resp, ask)
             return self._served("valid", model, resp)
         if self.policy.repair:
             self.call.note(f"guard: {model.name} {problem.kind} -> repair")
@@ -74,6 +77,46 @@ class Guarded:
         self.call.note(f"guard: no valid answer ({problem.kind})")
         raise InvalidModelOutput(f"no valid answer from the route's models: {problem.message}", problem=problem.kind)
 
+    async def _second_opinion(
+        self, model: ModelConfig, resp: ChatResponse, ask: Ask
+    ) -> tuple[ModelConfig, ChatResponse]:
+        """A call the model chose to make is served only if the route's next candidate, asked the same
+        request, also makes one; if that one answers without a call, the call was not wanted and the second
+        answer is served. Either way both answers are paid for and in the ledger."""
+        rest = self._after(model)
+        if not rest:
+            return self._served("valid", model, resp)
+        trace = self.call.trace
+        first, first_by = trace.answered, trace.served_by
+        self.call.note(f"guard: {model.name} called a tool -> second opinion")
+        found = await self._try(ask, self.sent, rest)
+        if found is None or self.judge(found[1]) is not None:
+            self._restore(first, first_by, trace)
+            return self._served("valid", model, resp)
+        other_model, other = found
+        if other.tool_calls:  # confirmed: the cheaper call is served, the confirmation was paid for
+            if trace.answered is not None:
+                trace.answered.usage = self.usage_of(other, trace.served_by)
+            self._restore(first, first_by, trace)
+            return self._served("confirmed", model, resp)
+        if first is not None:
+            problem = Problem("not_confirmed", f"{other_model.name} answered without a call")
+            self._refuse(first, problem, self.usage_of(resp, first_by))
+        self.call.note(f"guard: {model.name} not_confirmed -> {other_model.name}")
+        return self._served("escalated", other_model, other)
+
+    @staticmethod
+    def _restore(attempt: Attempt | None, provider: Provider | None, trace: DispatchTrace) -> None:
+        """Make ``attempt`` the served one again (after a second opinion was asked)."""
+        trace.answered, trace.served_by = attempt, provider
+
+    @staticmethod
+    def _refuse(attempt: Attempt, problem: Problem, usage: Usage) -> None:
+        """An answer not served: paid for (its usage), marked with the verdict."""
+        attempt.check = f"invalid: {problem.kind}"
+        attempt.usage = usage
+        attempt.error = InvalidModelOutput(problem.message, problem=problem.kind)
+
     def _served(self, outcome: str, model: ModelConfig, resp: ChatResponse) -> tuple[ModelConfig, ChatResponse]:
         self.call.record.guard = outcome
         return model, resp
@@ -88,9 +131,7 @@ class Guarded:
             if problem is None:
                 attempt.check = "valid"
             elif attempt.check is None:
-                attempt.check = f"invalid: {problem.kind}"
-                attempt.usage = self.usage_of(resp, trace.served_by)
-                attempt.error = InvalidModelOutput(problem.message, problem=problem.kind)
+                self._refuse(attempt, problem, self.usage_of(resp, trace.served_by))
         return problem
 
     async def _try(

@@ -73,6 +73,12 @@ class GuardPolicy(Strict):
     escalate: bool = Field(
         default=True, description="then try the route's next candidates in order, each answer checked again"
     )
+    confirm_calls: bool = Field(
+        default=False,
+        description="a call the model chose to make (`tool_choice` auto) is served only when the route's next "
+        "candidate, asked the same request, also calls a tool; if it answers without a call, its answer is served "
+        "(a call where none was wanted). One more call per such call; off by default",
+    )
 
 
 class RoutePolicy(Strict):

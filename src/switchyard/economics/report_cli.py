@@ -121,7 +121,7 @@ def _print_guard(console: Console, guard: GuardStats) -> None:
         raw.add_row(c.route or "-", c.model, f"{c.checked:,}", f"{c.invalid:,}", _pct(c.raw_failure_rate),
                     _money(c.refused_cost))  # fmt: skip
     console.print(raw)
-    delivered = Table("route", "requests", "valid", "repaired", "escalated", "failed", "delivered failure rate",
+    delivered = Table("route", "requests", *GUARD_COLUMNS, "delivered failure rate",
                       title="output guard: what clients received", title_justify="left")  # fmt: skip
     for d in guard.delivered:
         o = d.outcomes
@@ -130,7 +130,7 @@ def _print_guard(console: Console, guard: GuardStats) -> None:
     console.print(delivered)
 
 
-GUARD_COLUMNS = ("valid", "repaired", "escalated", "failed")
+GUARD_COLUMNS = ("valid", "confirmed", "repaired", "escalated", "failed")
 
 
 CSV_COLUMNS = (

@@ -7,7 +7,8 @@ schema paths, never argument values, because they also land in the ledger's deci
 Kinds: ``unknown_tool``, ``arguments_not_json``, ``arguments_not_object``, ``arguments_schema``,
 ``missing_call`` (``tool_choice`` required or named, and no call), ``wrong_tool`` (a named
 ``tool_choice`` and another tool called), ``unwanted_call`` (``tool_choice: none``), ``too_many_calls``
-(``parallel_tool_calls: false``), ``not_json``, ``not_object``, ``json_schema``.
+(``parallel_tool_calls: false``), ``not_json``, ``not_object``, ``json_schema``; and, from the call core's
+second opinion (``guard.confirm_calls``), ``not_confirmed``: a call the next candidate would not make.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from ..store.base import LedgerRecord
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 NONE = "-"  # a direct model call has no route; a request refused before any attempt has no model
 OTHER = "other"
-GUARD_OUTCOMES = frozenset({"valid", "repaired", "escalated", "failed"})
+GUARD_OUTCOMES = frozenset({"valid", "confirmed", "repaired", "escalated", "failed"})
 STATUSES = frozenset({200, 400, 401, 403, 404, 408, 409, 413, 422, 429, 499, 500, 502, 503, 504})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
