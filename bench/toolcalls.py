@@ -34,13 +34,12 @@ Items whose possible answers contradict their own schema (a few in live_multiple
 listed in ``excluded``: no answer could be both schema-valid and right there.
 
 **The embedded model for real** (``embedded``; ``--embedded-limit`` items of simple_python and multiple,
-0 to skip): ``local-chat`` (SmolLM2-135M in llama.cpp), four variants: ``constrained`` (``tool_choice:
-"required"``, which the llama.cpp provider enforces with a grammar), ``auto`` (tools offered, the model free
-to answer in prose; guard off), ``guarded`` (the same on route ``local``, guard on: an invalid or missing
-call is repaired with the call forced by grammar), and ``unconstrained`` (the tools described in a system
-prompt, read from the text by this script as a ``{"name", "arguments"}`` JSON object). Per variant:
-``valid_call_rate`` (a delivered call valid by the schema), ``ast_accuracy``, errors, guard outcomes,
-latency.
+0 to skip): ``local-chat`` (SmolLM2-135M in llama.cpp), three variants: ``constrained`` (``tool_choice:
+"required"``, which the llama.cpp provider enforces with a grammar; guard off), ``guarded`` (the same on
+route ``local``, guard on: it checks each call, and would repair one with the call forced by grammar), and
+``auto`` (tools offered, ``tool_choice: "auto"``, guard off: the model free to answer in prose, which is a
+valid answer under ``auto``, so no guard could call it a failure). Per variant: ``valid_call_rate`` (a
+delivered call valid by the schema), ``ast_accuracy``, errors, guard outcomes, latency.
 
 Until ``switchyard.config`` knows ``policy.guard`` (``guard_available``), the routes carry no guard key:
 ``guard`` is then ``"absent"``, both runs are the same, and the ``guarded`` embedded variant is skipped.
@@ -52,7 +51,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shutil
 import signal
 import sqlite3
@@ -184,25 +182,10 @@ class Outcome:
         return schema_problem(self.item, self.calls, required=True)
 
 
-def tools_prompt(item: Item) -> str:
-    """The tools described for a model asked without ``tools`` (the ``unconstrained`` variant)."""
-    return (
-        "Answer by calling one of these functions, as a JSON object "
-        '{"name": <function name>, "arguments": <arguments object>}:\n'
-        + "\n".join(json.dumps(t["function"], ensure_ascii=False) for t in item.tools)
-    )
-
-
 async def ask(client: openai.AsyncOpenAI, route: str, item: Item, stream: bool, **options: Any) -> Outcome:
-    """One request; ``options``: ``tool_choice`` (else by the item), ``max_tokens``, ``temperature``, and
-    ``tools=False`` to describe the tools in a system prompt instead."""
-    messages: list[Any] = list(item.messages)
-    body: dict[str, Any] = {"model": route, "messages": messages}
-    if options.pop("tools", True):
-        body["tools"] = list(item.tools)
-        body["tool_choice"] = options.pop("tool_choice", "required" if item.wants_call else "auto")
-    else:
-        body["messages"] = [{"role": "system", "content": tools_prompt(item)}, *messages]
+    """One request; ``options``: ``tool_choice`` (else by the item), ``max_tokens``, ``temperature``."""
+    body: dict[str, Any] = {"model": route, "messages": list(item.messages), "tools": list(item.tools)}
+    body["tool_choice"] = options.pop("tool_choice", "required" if item.wants_call else "auto")
     body |= {k: v for k, v in options.items() if v is not None}
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
@@ -389,27 +372,11 @@ def read_ledger(db: Path, route: str) -> dict[str, Any]:
         conn.close()
 
 
-def text_call(text: str) -> Call | None:
-    """A ``{"name", "arguments"}`` JSON object written in a text answer (the first that parses)."""
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
-        try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except ValueError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("name"), str):
-            return Call(value["name"], json.dumps(value.get("arguments", {})))
-    return None
-
-
-def embedded_figures(outcomes: Sequence[Outcome], *, from_text: bool = False) -> dict[str, Any]:
+def embedded_figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     def figures(group: Sequence[Outcome]) -> dict[str, Any]:
         valid = correct = 0
         for o in group:
             calls = o.calls
-            if from_text and o.status == 200 and not calls:
-                found = text_call(o.text)
-                calls = [found] if found is not None else []
             if o.status == 200 and schema_problem(o.item, calls, required=True) is None:
                 valid += 1
             if o.status == 200 and check(o.item, calls).correct:
@@ -510,9 +477,8 @@ def run_embedded(gateway: str, items: Sequence[Item], local_chat: str | None, li
     out: dict[str, Any] = {"model": "local-chat", "items": len(items), "limit_per_category": limit}
     variants: list[tuple[str, str, dict[str, Any]]] = [
         ("constrained", LOCAL_OFF, {**common, "tool_choice": "required"}),
+        ("guarded", LOCAL, {**common, "tool_choice": "required"}),
         ("auto", LOCAL_OFF, {**common, "tool_choice": "auto"}),
-        ("guarded", LOCAL, {**common, "tool_choice": "auto"}),
-        ("unconstrained", LOCAL_OFF, {**common, "tools": False}),
     ]
     for name, route, options in variants:
         if name == "guarded" and not guard_available():
@@ -521,7 +487,7 @@ def run_embedded(gateway: str, items: Sequence[Item], local_chat: str | None, li
         note(f"embedded {name}: {len(items)} items on {route}")
         outcomes = asyncio.run(run_items(gateway, route, items, 1, 600, **options))
         guard_from_ledger(db, outcomes)
-        out[name] = embedded_figures(outcomes, from_text=name == "unconstrained")
+        out[name] = embedded_figures(outcomes)
     return out
 
 

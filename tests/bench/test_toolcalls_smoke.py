@@ -64,7 +64,7 @@ def test_toolcalls_bench_runs_through_the_gateway() -> None:
         assert f["repairs"] + f["escalations"] >= visible - f["delivered_errors"]
     embedded = f["embedded"]
     if "skipped" not in embedded:
-        for variant in ("constrained", "unconstrained"):
+        for variant in ("constrained", "guarded", "auto"):
             assert embedded[variant]["requests"] == 2 and set(embedded[variant]["by_category"]) == {
                 "simple_python",
                 "multiple",

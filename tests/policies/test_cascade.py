@@ -184,5 +184,8 @@ def test_tool_arguments_verifier() -> None:
     assert "schema" in (tool_arguments(request(tools=tools), answer(calls=[("get", "{}")])) or "")
     assert "unknown tool" in (tool_arguments(request(tools=tools), answer(calls=[("put", "{}")])) or "")
     assert "not valid JSON" in (tool_arguments(request(tools=tools), answer(calls=[("get", "{oops")])) or "")
-    assert tool_arguments(request(tools=tools, tool_choice="required"), answer("text")) == "a tool call was required and the answer made none"
+    assert (
+        tool_arguments(request(tools=tools, tool_choice="required"), answer("text"))
+        == "a tool call was required and the answer made none"
+    )
     assert tool_arguments(request(tools=tools), answer("text")) is None
