@@ -17,7 +17,7 @@ from ..config import GatewayConfig, Settings, load_config
 from ..dashboard import Dashboard
 from ..errors import SwitchyardError
 from ..gateway import Gateway
-from . import admin_routes, anthropic_routes, metrics_routes, openai_routes, rag_routes
+from . import admin_routes, anthropic_routes, metrics_routes, openai_routes, rag_routes, responses_routes
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
 from .http import ClientDisconnected, JSONBody
 from .openapi import openapi_schema
@@ -72,6 +72,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             *openai_routes.routes,
+            *responses_routes.routes,
             *anthropic_routes.routes,
             *admin_routes.routes,
             *metrics_routes.routes,

@@ -10,11 +10,12 @@ from ..config import ServerOptions
 from ..errors import ConfigError
 from .base import KeyStore, LedgerRollups, LedgerStore, LedgerWindows
 from .evals import EvalStore
+from .responses import ResponseStore
 
 
-class Store(LedgerStore, LedgerRollups, LedgerWindows, KeyStore, EvalStore, Protocol):
+class Store(LedgerStore, LedgerRollups, LedgerWindows, KeyStore, EvalStore, ResponseStore, Protocol):
     """Everything the gateway keeps: the ledger, its rollups (by days and by time windows), the API keys,
-    eval runs."""
+    eval runs, stored responses."""
 
     def close(self) -> None: ...
 
