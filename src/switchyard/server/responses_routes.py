@@ -25,8 +25,8 @@ from ..wire.responses import (
     chat_request,
     input_messages,
     known_call_ids,
-    render_response,
     rename_param,
+    render_response,
     response_object,
 )
 from ..wire.responses_models import parse_responses_body
@@ -68,7 +68,9 @@ async def create_response(request: Request) -> Response:
         ids = ResponseIds(stream.info.id)
         snapshot = partial(response_object, req, ids, stream.info.model or req.model, created, stored=stored)
         encoder = ResponsesStreamEncoder(snapshot, ids, gw.clock)
-        return EventStreamResponse(_events(stream, encoder, keep if stored else None), headers=call_headers(stream.info))
+        return EventStreamResponse(
+            _events(stream, encoder, keep if stored else None), headers=call_headers(stream.info)
+        )
     ids = ResponseIds(result.info.id)
     model = result.info.model or req.model
     body = render_response(req, result.response, ids, model, created, int(gw.clock()), stored=stored)

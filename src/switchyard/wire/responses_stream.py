@@ -9,7 +9,8 @@ the server-sent events the openai SDK reads, each with its ``sequence_number``.
                         response.function_call_arguments.done, response.output_item.done
     response.completed (or response.incomplete), with the whole response and its usage
 
-A failure after the stream opened ends it with an ``error`` event and ``response.failed``. The route stores
+A failure after the stream opened closes the open items (``incomplete``) and ends the stream with an
+``error`` event and ``response.failed``. The route stores
 the response between :meth:`ResponsesStreamEncoder.close` and :meth:`~ResponsesStreamEncoder.complete`, so a
 client that continues it as soon as it completes finds it. Items are opened
 one at a time, except tool calls: an upstream may interleave the fragments of parallel calls, so every call
@@ -191,12 +192,13 @@ class ResponsesStreamEncoder:
         return self.close(usage) + self.complete()
 
     def error(self, err: SwitchyardError) -> bytes:
-        """An ``error`` event, then ``response.failed`` with what was answered so far."""
+        """The open items closed as incomplete, an ``error`` event, then ``response.failed`` with what was
+        answered so far."""
         if self._finished:
             return b""
         self._finished = True
-        out = self.start() + self._event("error", code=err.code or err.type, message=err.message, param=err.param)
-        out += self._close_message("incomplete") + self._close_calls("incomplete")
+        out = self.start() + self._close_message("incomplete") + self._close_calls("incomplete")
+        out += self._event("error", code=err.code or err.type, message=err.message, param=err.param)
         failed = self.snapshot(
             status="failed", output=[item for item in self._output if item is not None], error=error_object(err)
         )
