@@ -189,6 +189,8 @@ class ResponsesStreamEncoder:
         return self._event(f"response.{self.response['status']}", response=self.response)
 
     def finish(self, usage: Usage | None) -> bytes:
+        if self._finished:
+            return b""
         return self.close(usage) + self.complete()
 
     def error(self, err: SwitchyardError) -> bytes:
