@@ -155,6 +155,15 @@ def _refine_responses(schemas: dict[str, JSONSchema], chat: list[str]) -> None:
     image["image_url"] = {"type": "string", "minLength": 1}
     image["file_id"] = {"type": "null"}
     schemas["InputImage"]["required"] = ["type", "image_url"]
+    # wire.responses.chat_request: tool_choice "required" needs tools
+    schemas["ResponsesRequest"]["if"] = {
+        "properties": {"tool_choice": {"const": "required"}},
+        "required": ["tool_choice"],
+    }
+    schemas["ResponsesRequest"]["then"] = {
+        "properties": {"tools": {"type": "array", "minItems": 1}},
+        "required": ["tools"],
+    }
     # _nothing_included, _metadata_limits
     req["include"]["anyOf"][0]["maxItems"] = 0
     req["metadata"]["anyOf"][0] |= {

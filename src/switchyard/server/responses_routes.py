@@ -24,7 +24,6 @@ from ..wire.responses import (
     answer_message,
     chat_request,
     input_messages,
-    known_call_ids,
     rename_param,
     render_response,
     response_object,
@@ -48,7 +47,7 @@ async def create_response(request: Request) -> Response:
     history: list[Message] = []
     if req.previous_response_id is not None:
         history = await gw.conversations.history(principal, req.previous_response_id)
-    turn = input_messages(req, known_call_ids(history))
+    turn = input_messages(req)
     chat = chat_request(req, history, turn)
     stored = gw.conversations.keeps(principal, req.store)
     created = int(gw.clock())

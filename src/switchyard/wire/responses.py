@@ -11,8 +11,10 @@ Requests -> internal (:func:`chat_request`):
 - ``input``: a string is one user message; ``message`` items keep their role (``user``, ``system``,
   ``developer``, ``assistant``), their ``input_text`` / ``output_text`` / ``refusal`` parts become text and
   ``input_image`` parts ``image_url`` parts; ``function_call`` items become the ``tool_calls`` of an
-  assistant message (consecutive calls share one) and ``function_call_output`` items ``tool`` messages. An
-  output whose ``call_id`` no earlier call carries is refused (``input.N.call_id``).
+  assistant message (consecutive calls share one) and ``function_call_output`` items ``tool`` messages.
+  What only a model can judge (a tool choice naming a tool that is not there, an output whose call is not in
+  the conversation, an image in a system message) goes to it as in a chat request: its provider or upstream
+  answers, as it does for ``/v1/chat/completions`` (the OpenAPI document and the validation agree).
 - ``tools`` (function tools only) and ``tool_choice`` become chat tools and ``tool_choice``;
   ``text.format`` becomes ``response_format`` (``json_schema`` with its name, schema and strictness);
   ``max_output_tokens`` becomes ``max_completion_tokens``; ``temperature``, ``top_p`` and ``user`` pass as
@@ -50,15 +52,13 @@ from .responses_models import (
 # ------------------------------------------------------------------------------ requests: client -> internal
 
 
-def _content(parts: list[ContentPart], where: str, role: str) -> str | list[JSON]:
+def _content(parts: list[ContentPart]) -> str | list[JSON]:
     """Parts -> a string when they are all text, else chat content parts."""
     out: list[JSON] = []
-    for j, part in enumerate(parts):
+    for part in parts:
         if isinstance(part, InputImage):
-            if role == "assistant":
-                raise InvalidRequest(f"{where}.{j}: images belong in user messages", param=f"{where}.{j}")
             image: JSON = {"url": part.image_url}
-            if part.detail in ("low", "high", "auto"):
+            if part.detail is not None:
                 image["detail"] = part.detail
             out.append({"type": "image_url", "image_url": image})
         else:
@@ -68,17 +68,14 @@ def _content(parts: list[ContentPart], where: str, role: str) -> str | list[JSON
     return out
 
 
-def input_messages(req: ResponsesRequest, known_calls: set[str]) -> list[Message]:
-    """The request's ``input`` as internal messages. ``known_calls`` holds the call ids of the history
-    before it; the calls of this input are added to it."""
+def input_messages(req: ResponsesRequest) -> list[Message]:
+    """The request's ``input`` as internal messages."""
     out: list[Message] = []
-    for i, item in enumerate(req.input):
-        where = f"input.{i}"
+    for item in req.input:
         if isinstance(item, MessageItem):
-            out.append(Message(role=item.role, content=_content(item.content, f"{where}.content", item.role)))
+            out.append(Message(role=item.role, content=_content(item.content)))
         elif isinstance(item, FunctionCallItem):
             call = ToolCall(id=item.call_id, function=FunctionCall(name=item.name, arguments=item.arguments))
-            known_calls.add(item.call_id)
             last = out[-1] if out else None
             if last is not None and last.role == "assistant":  # a text answer and its calls are one message
                 last.tool_calls = [*(last.tool_calls or ()), call]
@@ -86,19 +83,9 @@ def input_messages(req: ResponsesRequest, known_calls: set[str]) -> list[Message
                 out.append(Message(role="assistant", content=None, tool_calls=[call]))
         else:
             assert isinstance(item, FunctionCallOutputItem)
-            if item.call_id not in known_calls:
-                raise InvalidRequest(
-                    f"no function_call with call_id {item.call_id!r} precedes this output (in input or in the "
-                    "response named by previous_response_id)",
-                    param=f"{where}.call_id",
-                )
             text = "".join(p.text for p in item.output)
             out.append(Message(role="tool", tool_call_id=item.call_id, content=text))
     return out
-
-
-def known_call_ids(messages: list[Message]) -> set[str]:
-    return {c.id for m in messages for c in m.tool_calls or ()}
 
 
 def chat_request(req: ResponsesRequest, history: list[Message], turn: list[Message]) -> ChatRequest:
@@ -125,13 +112,9 @@ def chat_request(req: ResponsesRequest, history: list[Message], turn: list[Messa
         ]
     choice = req.tool_choice
     if isinstance(choice, FunctionChoice):
-        if choice.name not in {t.name for t in req.tools or ()}:
-            raise InvalidRequest(
-                f"tool_choice names {choice.name!r}, which is not among the tools", param="tool_choice.name"
-            )
         fields["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
     elif choice is not None:
-        if choice == "required" and not req.tools:
+        if choice == "required" and not req.tools:  # the document says so too (openapi._refine_responses)
             raise InvalidRequest("tool_choice 'required' needs tools", param="tool_choice")
         fields["tool_choice"] = choice
     fmt = req.text.format if req.text else None

@@ -48,7 +48,7 @@ class InputImage(_Strict):
     type: Literal["input_image"]
     image_url: str | None = None
     file_id: str | None = None
-    detail: Literal["low", "high", "auto", "original"] | None = None
+    detail: Literal["low", "high", "auto"] | None = None  # chat's image details ("original" has none there)
 
     @model_validator(mode="after")
     def _by_url(self) -> InputImage:
