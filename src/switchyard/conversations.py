@@ -8,9 +8,10 @@ An answer is stored only when all of these hold: the gateway's response store is
 (``access.teams[].retention: zero``). A request asking ``store: true`` where nothing is kept is answered
 all the same, with ``"store": false`` in its Response object.
 
-``previous_response_id`` is a 400 naming it when the store is off or the team is under zero retention
-(nothing could have been kept), and a 404 when the id is unknown, expired or another team's (one answer
-for all three, so another team's id is not confirmed). A key continues any response of its own team.
+``previous_response_id`` is a 400 naming it when the store is off (the gateway's OpenAPI document then
+allows only null there), a 403 naming it when the team is under zero retention (its policy forbids it,
+whatever the key asks), and a 404 when the id is unknown, expired or another team's (one answer for all
+three, so another team's id is not confirmed). A key continues any response of its own team.
 
 Each stored response holds the whole conversation up to and with its answer (without the request's
 ``instructions``, which OpenAI does not carry over either): continuing reads one row, and deleting one
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import AccessConfig
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound, PermissionDenied
 from .store.responses import ResponseStore, StoredResponse
 from .types import JSON, Message, Principal
 
@@ -56,7 +57,7 @@ class Conversations:
         """The conversation of a stored response of the caller's team, to continue it."""
         param = "previous_response_id"
         if self._zero_retention(principal):
-            raise InvalidRequest(
+            raise PermissionDenied(
                 f"team {principal.team!r} is under zero retention: no response is stored, so none can be "
                 "continued; send the whole conversation in input",
                 param=param,

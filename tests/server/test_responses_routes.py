@@ -38,7 +38,12 @@ WEATHER = {
 def _config(upstream: MockUpstream) -> GatewayConfig:
     cfg = config(openai_model("gpt-mock", upstream.url), routes={"auto": ["gpt-mock"]})
     cfg.access = AccessConfig(
-        teams=[TeamConfig(name="team-a"), TeamConfig(name="team-b"), TeamConfig(name="private", retention="zero")]
+        teams=[
+            TeamConfig(name="team-a"),
+            TeamConfig(name="team-b"),
+            TeamConfig(name="private", retention="zero"),
+            TeamConfig(name="no-models", models=[], routes=[]),
+        ]
     )
     return cfg
 
@@ -253,6 +258,7 @@ def test_a_failure_midway_ends_the_stream_with_error_and_response_failed(
     assert [e.type for e in events[-2:]] == ["error", "response.failed"]
     failed = events[-1].response
     assert failed.status == "failed" and failed.error is not None and failed.error.code == "server_error"
+    assert failed.model_extra is not None and failed.model_extra["store"] is False
 
 
 def test_an_answer_cut_short_is_incomplete(gw: RunningGateway) -> None:
@@ -264,6 +270,9 @@ def test_an_answer_cut_short_is_incomplete(gw: RunningGateway) -> None:
 
 
 def test_previous_response_id_continues_a_stored_conversation(gw: RunningGateway, upstream: MockUpstream) -> None:
+    document = httpx.get(gw.url + "/openapi.json").json()
+    field = document["components"]["schemas"]["ResponsesRequest"]["properties"]["previous_response_id"]
+    assert {"type": "string", "minLength": 1} in field["anyOf"]
     a = client(gw, key(gw, "team-a"))
     first = a.responses.create(model="gpt-mock", instructions="Be kind.", input="my name is Ada")
     assert first.model_extra is not None and first.model_extra["store"] is True
@@ -332,7 +341,7 @@ def test_zero_retention_team_never_gets_anything_stored(gw: RunningGateway) -> N
     events = list(c.responses.create(model="gpt-mock", input="secret", stream=True))
     assert events[-1].response.model_extra["store"] is False
     r = post(gw, {"model": "gpt-mock", "input": "more", "previous_response_id": resp.id}, api_key)
-    assert r.status_code == 400
+    assert r.status_code == 403
     error = r.json()["error"]
     assert (error["param"], error["code"]) == ("previous_response_id", "zero_retention")
     assert "zero retention" in error["message"]
@@ -357,6 +366,10 @@ def test_without_the_store_previous_response_id_is_refused(
     assert (
         httpx.get(f"{gw.v1}/responses/{resp.id}", headers={"authorization": f"Bearer {ADMIN_KEY}"}).status_code == 404
     )
+    # the gateway's document says so: nothing to continue here
+    document = httpx.get(gw.url + "/openapi.json").json()
+    field = document["components"]["schemas"]["ResponsesRequest"]["properties"]["previous_response_id"]
+    assert field["type"] == "null"
 
 
 def test_stored_responses_expire(upstream: MockUpstream, gateway_factory: Callable[..., RunningGateway]) -> None:
@@ -426,9 +439,11 @@ def test_what_is_not_supported_is_a_400_naming_the_field(
     assert words in error["message"], error
 
 
-def test_unknown_model_and_missing_key(gw: RunningGateway) -> None:
+def test_the_call_goes_through_keys_and_access_like_a_chat(gw: RunningGateway) -> None:
     r = post(gw, {"model": "nope", "input": "hi"})
     assert r.status_code == 404 and r.json()["error"]["type"] == "not_found_error"
+    r = post(gw, {"model": "gpt-mock", "input": "hi"}, key(gw, "no-models"))
+    assert r.status_code == 403 and r.json()["error"]["type"] == "permission_error"
     r = httpx.post(gw.v1 + "/responses", json={"model": "gpt-mock", "input": "hi"})
     assert r.status_code == 401
     r = httpx.get(gw.v1 + "/responses/resp_x?include=a", headers={"authorization": f"Bearer {ADMIN_KEY}"})

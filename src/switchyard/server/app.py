@@ -50,7 +50,10 @@ def create_app(
         config = config or load_config(settings.config)
         gateway = Gateway(settings, config)
     gw = gateway
-    document = openapi_schema(gw.config, metrics_public=gw.settings.metrics_public)  # names this gateway's models
+    # names this gateway's models, and says whether it keeps responses
+    document = openapi_schema(
+        gw.config, metrics_public=gw.settings.metrics_public, responses_store=gw.options.responses_store
+    )
 
     async def openapi(request: Request) -> Response:
         return JSONBody(document)

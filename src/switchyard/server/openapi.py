@@ -141,11 +141,13 @@ def _string_or(array: JSONSchema) -> JSONSchema:
     return {"anyOf": [{"type": "string"}, array]}
 
 
-def _refine_responses(schemas: dict[str, JSONSchema], chat: list[str]) -> None:
+def _refine_responses(schemas: dict[str, JSONSchema], chat: list[str], stored: bool) -> None:
     """A string is shorthand for one user message (``input``) or one text part (``content``, ``output``);
-    what the models check in validators, said in the schema."""
+    what the models check in validators, said in the schema; without the response store, nothing to continue."""
     req = schemas["ResponsesRequest"]["properties"]
     req["model"] = _names(chat)
+    if not stored:
+        req["previous_response_id"] = {"type": "null", "description": "this gateway keeps no responses"}
     req["input"] = _string_or(req["input"])
     for name, field in (("MessageItem", "content"), ("FunctionCallOutputItem", "output")):
         props = schemas[name]["properties"]
@@ -242,8 +244,10 @@ def _key_body(roles: list[str]) -> JSONSchema:
     }
 
 
-def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool = False) -> JSONSchema:
-    """The document for a gateway of ``config`` (none: no models named)."""
+def openapi_schema(
+    config: GatewayConfig | None = None, *, metrics_public: bool = False, responses_store: bool = False
+) -> JSONSchema:
+    """The document for a gateway of ``config`` (none: no models named) and its server options."""
     from .rag_routes import AddBody, CreateBody, EraseBody, PatchBody, SearchBody
 
     cfg = config or GatewayConfig()
@@ -257,7 +261,7 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
     _from_model(schemas, MessagesRequest, "AnthropicMessagesRequest")
     _from_model(schemas, ResponsesRequest)
     _refine_openai(schemas, chat, embed)
-    _refine_responses(schemas, chat)
+    _refine_responses(schemas, chat, responses_store)
     _refine_anthropic(schemas, chat)
     schemas["CreateKey"] = _key_body(sorted(cfg.access.roles))
 

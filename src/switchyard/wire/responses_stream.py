@@ -201,9 +201,8 @@ class ResponsesStreamEncoder:
         self._finished = True
         out = self.start() + self._close_message("incomplete") + self._close_calls("incomplete")
         out += self._event("error", code=err.code or err.type, message=err.message, param=err.param)
-        failed = self.snapshot(
-            status="failed", output=[item for item in self._output if item is not None], error=error_object(err)
-        )
+        output = [item for item in self._output if item is not None]
+        failed = self.snapshot(status="failed", output=output, error=error_object(err), stored=False)
         return out + self._event("response.failed", response=failed)
 
     def extension(self, data: JSON) -> bytes:
