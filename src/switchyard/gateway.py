@@ -19,6 +19,7 @@ from .calls import Accounting, CallCore, ChatResult, ChatStream, EmbeddingResult
 from .calls.chat import ChatParts
 from .calls.shadow import Shadowing
 from .config import GatewayConfig, Settings, server_options
+from .conversations import DAY, Conversations
 from .dispatch import Dispatcher
 from .errors import CountersUnavailable
 from .keys import Authenticator, FailedAuthLimiter
@@ -87,6 +88,13 @@ class Gateway:
         self.store: Store = store if store is not None else open_store(self.options)
         self.ledger = LedgerWriter(
             self.store, flush_interval=settings.ledger_flush_interval, batch_size=settings.ledger_batch_size
+        )
+        self.conversations = Conversations(
+            self.store,
+            config.access,
+            enabled=self.options.responses_store,
+            ttl_seconds=self.options.responses_ttl_days * DAY,
+            clock=clock,
         )
         self.auth = Authenticator(
             self.store, settings.admin_key, limiter=FailedAuthLimiter(settings.auth_failures_per_minute)

@@ -59,3 +59,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for budget counters shared by replicas; unset: in-process counters"
     )
+    responses_store: bool = Field(
+        default=False,
+        description="keep POST /v1/responses answers (store: true) so previous_response_id can continue them",
+    )
+    responses_ttl_days: float = Field(default=30.0, gt=0, description="days a stored response is kept")

@@ -5,7 +5,8 @@ key are refused.
 Where the API answers 404 instead of 403 on purpose: revoking another team's key (``DELETE
 /v1/admin/keys/{key_id}``) by a key allowed ``keys:revoke`` is a 404, so a key id of another team is not
 confirmed. RAG collections do not hide themselves: another team's existing collection is a 403
-(``collection_forbidden``), an unknown one a 404.
+(``collection_forbidden``), an unknown one a 404. A stored response of another team is a 404, like an
+unknown one (``GET`` / ``DELETE /v1/responses/{response_id}``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/v1/chat/completions"): CHAT,
     ("post", "/v1/embeddings"): {"model": "local-embed", "input": "hello"},
     ("post", "/v1/messages"): {"model": "auto", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]},
+    ("post", "/v1/responses"): {"model": "auto", "input": "hello"},
     ("post", "/v1/admin/keys"): {"team": "team-a"},
     ("post", "/v1/rag/collections"): {"name": "made-by-sweep"},
     ("patch", "/v1/rag/collections/{name}"): {"acl": {"read": ["team-b"], "write": ["team-b"], "admin": ["team-b"]}},
@@ -65,11 +67,14 @@ TEAM_B_DENIED = {
     ("delete", "/v1/rag/collections/{name}/documents/{doc_id}"): 403,
     ("post", "/v1/rag/erase"): 403,
     ("post", "/v1/rag/search"): 403,
+    ("get", "/v1/responses/{response_id}"): 404,
+    ("delete", "/v1/responses/{response_id}"): 404,
 }
 TEAM_B_ALLOWED = {
     ("post", "/v1/chat/completions"),
     ("post", "/v1/embeddings"),
     ("post", "/v1/messages"),
+    ("post", "/v1/responses"),
     ("get", "/v1/models"),
     ("get", "/v1/rag/collections"),
     ("post", "/v1/rag/collections"),
@@ -93,18 +98,19 @@ def gw(
     cfg.access = AccessConfig(roles={"admin": ["*"], "keyadmin": ["keys:create", "keys:read", "keys:revoke"]})
     # The sweep makes hundreds of failed authentications from one address: lift the per-address bound
     # (tests/server/test_auth_hardening.py tests it).
-    yield gateway_factory(cfg, classify=lambda _req: set(), auth_failures_per_minute=100_000)
+    yield gateway_factory(cfg, classify=lambda _req: set(), auth_failures_per_minute=100_000, responses_store=True)
 
 
-def _url(path: str, key_id: str) -> str:
-    return path.format(name="owned-by-a", doc_id="d1", key_id=key_id)
+def _url(path: str, key_id: str, response_id: str) -> str:
+    return path.format(name="owned-by-a", doc_id="d1", key_id=key_id, response_id=response_id)
 
 
-def _call(gw: RunningGateway, method: str, path: str, key_id: str, headers: dict[str, str]) -> httpx.Response:
+def _call(
+    gw: RunningGateway, method: str, path: str, key_id: str, headers: dict[str, str], response_id: str = "resp_x"
+) -> httpx.Response:
     body = BODIES.get((method, path))
-    return httpx.request(
-        method.upper(), gw.url + _url(path, key_id), json=body, headers=headers, timeout=60, follow_redirects=False
-    )
+    url = gw.url + _url(path, key_id, response_id)
+    return httpx.request(method.upper(), url, json=body, headers=headers, timeout=60, follow_redirects=False)
 
 
 def test_every_operation_refuses_missing_wrong_revoked_and_other_team_keys(gw: RunningGateway) -> None:
@@ -117,6 +123,9 @@ def test_every_operation_refuses_missing_wrong_revoked_and_other_team_keys(gw: R
         assert a.post("/v1/rag/collections", json={"name": "owned-by-a"}).status_code == 201
         docs = {"documents": [{"id": "d1", "text": "the heart has four chambers", "subject": "patient-1"}]}
         assert a.post("/v1/rag/collections/owned-by-a/documents", json=docs).status_code == 201
+        stored = a.post("/v1/responses", json={"model": "auto", "input": "kept for team A"})
+        assert stored.status_code == 200 and stored.json()["store"] is True
+        response_id = stored.json()["id"]
 
     document = httpx.get(gw.url + "/openapi.json").json()
     operations = [(m, p) for p, item in document["paths"].items() for m in item]
@@ -136,10 +145,10 @@ def test_every_operation_refuses_missing_wrong_revoked_and_other_team_keys(gw: R
             continue
         assert declared and {} not in declared, (method, path)  # documented as needing a key
         for who, headers in callers.items():
-            r = _call(gw, method, path, a_id, headers)
+            r = _call(gw, method, path, a_id, headers, response_id)
             if r.status_code != 401:
                 unexpected.append(f"{who}: {method.upper()} {path} -> {r.status_code}")
-        r = _call(gw, method, path, a_id, {"authorization": f"Bearer {b_key}"})
+        r = _call(gw, method, path, a_id, {"authorization": f"Bearer {b_key}"}, response_id)
         if (method, path) in TEAM_B_DENIED:
             if r.status_code != TEAM_B_DENIED[(method, path)]:
                 unexpected.append(f"team B: {method.upper()} {path} -> {r.status_code}")
@@ -154,6 +163,7 @@ def test_every_operation_refuses_missing_wrong_revoked_and_other_team_keys(gw: R
     with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {a_key}"}, timeout=60) as a:
         shown = a.get("/v1/rag/collections/owned-by-a").json()
         assert shown["documents"] == 1 and shown["acl"]["admin"] == ["team-a"]
+        assert a.get(f"/v1/responses/{response_id}").json()["id"] == response_id
 
 
 def test_open_routes_answer_without_a_key(gw: RunningGateway) -> None:

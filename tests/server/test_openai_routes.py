@@ -186,9 +186,16 @@ def test_auth_and_size_errors(gw) -> None:  # type: ignore[no-untyped-def]
         assert httpx.get(gw.url + path).status_code == 200
     paths = httpx.get(gw.url + "/openapi.json").json()["paths"]
     assert "/v1/chat/completions" in paths and "/metrics" in paths
-    from switchyard.server import admin_routes, anthropic_routes, metrics_routes, openai_routes, rag_routes
+    from switchyard.server import (
+        admin_routes,
+        anthropic_routes,
+        metrics_routes,
+        openai_routes,
+        rag_routes,
+        responses_routes,
+    )
 
-    for module in (openai_routes, anthropic_routes, admin_routes, metrics_routes, rag_routes):
+    for module in (openai_routes, responses_routes, anthropic_routes, admin_routes, metrics_routes, rag_routes):
         for route in module.routes:  # every API route is documented, with each of its methods
             path = route.path.replace(":path}", "}")
             assert path in paths, path

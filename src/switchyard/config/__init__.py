@@ -59,6 +59,10 @@ class ServerConfig(Strict):
     redis_url: str | None = Field(
         default=None, description="shared budget and rate-limit counters for replicas, e.g. redis://127.0.0.1:6379/0"
     )
+    responses_store: bool | None = Field(
+        default=None, description="keep Responses API answers for previous_response_id (never zero-retention teams)"
+    )
+    responses_ttl_days: float | None = Field(default=None, gt=0, description="days a stored response is kept")
 
 
 class GatewayConfig(Strict):
@@ -163,6 +167,8 @@ class ServerOptions:
     max_body_bytes: int
     redis_url: str | None = None
     store: str = "sqlite"
+    responses_store: bool = False
+    responses_ttl_days: float = 30.0
 
 
 def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
@@ -181,6 +187,8 @@ def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
         max_body_bytes=pick("max_body_bytes"),
         redis_url=pick("redis_url"),
         store=pick("store"),
+        responses_store=pick("responses_store"),
+        responses_ttl_days=pick("responses_ttl_days"),
     )
 
 

@@ -17,7 +17,7 @@ from ..config import GatewayConfig, Settings, load_config
 from ..dashboard import Dashboard
 from ..errors import SwitchyardError
 from ..gateway import Gateway
-from . import admin_routes, anthropic_routes, metrics_routes, openai_routes, rag_routes
+from . import admin_routes, anthropic_routes, metrics_routes, openai_routes, rag_routes, responses_routes
 from .errors import handle_http_exception, handle_switchyard_error, handle_unexpected
 from .http import ClientDisconnected, JSONBody
 from .openapi import openapi_schema
@@ -50,7 +50,10 @@ def create_app(
         config = config or load_config(settings.config)
         gateway = Gateway(settings, config)
     gw = gateway
-    document = openapi_schema(gw.config, metrics_public=gw.settings.metrics_public)  # names this gateway's models
+    # names this gateway's models, and says whether it keeps responses
+    document = openapi_schema(
+        gw.config, metrics_public=gw.settings.metrics_public, responses_store=gw.options.responses_store
+    )
 
     async def openapi(request: Request) -> Response:
         return JSONBody(document)
@@ -72,6 +75,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             *openai_routes.routes,
+            *responses_routes.routes,
             *anthropic_routes.routes,
             *admin_routes.routes,
             *metrics_routes.routes,

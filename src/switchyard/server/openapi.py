@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ..config import GatewayConfig
 from ..types import ChatRequest, EmbeddingRequest
 from ..wire.anthropic_models import MessagesRequest
+from ..wire.responses_models import ResponsesRequest
 from .admin_routes import MAX_USAGE_DAYS
 from .openapi_components import ANTHROPIC_ERROR, ERROR, OBJ, RESPONSES, JSONSchema
 
@@ -23,7 +24,7 @@ _STATUS = {
     "400": "malformed JSON or an invalid field (named in `param`)",
     "401": "missing or invalid API key",
     "403": "the key's team or roles do not allow this",
-    "404": "no such model, key, collection or document",
+    "404": "no such model, key, collection, document or stored response",
     "409": "a collection of that name exists already",
     "413": "request body over the configured limit",
     "429": "rate limited, or a budget is spent",
@@ -136,6 +137,44 @@ def _refine_openai(schemas: dict[str, JSONSchema], chat: list[str], embed: list[
     emb["input"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
 
 
+def _string_or(array: JSONSchema) -> JSONSchema:
+    return {"anyOf": [{"type": "string"}, array]}
+
+
+def _refine_responses(schemas: dict[str, JSONSchema], chat: list[str], stored: bool) -> None:
+    """A string is shorthand for one user message (``input``) or one text part (``content``, ``output``);
+    what the models check in validators, said in the schema; without the response store, nothing to continue."""
+    req = schemas["ResponsesRequest"]["properties"]
+    req["model"] = _names(chat)
+    if not stored:
+        req["previous_response_id"] = {"type": "null", "description": "this gateway keeps no responses"}
+    req["input"] = _string_or(req["input"])
+    for name, field in (("MessageItem", "content"), ("FunctionCallOutputItem", "output")):
+        props = schemas[name]["properties"]
+        props[field] = _string_or(props[field])
+    # InputImage._by_url: an image by URL, never by file id
+    image = schemas["InputImage"]["properties"]
+    image["image_url"] = {"type": "string", "minLength": 1}
+    image["file_id"] = {"type": "null"}
+    schemas["InputImage"]["required"] = ["type", "image_url"]
+    # wire.responses.chat_request: tool_choice "required" needs tools
+    schemas["ResponsesRequest"]["if"] = {
+        "properties": {"tool_choice": {"const": "required"}},
+        "required": ["tool_choice"],
+    }
+    schemas["ResponsesRequest"]["then"] = {
+        "properties": {"tools": {"type": "array", "minItems": 1}},
+        "required": ["tools"],
+    }
+    # _nothing_included, _metadata_limits
+    req["include"]["anyOf"][0]["maxItems"] = 0
+    req["metadata"]["anyOf"][0] |= {
+        "maxProperties": 16,
+        "propertyNames": {"maxLength": 64},
+        "additionalProperties": {"type": "string", "maxLength": 512},
+    }
+
+
 # Which blocks each role may send (``wire.anthropic._translate_message``; thinking blocks are dropped).
 _ROLE_BLOCKS = {
     "user": ("text", "image", "tool_result", "thinking", "redacted_thinking"),
@@ -205,8 +244,10 @@ def _key_body(roles: list[str]) -> JSONSchema:
     }
 
 
-def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool = False) -> JSONSchema:
-    """The document for a gateway of ``config`` (none: no models named)."""
+def openapi_schema(
+    config: GatewayConfig | None = None, *, metrics_public: bool = False, responses_store: bool = False
+) -> JSONSchema:
+    """The document for a gateway of ``config`` (none: no models named) and its server options."""
     from .rag_routes import AddBody, CreateBody, EraseBody, PatchBody, SearchBody
 
     cfg = config or GatewayConfig()
@@ -218,13 +259,16 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
     for model in (ChatRequest, EmbeddingRequest, CreateBody, PatchBody, AddBody, EraseBody, SearchBody):
         _from_model(schemas, model)
     _from_model(schemas, MessagesRequest, "AnthropicMessagesRequest")
+    _from_model(schemas, ResponsesRequest)
     _refine_openai(schemas, chat, embed)
+    _refine_responses(schemas, chat, responses_store)
     _refine_anthropic(schemas, chat)
     schemas["CreateKey"] = _key_body(sorted(cfg.access.roles))
 
     name = _path("name", schemas["CreateBody"]["properties"]["name"], "the collection's name")
     doc_id = _path("doc_id", {"type": "string", "minLength": 1, "maxLength": 512}, "the document's id")
     key_id = _path("key_id", {"type": "string", "minLength": 1}, "the key's id")
+    response_id = _path("response_id", {"type": "string", "minLength": 1}, "the response's id (resp_...)")
     limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "documents to list")
     days = _query(
         "days", {"type": "integer", "minimum": 1, "maximum": MAX_USAGE_DAYS, "default": 30}, "days back from now"
@@ -252,6 +296,32 @@ def openapi_schema(config: GatewayConfig | None = None, *, metrics_public: bool 
         },
         "/v1/models": {
             "get": _op("List the models and routes the caller may call", "openai", ("200", "ModelList"), ("401",))
+        },
+        "/v1/responses": {
+            "post": _op(
+                "Create a response (OpenAI Responses API: function tools, text.format, stored conversations)",
+                "openai",
+                ("200", "Response"),
+                _CALL,
+                body="ResponsesRequest",
+                streams=True,
+            )
+        },
+        "/v1/responses/{response_id}": {
+            "get": _op(
+                "A stored response of the caller's team",
+                "openai",
+                ("200", "Response"),
+                ("400", "401", "404"),
+                params=(response_id,),
+            ),
+            "delete": _op(
+                "Delete a stored response of the caller's team",
+                "openai",
+                ("200", "Deleted"),
+                ("401", "404"),
+                params=(response_id,),
+            ),
         },
         "/v1/messages": {
             "post": _op(

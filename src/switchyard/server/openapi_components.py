@@ -65,6 +65,20 @@ RESPONSES: dict[str, JSONSchema] = {
         },
         "required": ["id", "object", "model", "choices"],
     },
+    "Response": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "response"},
+            "created_at": {"type": "integer"},
+            "status": {"enum": ["completed", "incomplete", "failed", "in_progress"]},
+            "model": {"type": "string"},
+            "output": {"type": "array", "items": OBJ},
+            "usage": {"anyOf": [OBJ, {"type": "null"}]},
+            "store": {"type": "boolean", "description": "whether the gateway kept the response"},
+        },
+        "required": ["id", "object", "created_at", "status", "model", "output"],
+    },
     "AnthropicMessageResponse": {
         "type": "object",
         "properties": {

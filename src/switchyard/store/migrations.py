@@ -276,6 +276,24 @@ MIGRATIONS: tuple[tuple[str, Step], ...] = (
         CREATE INDEX requests_guard ON requests (day) WHERE guard IS NOT NULL
         """,
     ),
+    # Stored Responses (issue 13, POST /v1/responses with server.responses_store): the conversation a
+    # continuation sends the model (JSON of internal chat messages) and the Response object, per team, until
+    # they expire.
+    (
+        "0013_responses",
+        """
+        CREATE TABLE responses (
+            id TEXT PRIMARY KEY,
+            team TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            created REAL NOT NULL,
+            expires REAL NOT NULL,
+            messages BLOB NOT NULL,
+            body BLOB NOT NULL
+        );
+        CREATE INDEX responses_expires ON responses (expires)
+        """,
+    ),
 )
 
 

@@ -11,11 +11,12 @@ from ..errors import ConfigError
 from .base import KeyStore, LedgerRollups, LedgerStore, LedgerWindows
 from .evals import EvalStore
 from .guard import GuardStatsReader
+from .responses import ResponseStore
 
 
-class Store(LedgerStore, LedgerRollups, LedgerWindows, KeyStore, EvalStore, GuardStatsReader, Protocol):
+class Store(LedgerStore, LedgerRollups, LedgerWindows, KeyStore, EvalStore, GuardStatsReader, ResponseStore, Protocol):
     """Everything the gateway keeps: the ledger, its rollups (by days and by time windows), the API keys,
-    eval runs, what the output guard did."""
+    eval runs, what the output guard did, stored responses."""
 
     def close(self) -> None: ...
 

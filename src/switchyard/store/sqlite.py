@@ -1,4 +1,5 @@
-"""SQLite (WAL) implementation of the ledger and key stores: the embedded default."""
+"""SQLite (WAL) implementation of the ledger and key stores (eval runs and stored responses mixed in): the
+embedded default."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .base import (
 from .migrations import migrate, stored_codes
 from .sqlite_evals import SQLiteEvalStore
 from .sqlite_guard import SQLiteGuardStats
+from .sqlite_responses import SQLiteResponseStore
 from .windows import WindowPlan, plan_window
 from .windows import utc_day as utc_day  # kept importable from here (reports, CLI, bench)
 
@@ -55,7 +57,7 @@ class _Replayed(Exception):
     """Some records of a batch are already in the ledger."""
 
 
-class SQLiteStore(SQLiteEvalStore, SQLiteGuardStats):
+class SQLiteStore(SQLiteEvalStore, SQLiteGuardStats, SQLiteResponseStore):
     """One connection guarded by a lock: writes come in batches from the ledger writer's thread, reads
     are rare (key look-ups are cached by the caller)."""
 
