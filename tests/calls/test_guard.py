@@ -431,3 +431,20 @@ def test_no_second_opinion_when_the_call_was_required_or_the_option_is_off(up: M
     up.script([Fault.tool_call("get_weather", GOOD)], model="cheap")
     assert ask_tool(plain, tool_choice="auto").headers["x-switchyard-guard"] == "valid"
     assert [r.model for r in up.requests] == ["cheap", "cheap"]
+
+
+def test_the_guard_holds_on_the_responses_api_too(up: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gw = gateway_factory(guard_config(up))
+    up.script([FAILURES["malformed json"][0], Fault.tool_call("get_weather", GOOD)], model="cheap")
+    fn = WEATHER["function"]
+    resp = client(gw).responses.with_raw_response.create(
+        model="agents",
+        input="Weather in Paris?",
+        tools=[{"type": "function", "name": fn["name"], "parameters": fn["parameters"], "strict": False}],
+        tool_choice="required",
+    )
+    calls = [item for item in resp.parse().output if item.type == "function_call"]
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [("get_weather", GOOD)]
+    assert resp.headers["x-switchyard-guard"] == "repaired"
+    rec = record(gw, resp)
+    assert rec.endpoint == "responses" and [a.check for a in rec.attempts] == ["invalid: arguments_not_json", "valid"]

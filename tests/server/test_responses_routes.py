@@ -205,6 +205,7 @@ def test_text_format_json_schema_becomes_response_format(gw: RunningGateway, ups
         "type": "json_schema",
         "json_schema": {"name": "verdict", "schema": schema, "strict": True},
     }
+    upstream.script([Fault.ok('{"x": 1}')])  # the output guard refuses an answer that is not JSON
     client(gw).responses.create(model="gpt-mock", input="x", text={"format": {"type": "json_object"}})
     assert upstream.requests[-1].body["response_format"] == {"type": "json_object"}
 
