@@ -126,18 +126,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         cost = sum(per_task[t][side][p].cost for t, p in zip(per_task, chosen, strict=True))
         return {"quality_kept": correct / totals[side][0], "cost_fraction": cost / totals[side][1]}
 
-    fronts = {t: frontier(list(per_task[t]["train"].values())) for t in per_task}
-    best_train: tuple[float, tuple[str, ...]] | None = None
-    for combo in itertools.product(*[[o.policy for o in fronts[t]] for t in per_task]):
-        figures = pooled("train", combo)
-        if figures["cost_fraction"] <= args.budget and (best_train is None or figures["quality_kept"] > best_train[0]):
-            best_train = (figures["quality_kept"], combo)
-    test_fronts = {t: frontier(list(per_task[t]["test"].values())) for t in per_task}
-    best_test: tuple[float, tuple[str, ...]] | None = None
-    for combo in itertools.product(*[[o.policy for o in test_fronts[t]] for t in per_task]):
-        figures = pooled("test", combo)
-        if figures["cost_fraction"] <= args.budget and (best_test is None or figures["quality_kept"] > best_test[0]):
-            best_test = (figures["quality_kept"], combo)
+    def best_within_budget(side: str) -> tuple[str, ...] | None:
+        """The pair of per-task policies (from each task's frontier on ``side``) keeping the most quality on
+        ``side`` within the budget."""
+        fronts = [[o.policy for o in frontier(list(per_task[t][side].values()))] for t in per_task]
+        best: tuple[float, tuple[str, ...]] | None = None
+        for combo in itertools.product(*fronts):
+            figures = pooled(side, combo)
+            if figures["cost_fraction"] <= args.budget and (best is None or figures["quality_kept"] > best[0]):
+                best = (figures["quality_kept"], combo)
+        return best[1] if best else None
 
     def described(combo: tuple[str, ...] | None) -> dict[str, object] | None:
         if combo is None:
@@ -153,8 +151,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "cheap_models": cheap,
         "budget": args.budget,
         "policies_per_task": {t: len(per_task[t]["train"]) for t in per_task},
-        "chosen_on_train": described(best_train[1] if best_train else None),
-        "best_on_test_within_budget": described(best_test[1] if best_test else None),
+        "chosen_on_train": described(best_within_budget("train")),
+        "best_on_test_within_budget": described(best_within_budget("test")),
         "frontier": {
             t: [
                 {
@@ -162,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                     "train": _fractions(o, per_task[t]["train"][ref]),
                     "test": _fractions(per_task[t]["test"][o.policy], per_task[t]["test"][ref]),
                 }
-                for o in fronts[t]
+                for o in frontier(list(per_task[t]["train"].values()))
             ]
             for t in per_task
         },
