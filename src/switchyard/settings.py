@@ -30,7 +30,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     db_path: Path = Path("switchyard.db")
-    store: str = Field(default="sqlite", description="the ledger and key store: sqlite (at db_path)")
+    store: str = Field(
+        default="sqlite", description="the ledger and key store: sqlite (at db_path) or postgres (at postgres_dsn)"
+    )
+    postgres_dsn: str | None = Field(
+        default=None,
+        description="store postgres: the server's libpq URL or DSN; it may hold the password, so it belongs in the "
+        "environment (SWITCHYARD_POSTGRES_DSN), the file's server.postgres_dsn only without one",
+    )
+    postgres_pool_size: int = Field(
+        default=4, ge=1, le=64, description="store postgres: connections the process keeps to the server (at most)"
+    )
     admin_key: str | None = Field(
         default=None, description="the gateway admin's key: at least 24 characters; unset: no admin key"
     )

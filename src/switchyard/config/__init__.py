@@ -12,12 +12,12 @@ defaults and loading.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
 from ..settings import MIN_ADMIN_KEY_CHARS as MIN_ADMIN_KEY_CHARS
@@ -42,6 +42,7 @@ from .models import Weights as Weights
 from .models import default_weights as default_weights
 from .rag import RagConfig as RagConfig
 from .rag import RagRerankConfig as RagRerankConfig
+from .rag import dsn_has_password
 from .routes import SENSITIVITY_CLASSES as SENSITIVITY_CLASSES
 from .routes import AgreementPolicy as AgreementPolicy
 from .routes import GuardPolicy as GuardPolicy
@@ -55,7 +56,28 @@ class ServerConfig(Strict):
     port: int | None = None
     max_body_bytes: int | None = None
     db_path: str | None = None
-    store: str | None = Field(default=None, description="the ledger and key store: sqlite (at db_path)")
+    store: str | None = Field(
+        default=None, description="the ledger and key store: sqlite (at db_path) or postgres (at postgres_dsn)"
+    )
+    postgres_dsn: str | None = Field(
+        default=None,
+        description="store postgres: a libpq URL or DSN without a password (PGPASSWORD, a .pgpass file, or the "
+        "whole DSN in SWITCHYARD_POSTGRES_DSN); default: that variable",
+    )
+    postgres_pool_size: int | None = Field(
+        default=None, ge=1, le=64, description="store postgres: connections the process keeps to the server (4)"
+    )
+
+    @field_validator("postgres_dsn")
+    @classmethod
+    def _no_password_in_the_file(cls, dsn: str | None) -> str | None:
+        if dsn is not None and dsn_has_password(dsn):
+            raise ValueError(
+                "a password does not belong in the config file: use PGPASSWORD or a .pgpass file, or put the "
+                "whole DSN in SWITCHYARD_POSTGRES_DSN"
+            )
+        return dsn
+
     redis_url: str | None = Field(
         default=None, description="shared budget and rate-limit counters for replicas, e.g. redis://127.0.0.1:6379/0"
     )
@@ -169,6 +191,8 @@ class ServerOptions:
     store: str = "sqlite"
     responses_store: bool = False
     responses_ttl_days: float = 30.0
+    postgres_dsn: str | None = field(default=None, repr=False)  # store postgres; may hold a password
+    postgres_pool_size: int = 4
 
 
 def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
@@ -189,6 +213,8 @@ def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
         store=pick("store"),
         responses_store=pick("responses_store"),
         responses_ttl_days=pick("responses_ttl_days"),
+        postgres_dsn=pick("postgres_dsn"),
+        postgres_pool_size=pick("postgres_pool_size"),
     )
 
 

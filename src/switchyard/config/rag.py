@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from .models import Strict
 
 
-def _has_password(dsn: str) -> bool:
+def dsn_has_password(dsn: str) -> bool:
     """Whether a libpq URL (``postgresql://user:secret@host/db``) or key/value DSN names a password."""
     if "://" in dsn:
         netloc = urlsplit(dsn).netloc
@@ -61,7 +61,7 @@ class RagConfig(Strict):
     @field_validator("postgres_dsn")
     @classmethod
     def _no_password_in_the_file(cls, dsn: str | None) -> str | None:
-        if dsn is not None and _has_password(dsn):
+        if dsn is not None and dsn_has_password(dsn):
             raise ValueError(
                 "a password does not belong in the config file: use PGPASSWORD or a .pgpass file, or put the "
                 "whole DSN in SWITCHYARD_RAG_POSTGRES_DSN"

@@ -27,11 +27,20 @@ def _sqlite(options: ServerOptions) -> Store:
     return SQLiteStore(options.db_path)
 
 
-STORES: dict[str, Callable[[ServerOptions], Store]] = {"sqlite": _sqlite}
+def _postgres(options: ServerOptions) -> Store:
+    from .postgres import PostgresStore
+
+    if not options.postgres_dsn:
+        raise ConfigError("server.store is postgres but neither SWITCHYARD_POSTGRES_DSN nor server.postgres_dsn is set")
+    return PostgresStore(options.postgres_dsn, pool_size=options.postgres_pool_size)
+
+
+STORES: dict[str, Callable[[ServerOptions], Store]] = {"sqlite": _sqlite, "postgres": _postgres}
 
 
 def open_store(options: ServerOptions) -> Store:
-    """The configured store (``server.store`` / ``SWITCHYARD_STORE``; the embedded SQLite by default)."""
+    """The configured store (``server.store`` / ``SWITCHYARD_STORE``): the embedded SQLite at ``db_path`` by
+    default, or ``postgres`` at ``SWITCHYARD_POSTGRES_DSN`` (``server.postgres_dsn`` without a password)."""
     opener = STORES.get(options.store)
     if opener is None:
         raise ConfigError(f"unknown store {options.store!r}: one of {', '.join(sorted(STORES))}")

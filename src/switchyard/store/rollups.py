@@ -26,11 +26,11 @@ Missing dimensions are stored as ``''`` (SQL NULLs would never match the upsert'
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..reasons import reason_codes
-from .base import LedgerRecord
+from .base import DAILY_DIMENSIONS, DailyRollup, LedgerRecord
 from .migrations import LATENCY_EDGES_0005
 
 LATENCY_EDGES_MS = LATENCY_EDGES_0005
@@ -127,6 +127,23 @@ def increments(records: Iterable[LedgerRecord], day_of: dict[str, str]) -> Incre
             dkey = (day, team, route, served, code)
             inc.decisions[dkey] = inc.decisions.get(dkey, 0) + 1
     return inc
+
+
+def check_group_by(group_by: Sequence[str]) -> None:
+    """``group_by`` must be a non-empty subset of :data:`~switchyard.store.base.DAILY_DIMENSIONS`."""
+    unknown = set(group_by) - set(DAILY_DIMENSIONS)
+    if unknown or not group_by:
+        raise ValueError(f"group_by: unknown dimensions {sorted(unknown)} (known: {DAILY_DIMENSIONS})")
+
+
+def daily_rollup(key: tuple[str, ...], sums: Sequence[float]) -> DailyRollup:
+    """A :class:`DailyRollup` from its six dimensions and nine sums (as a window read adds them up)."""
+    day, team, route, model, provider, locality = key
+    requests, errors, sensitive, input_tokens, output_tokens, cached = (int(x) for x in sums[:6])
+    return DailyRollup(
+        day, team, route, model, provider, locality, requests, errors, sensitive, input_tokens, output_tokens,
+        cached, float(sums[6]), float(sums[7]), float(sums[8]),
+    )  # fmt: skip
 
 
 UPSERT_DAILY = """

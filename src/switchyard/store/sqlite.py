@@ -218,7 +218,7 @@ class SQLiteStore(SQLiteEvalStore, SQLiteGuardStats, SQLiteResponseStore):
     def daily(self, f: RollupFilter, group_by: Sequence[str] = DAILY_DIMENSIONS) -> list[DailyRollup]:
         """Rollup totals grouped by ``group_by`` (a subset of :data:`DAILY_DIMENSIONS`); dimensions not
         grouped by come back as ``""``."""
-        _check_group_by(group_by)
+        rollups.check_group_by(group_by)
         where, args = self._where(f)
         dims = ", ".join(d if d in group_by else "''" for d in DAILY_DIMENSIONS)
         keys = ", ".join(group_by)
@@ -273,7 +273,7 @@ class SQLiteStore(SQLiteEvalStore, SQLiteGuardStats, SQLiteResponseStore):
     ) -> list[DailyRollup]:
         """Totals of ``[since, until)`` grouped by ``group_by``: whole days from ``usage_daily``, the
         edges from the ledger's ``ts`` index (see ``store/windows.py``); of ``team`` only when given."""
-        _check_group_by(group_by)
+        rollups.check_group_by(group_by)
         only, team_args = _team_clause(team)
         rollup_dims = ", ".join(d if d in group_by else "''" for d in DAILY_DIMENSIONS)
         row_dims = ", ".join(_ROW_DIMENSIONS[d] if d in group_by else "''" for d in DAILY_DIMENSIONS)
@@ -298,7 +298,7 @@ class SQLiteStore(SQLiteEvalStore, SQLiteGuardStats, SQLiteResponseStore):
                 for lo, hi in stretches:
                     sql = f"SELECT {row_dims}, {_ROW_SUMS} FROM requests WHERE ts >= ? AND ts < ?{only} GROUP BY {keys}"
                     add(read(sql, (lo, hi, *team_args)), sign)
-        return [_rollup(k, v) for k, v in sorted(totals.items()) if v[0]]
+        return [rollups.daily_rollup(k, v) for k, v in sorted(totals.items()) if v[0]]
 
     def decisions_window(self, since: float, until: float, *, team: str | None = None) -> list[DecisionCount]:
         """Requests per route, model and reason code over ``[since, until)``: whole days from
@@ -398,24 +398,9 @@ class SQLiteStore(SQLiteEvalStore, SQLiteGuardStats, SQLiteResponseStore):
             return cur.rowcount > 0
 
 
-def _rollup(key: tuple[str, ...], sums: list[float]) -> DailyRollup:
-    day, team, route, model, provider, locality = key
-    requests, errors, sensitive, input_tokens, output_tokens, cached = (int(x) for x in sums[:6])
-    return DailyRollup(
-        day, team, route, model, provider, locality, requests, errors, sensitive, input_tokens, output_tokens,
-        cached, sums[6], sums[7], sums[8],
-    )  # fmt: skip
-
-
 def _team_clause(team: str | None) -> tuple[str, tuple[str, ...]]:
     """The SQL that narrows a read to one team, the same in the rollups and the rows, and its argument."""
     return ("", ()) if team is None else (" AND team = ?", (team,))
-
-
-def _check_group_by(group_by: Sequence[str]) -> None:
-    unknown = set(group_by) - set(DAILY_DIMENSIONS)
-    if unknown or not group_by:
-        raise ValueError(f"group_by: unknown dimensions {sorted(unknown)} (known: {DAILY_DIMENSIONS})")
 
 
 def _key(row: tuple[Any, ...]) -> KeyRecord:
