@@ -5,7 +5,6 @@ session's throwaway server)."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from switchyard.rag.stores.base import RagStore
 from switchyard.rag.stores.postgres import PostgresRagStore
 from switchyard.rag.stores.sqlite import SQLiteRagStore
 
-from ..conftest import PostgresServer
+from ..conftest import fresh_database
 
 SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "data" / "scifact"
 if not SCIFACT.is_dir():
@@ -64,21 +63,6 @@ def need_pgvector(store: PostgresRagStore) -> None:
     if store.vector_layout != "pgvector":
         store.close()
         pgvector_missing()
-
-
-@contextmanager
-def fresh_database(server: PostgresServer) -> Iterator[str]:
-    """The DSN of a new database on the session's server, dropped afterwards."""
-    import psycopg
-
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server.dsn, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield server.dsn_for(name)
-    finally:
-        with psycopg.connect(server.dsn, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @contextmanager
