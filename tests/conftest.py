@@ -20,7 +20,7 @@ from switchyard.config import GatewayConfig, Settings
 from switchyard.gateway import Gateway
 from switchyard.policies import Classifier
 from switchyard.server.app import create_app
-from switchyard.store.sqlite import SQLiteStore
+from switchyard.store.open import Store, open_store
 from switchyard.testing import MockUpstream
 from switchyard.testing.serve import serve_in_thread
 
@@ -43,9 +43,10 @@ class RunningGateway:
     def v1(self) -> str:
         return self.url + "/v1"
 
-    def ledger(self) -> SQLiteStore:
-        """A second connection to the ledger, for assertions (after ``flush``)."""
-        return SQLiteStore(self.db_path)
+    def ledger(self) -> Store:
+        """A second connection to the gateway's store (SQLite at ``db_path``, or PostgreSQL with ``store=
+        "postgres"``), opened as the gateway opened it, for assertions (after ``flush``)."""
+        return open_store(self.gateway.options)
 
     def flush(self) -> None:
         """Wait until the ledger writer has written everything queued so far."""
