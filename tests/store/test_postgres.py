@@ -148,3 +148,28 @@ def test_the_dsn_comes_from_the_environment_and_never_with_a_password_from_the_f
     for with_password in ("postgresql://u:pw@db/ledger", "host=db password=pw"):
         with pytest.raises(ValueError, match="does not belong in the config file"):
             ServerConfig(postgres_dsn=with_password)
+
+
+def test_recent_errors_read_the_partial_indexes(dsn: str) -> None:
+    """PostgreSQL has no ``INDEXED BY``: the planner must pick ``requests_errors`` (all teams) and
+    ``requests_team_errors`` (one team) by itself, walking the window's failures newest first."""
+    from .test_rollups import DAY, T0
+
+    rng = random.Random(9)
+    store = PostgresStore(dsn)
+    try:
+        records = [replace(varied(i, rng), id=f"e{i:05d}") for i in range(3000)]
+        for i in range(0, len(records), 500):
+            store.write(records[i : i + 500])
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ANALYZE requests")
+            for index, team in (("requests_errors", ""), ("requests_team_errors", " AND team = 'a'")):
+                plan = conn.execute(
+                    f"EXPLAIN SELECT id FROM requests WHERE status >= 400{team} AND ts >= %s AND ts < %s "
+                    "ORDER BY ts DESC, rowid DESC LIMIT 15",
+                    (T0 + DAY, T0 + 2 * DAY),
+                ).fetchall()
+                text = "\n".join(r[0] for r in plan)
+                assert f"Index Scan Backward using {index} " in text, text
+    finally:
+        store.close()
