@@ -7,7 +7,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -48,13 +48,21 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default 8080)")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="worker processes on the one port, each a full gateway (default 1; see the README)"
+        ),
+    ] = None,
 ) -> None:
     """Start the gateway."""
     import uvicorn
 
     from .server.app import create_app
+    from .server.workers import refusal, run_workers
 
-    overrides = {k: v for k, v in {"config": config, "host": host, "port": port}.items() if v is not None}
+    given = {"config": config, "host": host, "port": port, "workers": workers}
+    overrides = {k: v for k, v in given.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
         cfg = load_config(settings.config)
@@ -62,17 +70,22 @@ def serve(
         typer.echo(exc.message, err=True)
         raise typer.Exit(2) from None
     options = server_options(settings, cfg)
-    uvicorn.run(
-        create_app(settings, cfg),
-        host=options.host,
-        port=options.port,
-        log_level=settings.log_level,
-        access_log=False,
-        proxy_headers=False,  # switchyard does not use the client address; skip the middleware
-        timeout_graceful_shutdown=30,
-        limit_concurrency=settings.max_connections,  # past it uvicorn answers 503 at once
-        timeout_keep_alive=5,
-    )
+    uvicorn_options: dict[str, Any] = {
+        "log_level": settings.log_level,
+        "access_log": False,
+        "proxy_headers": False,  # switchyard does not use the client address; skip the middleware
+        "timeout_graceful_shutdown": 30,
+        "limit_concurrency": settings.max_connections,  # past it uvicorn answers 503 at once
+        "timeout_keep_alive": 5,
+    }
+    if options.workers > 1:
+        why = refusal(options, cfg)
+        if why is not None:
+            typer.echo(why, err=True)
+            raise typer.Exit(2)
+        run_workers(settings, options, **uvicorn_options)
+        return
+    uvicorn.run(create_app(settings, cfg), host=options.host, port=options.port, **uvicorn_options)
 
 
 @config_app.command("check")

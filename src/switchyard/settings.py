@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(
         default=4, ge=1, le=64, description="store postgres: connections the process keeps to the server (at most)"
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="worker processes serving the one port, each a full gateway (serve --workers); see the README",
+    )
     admin_key: str | None = Field(
         default=None, description="the gateway admin's key: at least 24 characters; unset: no admin key"
     )

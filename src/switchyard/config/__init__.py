@@ -85,6 +85,9 @@ class ServerConfig(Strict):
         default=None, description="keep Responses API answers for previous_response_id (never zero-retention teams)"
     )
     responses_ttl_days: float | None = Field(default=None, gt=0, description="days a stored response is kept")
+    workers: int | None = Field(
+        default=None, ge=1, le=64, description="worker processes on the one port (serve --workers); default 1"
+    )
 
 
 class GatewayConfig(Strict):
@@ -193,6 +196,7 @@ class ServerOptions:
     responses_ttl_days: float = 30.0
     postgres_dsn: str | None = field(default=None, repr=False)  # store postgres; may hold a password
     postgres_pool_size: int = 4
+    workers: int = 1
 
 
 def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
@@ -215,6 +219,7 @@ def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
         responses_ttl_days=pick("responses_ttl_days"),
         postgres_dsn=pick("postgres_dsn"),
         postgres_pool_size=pick("postgres_pool_size"),
+        workers=pick("workers"),
     )
 
 

@@ -100,7 +100,7 @@ class _Histogram:
         return out
 
 
-class _GaugeCollector(Collector):
+class GaugeCollector(Collector):
     """Values read at scrape time: budget limits and use, the ledger writer's backlog."""
 
     def __init__(self, budgets: Callable[[], list[BudgetUse]], backlog: Callable[[], int]) -> None:
@@ -108,6 +108,18 @@ class _GaugeCollector(Collector):
         self._backlog = backlog
 
     def collect(self) -> Iterator[Metric]:
+        yield from self.budget_families()
+        yield self.backlog_family(self.backlog())
+
+    def backlog(self) -> int:
+        return self._backlog()
+
+    @staticmethod
+    def backlog_family(value: float) -> GaugeMetricFamily:
+        return GaugeMetricFamily("switchyard_ledger_backlog", "Ledger records queued, not yet written", value=value)
+
+    def budget_families(self) -> Iterator[Metric]:
+        """Budget limits and their use, read from the budget counters (shared ones with Redis)."""
         limit = GaugeMetricFamily(
             "switchyard_budget_limit", "Configured budget limit (requests, tokens or USD)", labels=["scope", "limit"]
         )
@@ -121,9 +133,6 @@ class _GaugeCollector(Collector):
             used.add_metric([u.scope, u.limit_name], u.used)
         yield limit
         yield used
-        yield GaugeMetricFamily(
-            "switchyard_ledger_backlog", "Ledger records queued, not yet written", value=self._backlog()
-        )
 
 
 class GatewayMetrics(Collector):
@@ -150,7 +159,8 @@ class GatewayMetrics(Collector):
         self._guard_cost: dict[tuple[str, str], float] = {}  # refused answers, paid for
         self.registry = CollectorRegistry()
         self.registry.register(self)
-        self.registry.register(_GaugeCollector(budgets, backlog))
+        self.gauges = GaugeCollector(budgets, backlog)
+        self.registry.register(self.gauges)
 
     def status_label(self, status: int) -> str:
         return str(status) if status in STATUSES else OTHER
