@@ -199,13 +199,13 @@ def test_metrics_report_the_machines_totals(tmp_path: Path) -> None:
             assert answered_by == set(per_worker)
 
 
-def requests_total_of(snapshot: dict[str, Any]) -> float:
+def requests_total_of(snapshot: dict[str, Any], family_name: str = "switchyard_requests") -> float:
     return sum(
         value
         for family in snapshot["families"]
-        if family["name"] == "switchyard_requests"
+        if family["name"] == family_name
         for name, _, value in family["samples"]
-        if name == "switchyard_requests_total"
+        if name == family_name + "_total"
     )
 
 
@@ -249,3 +249,22 @@ def test_sigterm_under_load_loses_no_acknowledged_request(tmp_path: Path) -> Non
     assert second.count(200) >= 20, second
     rows = SQLiteStore(w.db).recent(1000)
     assert len([r for r in rows if r.status == 200]) == acknowledged, w.stderr()
+
+
+def test_budgets_on_redis_are_exact_across_workers(tmp_path: Path, redis_url: str) -> None:
+    budgets = [{"team": "t", "requests_per_minute": 12}]
+    env = {"SWITCHYARD_REDIS_URL": redis_url, "SWITCHYARD_METRICS_PUBLIC": "true"}
+    with MockUpstream() as upstream, serve_workers(tmp_path, model_config(upstream, budgets=budgets), **env) as w:
+        created = httpx.post(w.url + "/v1/admin/keys", json={"team": "t"}, headers=ADMIN, timeout=10)
+        key = created.json()["secret"]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda i: chat(w.url, i, key), range(40)))
+        assert statuses.count(200) == 12 and statuses.count(429) == 28, statuses
+        time.sleep(1.5)
+        answered = [requests_total_of(s) + requests_total_of(s, "switchyard_http_errors") for s in w.snapshots()]
+        assert len(answered) == 2 and all(answered), "one worker answered everything"
+        for client in pinned_clients(w.url, 2).values():  # either worker reports the shared use
+            with closing(client):
+                families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+                used = {s.labels["limit"]: s.value for s in families["switchyard_budget_used"].samples}
+                assert used == {"requests_per_minute": 12}
