@@ -100,8 +100,12 @@ class Gateway:
             self.store, settings.admin_key, limiter=FailedAuthLimiter(settings.auth_failures_per_minute)
         )
         self.tokens = TokenCounter()
-        self.counters = RedisCounters(self.options.redis_url) if self.options.redis_url else None
-        self.budgets = Budgets(config.budgets, self.counters, clock=clock)
+        self.counters = (
+            RedisCounters(self.options.redis_url, timeout=self.options.redis_timeout)
+            if self.options.redis_url
+            else None
+        )
+        self.budgets = Budgets(config.budgets, clock=clock, shared=self.counters)
         self.detector: SensitivityDetector | None = None
         self.detector_process: DetectorProcess | None = None
         if config.has_residency_rules():
@@ -165,12 +169,14 @@ class Gateway:
 
     async def start(self, *, warm: bool = True) -> None:
         self.ledger.start()
+        answers = True
         if self.counters is not None:
             try:
-                await asyncio.to_thread(self.counters.ping)
+                await self.counters.ping()
             except CountersUnavailable as exc:
+                answers = False
                 log.error("%s; requests with budgets get 503 until it answers", exc.message)
-        if self.config.budgets:
+        if self.config.budgets and answers:
             # Spend windows continue across restarts: seed them from the ledger (indexed by day). A shared
             # store keeps counters it already holds.
             now = self.clock()
@@ -178,7 +184,9 @@ class Gateway:
                 for window in ("day", "month"):
                     _, reset = window_bounds(window, now)
                     start = reset - 86400 if window == "day" else month_start(now)
-                    self.budgets.seed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
+                    await self.budgets.aseed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
+                if self.counters is not None:
+                    await self.budgets.refresh()  # the gauges' first values
             except CountersUnavailable as exc:
                 log.error("spend windows not seeded from the ledger: %s", exc.message)
         if warm:
@@ -218,6 +226,7 @@ class Gateway:
             task.cancel()
         if self.calls.shadow is not None:
             await self.calls.shadow.drain(timeout=10.0)
+        await self.budgets.drain()  # settlements in flight (shared counters)
         await self.ledger.aclose()
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.shutdown)
@@ -229,7 +238,7 @@ class Gateway:
         self.rag.close()
         self.store.close()
         if self.counters is not None:
-            self.counters.close()
+            await self.counters.aclose()
 
     def record(self, rec: LedgerRecord) -> None:
         """A request's outcome is final: queue its ledger record, count it, trace it."""
