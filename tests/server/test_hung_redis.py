@@ -93,6 +93,12 @@ async def _ask(client: httpx.AsyncClient, secret: str) -> Timed:
     return Timed(start, time.monotonic(), r.status_code, r.json())
 
 
+async def _scrape(client: httpx.AsyncClient, url: str) -> Timed:
+    start = time.monotonic()
+    r = await client.get(url + "/metrics", headers={"authorization": f"Bearer {ADMIN_KEY}"})
+    return Timed(start, time.monotonic(), r.status_code, {"text": r.text})
+
+
 async def _until(condition: Callable[[], bool], within: float) -> None:
     deadline = time.monotonic() + within
     while not condition():
@@ -118,7 +124,8 @@ async def test_a_hung_redis_fails_budgeted_requests_and_blocks_nothing_else(
             before, connections = hung.received, hung.connections
             budgeted = [asyncio.create_task(_ask(client, metered)) for _ in range(3)]
             await _until(lambda: hung.received > before, within=TIMEOUT)  # they wait on Redis now
-            others = await asyncio.gather(*(_ask(client, key) for key in (ADMIN_KEY, free, ADMIN_KEY, free)))
+            asks = [_ask(client, key) for key in (ADMIN_KEY, free, ADMIN_KEY, free)]
+            *others, scraped = await asyncio.gather(*asks, _scrape(client, gw.url))
             waiting = sum(not t.done() for t in budgeted)
             refused = await asyncio.gather(*budgeted)
 
@@ -131,6 +138,9 @@ async def test_a_hung_redis_fails_budgeted_requests_and_blocks_nothing_else(
     assert [o.status for o in others] == [200] * 4, [o.body for o in others]
     assert waiting == 3, seen
     assert max(o.end for o in others) < min(r.end for r in refused), seen
+    # The scrape did not wait on Redis either: the budget gauges show the last values read (none yet).
+    assert scraped.status == 200 and scraped.end < min(r.end for r in refused), scraped.body
+    assert 'switchyard_budget_used{limit="usd_per_day",scope="team:metered"} 0.0' in str(scraped.body["text"])
     # (a) Budgeted ones got 503 (never a free pass), each within the timeout (plus scheduling).
     for r in refused:
         assert r.status == 503, r.body
