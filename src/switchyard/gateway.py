@@ -169,26 +169,13 @@ class Gateway:
 
     async def start(self, *, warm: bool = True) -> None:
         self.ledger.start()
-        answers = True
-        if self.counters is not None:
-            try:
+        try:
+            if self.counters is not None:
                 await self.counters.ping()
-            except CountersUnavailable as exc:
-                answers = False
-                log.error("%s; requests with budgets get 503 until it answers", exc.message)
-        if self.config.budgets and answers:
-            # Spend windows continue across restarts: seed them from the ledger (indexed by day). A shared
-            # store keeps counters it already holds.
-            now = self.clock()
-            try:
-                for window in ("day", "month"):
-                    _, reset = window_bounds(window, now)
-                    start = reset - 86400 if window == "day" else month_start(now)
-                    await self.budgets.aseed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
-                if self.counters is not None:
-                    await self.budgets.refresh()  # the gauges' first values
-            except CountersUnavailable as exc:
-                log.error("spend windows not seeded from the ledger: %s", exc.message)
+            if self.config.budgets:
+                await self._seed_budgets()
+        except CountersUnavailable as exc:
+            log.error("%s; requests with budgets get 503 until it answers (spend not seeded)", exc.message)
         if warm:
             self._warmups += [
                 asyncio.create_task(self._warm_router(path, router), name=f"warm-router-{path}")
@@ -205,6 +192,17 @@ class Gateway:
                 for member in pool.members
             ]
         self.started = True
+
+    async def _seed_budgets(self) -> None:
+        """Spend windows continue across restarts: seed them from the ledger (indexed by day). A shared
+        store keeps counters it already holds; its values are then read once for the gauges."""
+        now = self.clock()
+        for window in ("day", "month"):
+            _, reset = window_bounds(window, now)
+            start = reset - 86400 if window == "day" else month_start(now)
+            await self.budgets.aseed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
+        if self.counters is not None:
+            await self.budgets.refresh()
 
     @staticmethod
     async def _warm(provider: Provider) -> None:
