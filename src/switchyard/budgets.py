@@ -172,7 +172,7 @@ class Estimate:
 
 class Budgets:
     """``counters`` (in memory by default) or, when given, ``shared``: see the module docstring. With shared
-    counters the synchronous ``reserve``, ``extend``, ``fits`` and ``seed_spend`` are not available (they
+    counters the synchronous ``reserve``, ``extend``, ``fitting`` and ``seed_spend`` are not available (they
     would block the event loop): the ``a``-prefixed ones are, and they work with either store."""
 
     def __init__(
