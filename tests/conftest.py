@@ -214,3 +214,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def counters_at(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings for a gateway whose budget counters are in memory, or in a real Redis (emptied first): a
+    test of budgets taking it runs against both stores."""
+    if request.param == "memory":
+        return {}
+    import redis
+
+    url = str(request.getfixturevalue("redis_url"))
+    with redis.Redis.from_url(url) as r:
+        r.flushdb()
+    return {"redis_url": url}

@@ -28,8 +28,9 @@ T = TypeVar("T")
 Rewrite = Callable[[ModelConfig, ChatRequest], ChatRequest]
 # A cascade's judgement of an answer: a reason to escalate, or None to accept it.
 Accept = Callable[[ModelConfig, ChatResponse], str | None]
-# Called before each try (the budget extends its reservation, or raises 429 to stop the call).
-Admit = Callable[[ModelConfig, "DispatchTrace"], None]
+# Called before each try (the budget extends its reservation, or raises 429 to stop the call). It returns
+# an awaitable when it has to wait (shared counters), None when it is done (no await on the fast path).
+Admit = Callable[[ModelConfig, "DispatchTrace"], Awaitable[None] | None]
 
 
 @dataclass
@@ -117,8 +118,8 @@ class Dispatcher:
             pool = self.pools[model.name]
             tries = model.retry.max_retries + 1
             for n in range(tries):
-                if admit is not None:
-                    admit(model, trace)
+                if admit is not None and (waiting := admit(model, trace)) is not None:
+                    await waiting
                 member = _claim(pool.candidates(), n)
                 if member is None:
                     last = NoDeploymentAvailable(f"no deployment of {model.name!r} is available (circuit open)")

@@ -100,8 +100,12 @@ class Gateway:
             self.store, settings.admin_key, limiter=FailedAuthLimiter(settings.auth_failures_per_minute)
         )
         self.tokens = TokenCounter()
-        self.counters = RedisCounters(self.options.redis_url) if self.options.redis_url else None
-        self.budgets = Budgets(config.budgets, self.counters, clock=clock)
+        self.counters = (
+            RedisCounters(self.options.redis_url, timeout=self.options.redis_timeout)
+            if self.options.redis_url
+            else None
+        )
+        self.budgets = Budgets(config.budgets, clock=clock, shared=self.counters)
         self.detector: SensitivityDetector | None = None
         self.detector_process: DetectorProcess | None = None
         if config.has_residency_rules():
@@ -165,22 +169,13 @@ class Gateway:
 
     async def start(self, *, warm: bool = True) -> None:
         self.ledger.start()
-        if self.counters is not None:
-            try:
-                await asyncio.to_thread(self.counters.ping)
-            except CountersUnavailable as exc:
-                log.error("%s; requests with budgets get 503 until it answers", exc.message)
-        if self.config.budgets:
-            # Spend windows continue across restarts: seed them from the ledger (indexed by day). A shared
-            # store keeps counters it already holds.
-            now = self.clock()
-            try:
-                for window in ("day", "month"):
-                    _, reset = window_bounds(window, now)
-                    start = reset - 86400 if window == "day" else month_start(now)
-                    self.budgets.seed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
-            except CountersUnavailable as exc:
-                log.error("spend windows not seeded from the ledger: %s", exc.message)
+        try:
+            if self.counters is not None:
+                await self.counters.ping()
+            if self.config.budgets:
+                await self._seed_budgets()
+        except CountersUnavailable as exc:
+            log.error("%s; requests with budgets get 503 until it answers (spend not seeded)", exc.message)
         if warm:
             self._warmups += [
                 asyncio.create_task(self._warm_router(path, router), name=f"warm-router-{path}")
@@ -197,6 +192,17 @@ class Gateway:
                 for member in pool.members
             ]
         self.started = True
+
+    async def _seed_budgets(self) -> None:
+        """Spend windows continue across restarts: seed them from the ledger (indexed by day). A shared
+        store keeps counters it already holds; its values are then read once for the gauges."""
+        now = self.clock()
+        for window in ("day", "month"):
+            _, reset = window_bounds(window, now)
+            start = reset - 86400 if window == "day" else month_start(now)
+            await self.budgets.aseed_spend(await asyncio.to_thread(self.store.spend_by_scope, start), window)
+        if self.counters is not None:
+            await self.budgets.refresh()
 
     @staticmethod
     async def _warm(provider: Provider) -> None:
@@ -218,6 +224,7 @@ class Gateway:
             task.cancel()
         if self.calls.shadow is not None:
             await self.calls.shadow.drain(timeout=10.0)
+        await self.budgets.drain()  # settlements in flight (shared counters)
         await self.ledger.aclose()
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.shutdown)
@@ -229,7 +236,7 @@ class Gateway:
         self.rag.close()
         self.store.close()
         if self.counters is not None:
-            self.counters.close()
+            await self.counters.aclose()
 
     def record(self, rec: LedgerRecord) -> None:
         """A request's outcome is final: queue its ledger record, count it, trace it."""

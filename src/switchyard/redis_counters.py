@@ -4,13 +4,16 @@ The check-and-reserve of a request is one Lua script, so it is atomic across rep
 cannot both take the last of a budget. Counters are floats (``INCRBYFLOAT``) under
 ``<prefix><scope>|<metric>|<window>`` and expire a minute after their window ends.
 
-The client is synchronous on purpose: a budget check is one loopback round trip (~0.1 ms) made without
-an await, like the in-memory check, and a Redis that does not answer within ``timeout`` seconds fails
-the request with 503 rather than letting it through unmetered.
+The client is asynchronous (``redis.asyncio``): a round trip never blocks the event loop, so a Redis that
+hangs holds up only the requests that need it (those with budgets) and the gateway keeps serving the
+others. Every operation, connecting and the client's own retry included, has one deadline of ``timeout``
+seconds; past it the operation fails with ``CountersUnavailable`` (503): a request is refused rather than
+let through unmetered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -35,20 +38,29 @@ return 0
 """
 
 GRACE_SECONDS = 60  # a counter outlives its window by this much (clocks of replicas differ a little)
+DEFAULT_TIMEOUT = 2.0  # a Redis that is down refuses at once; 0.5 s failed requests on a loaded 2-core CI
 
 
 class RedisCounters:
-    def __init__(self, url: str, *, prefix: str = "switchyard:budget:", timeout: float = 2.0) -> None:
-        # 2 s: a Redis that is down refuses at once; 0.5 s failed requests on a loaded 2-core CI machine
+    """The ``SharedCounters`` of ``budgets.py`` in Redis. ``timeout`` bounds each operation as a whole."""
+
+    def __init__(self, url: str, *, prefix: str = "switchyard:budget:", timeout: float = DEFAULT_TIMEOUT) -> None:
         try:
             import redis
+            from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise CountersUnavailable("redis_url is set but the redis package is not installed") from exc
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self._redis: Any = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError, TimeoutError)
+        # One retry without backoff (a pooled connection Redis closed meanwhile), within the deadline.
+        self._redis: Any = Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+        )
         self._charge: Any = self._redis.register_script(_CHARGE)
         self.prefix = prefix
         self.url = url
+        self.timeout = timeout
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -58,49 +70,60 @@ class RedisCounters:
         return math.ceil(expires_at) + GRACE_SECONDS
 
     def _fail(self, exc: BaseException) -> CountersUnavailable:
-        return CountersUnavailable(f"the budget counters (Redis) did not answer: {type(exc).__name__}")
+        what = "no answer within the timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return CountersUnavailable(f"the budget counters (Redis) did not answer: {what}")
 
-    def ping(self) -> None:
+    async def ping(self) -> None:
         try:
-            self._redis.ping()
+            async with asyncio.timeout(self.timeout):
+                await self._redis.ping()
         except self._errors as exc:
             raise self._fail(exc) from exc
 
-    def get_many(self, keys: Sequence[str]) -> list[float]:
+    async def get_many(self, keys: Sequence[str]) -> list[float]:
         if not keys:
             return []
         try:
-            values = self._redis.mget([self._key(k) for k in keys])
+            async with asyncio.timeout(self.timeout):
+                values = await self._redis.mget([self._key(k) for k in keys])
         except self._errors as exc:
             raise self._fail(exc) from exc
         return [float(v) if v is not None else 0.0 for v in values]
 
-    def charge(self, charges: Sequence[Charge]) -> int | None:
+    async def charge(self, charges: Sequence[Charge]) -> int | None:
         if not charges:
             return None
         args: list[float | int] = []
         for c in charges:
             args += [c.amount, c.limit, self._expiry(c.expires_at)]
+        keys = [self._key(c.key) for c in charges]
         try:
-            broken = int(self._charge(keys=[self._key(c.key) for c in charges], args=[repr(a) for a in args]))
+            async with asyncio.timeout(self.timeout):
+                broken = int(await self._charge(keys=keys, args=[repr(a) for a in args]))
         except self._errors as exc:
             raise self._fail(exc) from exc
         return None if broken == 0 else broken - 1
 
-    def add(self, key: str, amount: float, expires_at: float) -> None:
+    async def add_many(self, amounts: Sequence[tuple[str, float, float]]) -> None:
+        """Add each (key, amount, expires_at), in one transaction."""
+        if not amounts:
+            return
         try:
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.incrbyfloat(self._key(key), amount)
-            pipe.expireat(self._key(key), self._expiry(expires_at))
-            pipe.execute()
+            async with asyncio.timeout(self.timeout):
+                pipe = self._redis.pipeline(transaction=True)
+                for key, amount, expires_at in amounts:
+                    pipe.incrbyfloat(self._key(key), amount)
+                    pipe.expireat(self._key(key), self._expiry(expires_at))
+                await pipe.execute()
         except self._errors as exc:
             raise self._fail(exc) from exc
 
-    def seed(self, key: str, amount: float, expires_at: float) -> None:
+    async def seed(self, key: str, amount: float, expires_at: float) -> None:
         try:
-            self._redis.set(self._key(key), repr(float(amount)), nx=True, exat=self._expiry(expires_at))
+            async with asyncio.timeout(self.timeout):
+                await self._redis.set(self._key(key), repr(float(amount)), nx=True, exat=self._expiry(expires_at))
         except self._errors as exc:
             raise self._fail(exc) from exc
 
-    def close(self) -> None:
-        self._redis.close()
+    async def aclose(self) -> None:
+        await self._redis.aclose()

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for budget counters shared by replicas; unset: in-process counters"
     )
+    redis_timeout: float = Field(
+        default=2.0, gt=0, description="seconds a Redis operation may take before budgeted requests get 503"
+    )
     responses_store: bool = Field(
         default=False,
         description="keep POST /v1/responses answers (store: true) so previous_response_id can continue them",

@@ -253,11 +253,11 @@ def test_a_budget_for_the_pair_but_not_the_escalation_is_never_overshot(up: Mock
     assert "disagreement" in " ".join(rec.reasons)
 
 
-def test_concurrent_agreement_cascades_never_overshoot(up: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_agreement_cascades_never_overshoot(up: MockUpstream, gateway_factory, counters_at) -> None:  # type: ignore[no-untyped-def]
     prices = {m: Price(input=300, output=300) for m in ("cheap-a", "cheap-b")}
     prices["premium"] = Price(input=1000, output=1000)
     cfg = agreement_config(up, {"agreement": {"compare": "choice"}}, prices, [BudgetConfig(team="t", usd_per_day=0.3)])
-    gw = gateway_factory(cfg)
+    gw = gateway_factory(cfg, **counters_at)
     _, secret = create_key(gw.gateway.store, "t")
     up.set_default(Fault.ok("B"), model="cheap-a")
     up.set_default(Fault.ok("C"), model="cheap-b")  # always a disagreement: three answers paid per request

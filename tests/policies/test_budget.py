@@ -50,7 +50,7 @@ def test_reserve_settle_and_windows() -> None:
 
 
 @pytest.fixture
-def budget_gw(upstream: MockUpstream, gateway_factory):  # type: ignore[no-untyped-def]
+def budget_gw(upstream: MockUpstream, gateway_factory, counters_at):  # type: ignore[no-untyped-def]
     def make(**policy):  # type: ignore[no-untyped-def]
         cfg = GatewayConfig(
             models=[
@@ -60,7 +60,7 @@ def budget_gw(upstream: MockUpstream, gateway_factory):  # type: ignore[no-untyp
             routes=[RouteConfig(name="auto", models=["premium", "cheap"], policy=RoutePolicy(**policy))],
             budgets=[BudgetConfig(team="small", usd_per_day=0.5)],
         )
-        gw = gateway_factory(cfg)
+        gw = gateway_factory(cfg, **counters_at)
         _, secret = create_key(gw.gateway.store, "small")
         return gw, secret
 
@@ -113,7 +113,9 @@ def test_concurrent_streams_never_pass_tokens_per_minute(upstream: MockUpstream,
     assert max(by_minute.values()) <= 600, by_minute
 
 
-def test_a_cascade_that_pays_for_several_answers_never_overshoots(upstream: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_cascade_that_pays_for_several_answers_never_overshoots(
+    upstream: MockUpstream, gateway_factory, counters_at
+) -> None:  # type: ignore[no-untyped-def]
     """A cascade reserved one answer's worst case and paid for two (the cheap answer the verifier refused,
     then the premium one): now it extends its reservation before escalating, or stops with 429."""
     cfg = GatewayConfig(
@@ -124,7 +126,7 @@ def test_a_cascade_that_pays_for_several_answers_never_overshoots(upstream: Mock
         routes=[RouteConfig(name="auto", models=["cheap", "premium"], policy=RoutePolicy(strategy="cascade"))],
         budgets=[BudgetConfig(team="small", usd_per_day=0.5)],
     )
-    gw = gateway_factory(cfg)
+    gw = gateway_factory(cfg, **counters_at)
     _, secret = create_key(gw.gateway.store, "small")
     upstream.set_default(Fault.ok("not json at all"), model="mock-b")  # the verifier refuses it
     upstream.set_default(Fault.ok('{"answer": 42}'), model="mock-model")

@@ -265,6 +265,8 @@ def test_budgets_on_redis_are_exact_across_workers(tmp_path: Path, redis_url: st
         assert len(answered) == 2 and all(answered), "one worker answered everything"
         for client in pinned_clients(w.url, 2).values():  # either worker reports the shared use
             with closing(client):
+                client.get("/metrics")  # a scrape shows the Redis values its worker's previous scrape read
+                time.sleep(0.2)
                 families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
                 used = {s.labels["limit"]: s.value for s in families["switchyard_budget_used"].samples}
                 assert used == {"requests_per_minute": 12}

@@ -77,8 +77,8 @@ async def dispatch_by_agreement(
     note: Callable[[str], None],
 ) -> tuple[ModelConfig, ChatResponse]:
     """Ask, compare, then serve the agreed answer or escalate (see the module docstring)."""
-    if guard is not None:
-        guard.admit_all(plan.asked, trace)
+    if guard is not None and (waiting := guard.admit_all(plan.asked, trace)) is not None:
+        await waiting
     admit = guard.admit if guard is not None else None
     heard = [_Heard(model, trace.branch()) for model in plan.asked]
     outcomes = await asyncio.gather(

@@ -81,6 +81,9 @@ class ServerConfig(Strict):
     redis_url: str | None = Field(
         default=None, description="shared budget and rate-limit counters for replicas, e.g. redis://127.0.0.1:6379/0"
     )
+    redis_timeout: float | None = Field(
+        default=None, gt=0, description="seconds a Redis operation may take before budgeted requests get 503 (2)"
+    )
     responses_store: bool | None = Field(
         default=None, description="keep Responses API answers for previous_response_id (never zero-retention teams)"
     )
@@ -191,6 +194,7 @@ class ServerOptions:
     db_path: str
     max_body_bytes: int
     redis_url: str | None = None
+    redis_timeout: float = 2.0
     store: str = "sqlite"
     responses_store: bool = False
     responses_ttl_days: float = 30.0
@@ -214,6 +218,7 @@ def server_options(settings: Settings, cfg: GatewayConfig) -> ServerOptions:
         db_path=str(pick("db_path")),
         max_body_bytes=pick("max_body_bytes"),
         redis_url=pick("redis_url"),
+        redis_timeout=pick("redis_timeout"),
         store=pick("store"),
         responses_store=pick("responses_store"),
         responses_ttl_days=pick("responses_ttl_days"),

@@ -92,7 +92,7 @@ class Dashboard:
         team = usage_team(p)
         data = await asyncio.to_thread(load, gw.store, now - PERIODS[period], now, team=team)
         scopes = None if team is None else await asyncio.to_thread(_budget_scopes, gw, team)
-        context = page(data, gw.config, gw.budgets.current_use(scopes))
+        context = page(data, gw.config, await gw.budgets.acurrent_use(scopes))
         return self.render("dashboard.html", user=p, period=period, periods=list(PERIODS), **context)
 
     async def login_page(self, request: Request) -> Response:

@@ -83,15 +83,26 @@ class BudgetPolicy:
             return candidates
         bound = prompt_bound(ctx)
         estimates = {m.name: self._estimate(ctx, m, bound) for m in candidates}
+        shared = self.budgets.shared is not None  # Redis: awaited; in memory: no await at all
         kept = candidates
         if ctx.policy.on_limit == "downgrade":
-            fitting = [m for m in candidates if self.budgets.fits(ctx.principal, estimates[m.name])]
+            ests = [estimates[m.name] for m in candidates]
+            fits = (
+                await self.budgets.afitting(ctx.principal, ests)
+                if shared
+                else self.budgets.fitting(ctx.principal, ests)
+            )
+            fitting = [m for m, fit in zip(candidates, fits, strict=True) if fit]
             if fitting and len(fitting) < len(candidates):
                 dropped = [m.name for m in candidates if m not in fitting]
                 ctx.note(f"budget: downgraded past {','.join(dropped)}")
                 kept = fitting
         worst = max((estimates[m.name] for m in kept), key=lambda e: (e.cost, e.tokens))
-        ctx.reservation = self.budgets.reserve(ctx.principal, worst)  # raises 429 at the limit
+        # raises 429 at the limit (503 when the shared counters do not answer within their timeout)
+        if shared:
+            ctx.reservation = await self.budgets.areserve(ctx.principal, worst)
+        else:
+            ctx.reservation = self.budgets.reserve(ctx.principal, worst)
         ctx.estimates = {m.name: estimates[m.name] for m in kept}
         ctx.reserved = worst
         return kept
