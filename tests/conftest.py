@@ -66,6 +66,10 @@ def run_gateway(
     clock: Callable[[], float] = time.time,
     **settings: Any,
 ) -> Iterator[RunningGateway]:
+    if "redis_url" in settings:
+        # The Redis timeout covers the event loop's own lag: on a loaded 2-core machine a test server with
+        # dozens of concurrent streams can lag past the 2 s default. Tests of the timeout set their own.
+        settings.setdefault("redis_timeout", 10.0)
     s = Settings(db_path=db_path, admin_key=ADMIN_KEY, ledger_flush_interval=0.05, **settings)
     gw = Gateway(s, config, environ=environ or {}, classify=classify, clock=clock)
     with serve_in_thread(create_app(gateway=gw)) as url:
