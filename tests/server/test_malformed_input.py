@@ -146,3 +146,21 @@ def test_anthropic_values_of_the_wrong_json_type_are_refused(upstream: MockUpstr
         assert r.status_code == 400, (field, value, r.text)
         assert field in r.json()["error"]["message"], (field, value)
     assert upstream.requests == []
+
+
+def test_anthropic_top_k_past_64_bits_is_refused_as_the_document_says(upstream: MockUpstream, gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """The fuzzer found the document admitting any non-negative top_k while the server refused 2**63 (past
+    int64, read as a float): both now say the same."""
+    gw = gateway_factory(GatewayConfig(models=[openai_model("m", upstream.url)]))
+    headers = {"x-api-key": ADMIN_KEY, "anthropic-version": "2023-06-01"}
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 10, "top_k": 2**63}
+    r = httpx.post(gw.url + "/v1/messages", json=body, headers=headers, timeout=30)
+    assert r.status_code == 400 and "top_k" in r.json()["error"]["message"]
+    doc = httpx.get(gw.url + "/openapi.json", headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=30).json()
+    found = [
+        s["properties"]["top_k"] for s in doc["components"]["schemas"].values() if "top_k" in s.get("properties", {})
+    ]
+    top_k = found[0]["anyOf"][0] if "anyOf" in found[0] else found[0]
+    assert found and top_k["minimum"] == 0 and top_k["exclusiveMaximum"] == 2**63
+    body["top_k"] = 2**63 - 1
+    assert httpx.post(gw.url + "/v1/messages", json=body, headers=headers, timeout=30).status_code == 200

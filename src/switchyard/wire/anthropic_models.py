@@ -130,7 +130,7 @@ class MessagesRequest(BaseModel):
     stop_sequences: list[str] | None = None
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: Annotated[int, Field(ge=0), WHOLE] | None = None
+    top_k: Annotated[int, Field(ge=0, lt=2**63), WHOLE] | None = None
     metadata: AnthropicMetadata | None = None
     stream: bool = False
     tools: list[AnthropicTool] | None = None
