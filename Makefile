@@ -15,7 +15,7 @@ FIND_LINKS := --find-links /opt/wheels
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: serve test install lint bench screenshot clean lock
+.PHONY: serve test install lint bench bench-peer screenshot clean lock
 
 $(STAMP): pyproject.toml Makefile $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py --rps 300 --seconds 20
+
+# switchyard beside a bare proxy and LiteLLM (installed into its own venv under ~/.cache on first use).
+bench-peer: $(STAMP)
+	$(BIN)/python bench/overhead.py --rps 25,50,100,300,500 --seconds 10 --peer litellm --ramp --json
 
 # docs/dashboard.png: the dashboard over a seeded ledger, in headless Chromium (the end-to-end test).
 screenshot: $(STAMP)

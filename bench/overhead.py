@@ -1,680 +1,405 @@
-"""Gateway overhead: the latency switchyard adds in front of a fast upstream, at a fixed arrival rate.
+"""Gateway overhead: what switchyard adds in front of a fast upstream, beside a bare proxy and LiteLLM.
 
-    python bench/overhead.py --rps 300 --seconds 20 [--json]
+    python bench/overhead.py --rps R[,R...] --seconds S [--peer litellm] [--workers N] [--ramp] [--json]
 
-Starts the loopback mock upstream and the gateway (``switchyard serve``, ledger on, admin key set) as
-subprocesses on free 127.0.0.1 ports, then drives the same open-loop request mix (request ``i`` is sent
-at ``t0 + i/R`` whatever the earlier ones are doing; by default half streamed, half not) first straight
-at the mock upstream, then through the gateway. A warm-up second before each measured window is left
-out of the figures. Prints latency percentiles for both, the latency the gateway *adds* (gateway
-percentile minus direct percentile, overall and per request type), achieved rate, errors, the gateway's
-CPU time per request and its memory, and, after a graceful stop (SIGTERM), the rows in its ledger,
-which should equal the requests it served. With ``--json`` the last line is one JSON object.
+Starts on free 127.0.0.1 ports the loopback mock upstream and, in front of it, the targets of
+``overhead_targets.py``: ``direct`` (the mock itself), ``bare`` (an aiohttp pass-through proxy, the CPU
+baseline), ``switchyard`` (``serve --workers N`` with a realistic config: a team key, a budget checked on
+every request, a route with residency rules so the detector scans every prompt) and, with ``--peer
+litellm``, the LiteLLM proxy (one worker, in its own venv under ``--cache-dir``). For each rate the
+targets are driven one after the other (interleaved: direct, bare, switchyard, litellm) with the same
+open-loop request mix (request ``i`` is sent at ``t0 + i/R`` whatever the earlier ones are doing; half
+streamed by default; a warm-up second first, left out of the figures). Per target and rate: latency
+percentiles, the latency *added* over ``direct`` at the same rate, achieved rate, errors, CPU ms per
+request and RSS of the target's process tree (workers included), the upstream's and the load generator's
+CPU, and the machine's other load during that window (CPU cores used by processes not ours, and the
+1-minute load average): on a shared machine no figure is printed without it.
 
-The load generator is a small HTTP/1.1 keep-alive client on asyncio (uvloop when installed) with
-httptools' response parser (both come with ``uvicorn[standard]``): measured on 2 cores at 300 RPS
-against the mock it costs ~0.3 ms of CPU per request, aiohttp ~0.7 ms and httpx several ms, and
-every CPU cycle the generator takes is one the gateway does not get. Timings are reported, never judged.
+``--ramp`` then finds each target's highest sustained rate. The rule: a rate is *sustained* when a
+window of ``--ramp-seconds`` at it has 0 errors, achieves >= 95% of the offered rate, and has p99 <=
+``--ramp-p99-ms`` (500 ms). From ``--ramp-start`` the rate doubles while sustained (up to ``--ramp-max``;
+a target still sustained there is reported as capped), then bisects between the last sustained and the
+first failed rate until they are within ``--ramp-precision`` (10%) of each other. The load generator's
+own limit caps every target: ``direct``'s ramp shows it.
+
+After the run the gateway is stopped gracefully (SIGTERM) and its ledger rows are counted: they should
+equal the requests sent to it. With ``--json`` the last line is one JSON object: ``direct``, ``bare``,
+``switchyard``, ``litellm`` each keyed by rate (``"25"``) with ``added_p50_ms``, ``added_p99_ms``,
+``rps_achieved``, ``errors``, ``cpu_ms_per_request``, ``rss_mb``, ``other_load_cores``, ``loadavg_1m`` and
+more; then ``ramp``, ``ratios`` (switchyard's CPU over bare's, its sustained rate over LiteLLM's),
+``ledger`` and ``settings``. Timings are reported, never judged.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import http.client
-import importlib.util
 import json
 import os
 import shutil
 import signal
-import socket
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
-
-import httptools
-
-HOST = "127.0.0.1"
-ADMIN_KEY = "sy-bench-admin-key-0123456789abcdef"
-MODEL = "bench-model"
-UPSTREAM_MODEL = "mock-model"
-PROMPT = "Summarise the benefits of a gateway in front of many language model providers, briefly."
-IDLE_REUSE_SECONDS = 2.0  # below uvicorn's 5 s keep-alive timeout: never reuse a socket the server may close
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 40.0  # uvicorn's graceful shutdown is given 30 s by `switchyard serve`
-
-
-# --- the load generator -------------------------------------------------------------------------------
-
-
-def request_bytes(port: int, model: str, stream: bool) -> bytes:
-    """One complete HTTP/1.1 request, built once and reused for every send."""
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64}
-    if stream:
-        body |= {"stream": True, "stream_options": {"include_usage": True}}
-    data = json.dumps(body, separators=(",", ":")).encode()
-    head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nhost: {HOST}:{port}\r\ncontent-type: application/json\r\n"
-        f"authorization: Bearer {ADMIN_KEY}\r\ncontent-length: {len(data)}\r\n\r\n"
-    )
-    return head.encode() + data
-
-
-class Connection(asyncio.Protocol):
-    """One keep-alive connection carrying one request at a time."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self.waiter: asyncio.Future[None] | None = None
-        self.closed = False
-        self.keep_alive = True
-        self.last_used = 0.0
-        self._reset()
-
-    def _reset(self) -> None:
-        self.status = 0
-        self.first_byte = 0.0
-        self.body: list[bytes] = []
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transport is not a subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def data_received(self, data: bytes) -> None:
-        if not self.first_byte:
-            self.first_byte = time.perf_counter()
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(exc)
-
-    def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-        self.keep_alive = self.parser.should_keep_alive()
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._fail(exc or ConnectionResetError("connection closed by the server"))
-
-    def _fail(self, exc: BaseException) -> None:
-        self.closed = True
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(exc)
-        if self.transport is not None:
-            self.transport.close()
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    async def exchange(self, request: bytes, timeout: float) -> None:
-        assert self.transport is not None
-        self._reset()
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
-        try:
-            await asyncio.wait_for(self.waiter, timeout)
-        finally:
-            self.waiter = None
-        self.last_used = time.perf_counter()
-
-
-@dataclass(slots=True)
-class Sample:
-    index: int
-    stream: bool
-    warmup: bool
-    scheduled: float
-    start: float = 0.0
-    ttfb: float = 0.0
-    end: float = 0.0
-    error: str | None = None
-
-
-class Pool:
-    """Keep-alive connections to one address; opens more when all are busy (open loop)."""
-
-    def __init__(self, port: int, limit: int) -> None:
-        self.port = port
-        self.idle: list[Connection] = []
-        self.all: set[Connection] = set()
-        self.opened = 0
-        self.retries = 0
-        self.slots = asyncio.Semaphore(limit)
-
-    async def _connection(self) -> tuple[Connection, bool]:
-        now = time.perf_counter()
-        while self.idle:
-            conn = self.idle.pop()
-            if not conn.closed and now - conn.last_used < IDLE_REUSE_SECONDS:
-                return conn, True
-            conn.close()
-            self.all.discard(conn)
-        loop = asyncio.get_running_loop()
-        _, conn = await asyncio.wait_for(loop.create_connection(Connection, HOST, self.port), 10)
-        self.opened += 1
-        self.all.add(conn)
-        return conn, False
-
-    async def send(self, request: bytes, sample: Sample, stream: bool, timeout: float) -> None:
-        async with self.slots:
-            for attempt in range(2):
-                conn, reused = await self._connection()
-                try:
-                    await conn.exchange(request, timeout)
-                except (OSError, httptools.HttpParserError) as exc:
-                    self.all.discard(conn)
-                    conn.close()
-                    # A reused socket the server closed just before our request arrived: retry once.
-                    if reused and not conn.first_byte and attempt == 0:
-                        self.retries += 1
-                        continue
-                    sample.error = f"{type(exc).__name__}: {exc}"
-                    return
-                except TimeoutError:
-                    self.all.discard(conn)
-                    conn.close()
-                    sample.error = "timeout"
-                    return
-                sample.end = conn.last_used
-                sample.ttfb = conn.first_byte
-                sample.error = check_response(conn.status, b"".join(conn.body), stream)
-                if conn.keep_alive and not conn.closed:
-                    self.idle.append(conn)
-                else:
-                    self.all.discard(conn)
-                    conn.close()
-                return
-
-    def close(self) -> None:
-        for conn in self.all:
-            conn.close()
-        self.all.clear()
-        self.idle.clear()
-
-
-def check_response(status: int, body: bytes, stream: bool) -> str | None:
-    if status != 200:
-        return f"HTTP {status}: {body[:200]!r}"
-    if stream and not body.rstrip().endswith(b"data: [DONE]"):
-        return "stream did not end with [DONE]"
-    if not stream and b'"choices"' not in body:
-        return "response has no choices"
-    return None
-
-
-def is_stream(i: int, share: float) -> bool:
-    """Spread streamed requests evenly: request i streams when the running share crosses an integer."""
-    return int((i + 1) * share) > int(i * share)
-
-
-@dataclass(frozen=True)
-class Load:
-    rps: float
-    seconds: float
-    warmup: float
-    stream_share: float
-    concurrency_limit: int
-    timeout: float
-
-
-@dataclass
-class Phase:
-    name: str
-    samples: list[Sample]
-    window: float
-    opened: int
-    retries: int
-    lag_ms: list[float] = field(default_factory=list)
-
-
-async def drive(name: str, port: int, model: str, load: Load) -> Phase:
-    """Send requests open-loop: request i at t0 + i/rps, never waiting for earlier answers."""
-    pool = Pool(port, load.concurrency_limit)
-    requests = {s: request_bytes(port, model, s) for s in (False, True)}
-    rps, timeout = load.rps, load.timeout
-    total = max(round((load.warmup + load.seconds) * rps), 1)
-    n_warm = round(load.warmup * rps)
-    samples: list[Sample] = []
-    tasks: list[asyncio.Task[None]] = []
-    t0 = time.perf_counter() + 0.05
-
-    async def one(sample: Sample) -> None:
-        sample.start = time.perf_counter()
-        try:
-            await pool.send(requests[sample.stream], sample, sample.stream, timeout)
-        except Exception as exc:  # a load-generator bug must show as an error, not end the run
-            sample.error = f"{type(exc).__name__}: {exc}"
-
-    try:
-        for i in range(total):
-            scheduled = t0 + i / rps
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            sample = Sample(i, is_stream(i, load.stream_share), i < n_warm, scheduled)
-            samples.append(sample)
-            tasks.append(asyncio.create_task(one(sample)))
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout + 15)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        pool.close()
-    for s in samples:
-        if not s.end and s.error is None:
-            s.error = "not finished"
-    measured = [s for s in samples if not s.warmup]
-    first = min((s.start for s in measured), default=0.0)
-    last = max((s.end for s in measured), default=0.0)
-    lag = [(s.start - s.scheduled) * 1000 for s in measured]
-    return Phase(name, samples, max(last - first, 1e-9), pool.opened, pool.retries, lag)
-
-
-def run_phase(name: str, port: int, model: str, load: Load) -> Phase:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(drive(name, port, model, load))
-    return uvloop.run(drive(name, port, model, load))
-
-
-# --- statistics -----------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Linear interpolation between closest ranks; None for no data."""
-    if not values:
-        return None
-    xs = sorted(values)
-    k = (len(xs) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
-PCTS = (50, 95, 99)
-KINDS: dict[str, Callable[[Sample], bool]] = {
-    "": lambda s: True,
-    "_stream": lambda s: s.stream,
-    "_nonstream": lambda s: not s.stream,
-}
-
-
-def phase_stats(phase: Phase) -> dict[str, Any]:
-    measured = [s for s in phase.samples if not s.warmup]
-    ok = [s for s in measured if s.error is None]
-    out: dict[str, Any] = {
-        "requests": len(measured),
-        "errors": sum(1 for s in phase.samples if s.error is not None),
-        "rps_achieved": round(len(ok) / phase.window, 1),
-        "connections": phase.opened,
-        "reconnects": phase.retries,
-        "loadgen_lag_p99_ms": _ms(percentile(phase.lag_ms, 99)),
-    }
-    for suffix, keep in KINDS.items():
-        lat = [(s.end - s.start) * 1000 for s in ok if keep(s)]
-        for p in PCTS:
-            out[f"p{p}_ms{suffix}"] = _ms(percentile(lat, p))
-    ttfb = [(s.ttfb - s.start) * 1000 for s in ok if s.stream]
-    for p in PCTS:
-        out[f"ttfb_p{p}_ms_stream"] = _ms(percentile(ttfb, p))
-    return out
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-def first_errors(phase: Phase, n: int = 3) -> list[str]:
-    return [f"{phase.name} #{s.index}: {s.error}" for s in phase.samples if s.error is not None][:n]
-
-
-# --- the processes ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def switchyard_command() -> list[str]:
-    """``python -m switchyard`` with this interpreter when the package has a ``__main__``, else the
-    ``switchyard`` console script installed next to this interpreter (or on PATH)."""
-    if importlib.util.find_spec("switchyard.__main__") is not None:
-        return [sys.executable, "-m", "switchyard"]
-    beside = Path(sys.executable).parent / "switchyard"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("switchyard")
-    if found is None:
-        raise SystemExit("overhead: the `switchyard` package is not installed (pip install -e .)")
-    return [found]
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment without inherited switchyard settings or proxies: everything stays on loopback."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("SWITCHYARD_") and k.lower() not in {"http_proxy", "https_proxy", "all_proxy"}
-    }
-    env["NO_PROXY"] = env["no_proxy"] = f"{HOST},localhost"
-    env.update(extra)
-    return env
-
-
-def http_status(port: int, path: str) -> int | None:
-    conn = http.client.HTTPConnection(HOST, port, timeout=2)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except OSError:
-        return None
-    finally:
-        conn.close()
-
-
-def wait_ready(proc: subprocess.Popen[bytes], port: int, path: str, log: Path, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while http_status(port, path) != 200:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{log.stem} exited with {proc.returncode}:\n{tail(log)}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{log.stem} not ready on port {port} after {timeout:.0f}s:\n{tail(log)}")
-        time.sleep(0.1)
-
-
-def tail(log: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
-    """Signal, wait up to ``timeout``, then kill: never blocks longer than that (plus 5 s)."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-    return proc.returncode
-
-
-def proc_memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak) from /proc, in MB."""
-    out: dict[str, float] = {}
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = round(int(value.split()[0]) / 1024, 1)
-    return out
-
-
-def proc_sched_seconds(pid: int) -> tuple[float, float]:
-    """(seconds on a CPU, seconds runnable but waiting for one), summed over the process's threads,
-    from /proc/<pid>/task/*/schedstat (nanoseconds); falls back to /proc/<pid>/stat ticks, no wait."""
-    run = wait = 0
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError, ValueError):
-                fields = (task / "schedstat").read_text().split()
-                run, wait = run + int(fields[0]), wait + int(fields[1])
-    except OSError:
-        return 0.0, 0.0
-    if run:
-        return run / 1e9, wait / 1e9
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 0.0
-    return 0.0, 0.0
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    guest = sum(fields[8:10])  # already counted in user / nice
-    return (sum(fields) - idle - guest) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class CpuUse:
-    """CPU seconds used during one phase by each of our processes, and by everything else."""
-
-    wall: float
-    procs: dict[str, float]
-    waits: dict[str, float]
-    others: float
-
-    def per_request(self, name: str, requests: int, *, wait: bool = False) -> float:
-        used = (self.waits if wait else self.procs).get(name, 0.0)
-        return round(used * 1000 / max(requests, 1), 3)
-
-
-@contextlib.contextmanager
-def cpu_meter(pids: dict[str, int]) -> Iterator[list[CpuUse]]:
-    """Measures the CPU our processes and the rest of the machine use while the block runs: the
-    other sessions, builds or tests on a shared machine make figures noisy, so they are reported."""
-    box: list[CpuUse] = []
-    wall, machine = time.monotonic(), machine_busy_seconds()
-    before = {name: proc_sched_seconds(pid) for name, pid in pids.items()}
-    yield box
-    after = {name: proc_sched_seconds(pid) for name, pid in pids.items()}
-    used = {name: after[name][0] - before[name][0] for name in pids}
-    waits = {name: after[name][1] - before[name][1] for name in pids}
-    others = max(machine_busy_seconds() - machine - sum(used.values()), 0.0)
-    box.append(CpuUse(time.monotonic() - wall, used, waits, others))
-
-
-def ledger_rows(db: Path) -> int | None:
-    if not db.exists():
-        return None
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
-    finally:
-        conn.close()
-
-
-def write_config(path: Path, upstream_port: int) -> None:
-    path.write_text(
-        f"""models:
-  - name: {MODEL}
-    provider: openai
-    base_url: http://{HOST}:{upstream_port}/v1
-    upstream_model: {UPSTREAM_MODEL}
-    locality: on_prem
-    price: {{input: 0.5, output: 1.5}}
-"""
-    )
-
-
-@contextlib.contextmanager
-def started(cmd: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    try:
-        yield proc
-    finally:
-        stop(proc, timeout=STOP_TIMEOUT)
-
-
-# --- the run -----------------------------------------------------------------------------------------------
+from typing import Any
+
+from overhead_loadgen import Load, Phase, first_errors, percentile, phase_stats, run_phase
+from overhead_procs import (
+    HOST,
+    STOP_TIMEOUT,
+    CpuUse,
+    child_env,
+    cpu_meter,
+    free_port,
+    started,
+    stop,
+    switchyard_command,
+    tail,
+    tree_memory_mb,
+    wait_quiet,
+    wait_ready,
+)
+from overhead_targets import (
+    DEFAULT_CACHE,
+    LITELLM_VERSION,
+    Target,
+    bare_proxy,
+    ledger_rows,
+    litellm_proxy,
+    mock_upstream,
+    switchyard_gateway,
+)
+
+# Names other benchmarks import from here (bench/toolcalls.py, adversarial_path.py, worker_kill.py).
+__all__ = ["HOST", "child_env", "free_port", "main", "percentile", "started", "stop", "switchyard_command", "tail"]
+__all__ += ["wait_ready"]
+
+TARGETS = ("direct", "bare", "switchyard", "litellm")
+SUSTAINED_SHARE = 0.95
 
 
 def note(msg: str) -> None:
     print(f"[overhead] {msg}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    mock_port = args.port_base or free_port()
-    gw_port = args.port_base + 1 if args.port_base else free_port()
-    db = workdir / "ledger.db"
-    config = workdir / "switchyard.yaml"
-    write_config(config, mock_port)
-    mock_cmd = [sys.executable, "-m", "switchyard.testing.mock_upstream", "--host", HOST, "--port", str(mock_port)]
-    gw_cmd = [*switchyard_command(), "serve", "--config", str(config), "--host", HOST, "--port", str(gw_port)]
-    gw_env = child_env(SWITCHYARD_ADMIN_KEY=ADMIN_KEY, SWITCHYARD_DB_PATH=str(db), SWITCHYARD_LOG_LEVEL="warning")
-    load = Load(args.rps, args.seconds, args.warmup, args.stream_share, args.concurrency_limit, args.timeout)
-    with started(mock_cmd, workdir / "mock_upstream.log", child_env()) as mock:
-        wait_ready(mock, mock_port, "/v1/models", workdir / "mock_upstream.log")
-        with started(gw_cmd, workdir / "gateway.log", gw_env) as gw:
-            wait_ready(gw, gw_port, "/readyz", workdir / "gateway.log")
-            note(f"mock upstream pid {mock.pid} on :{mock_port}, gateway pid {gw.pid} on :{gw_port}")
-            pids = {"loadgen": os.getpid(), "upstream": mock.pid, "gateway": gw.pid}
-            note(f"direct: {args.rps:g} RPS for {args.warmup:g}+{args.seconds:g} s")
-            with cpu_meter(pids) as direct_cpu:
-                direct = run_phase("direct", mock_port, UPSTREAM_MODEL, load)
-            note(f"gateway: {args.rps:g} RPS for {args.warmup:g}+{args.seconds:g} s")
-            with cpu_meter(pids) as gateway_cpu:
-                through = run_phase("gateway", gw_port, MODEL, load)
-            memory = proc_memory_mb(gw.pid)
-            note("stopping the gateway (SIGTERM) and reading its ledger")
-            stop_started = time.monotonic()
-            gw_exit = stop(gw, timeout=STOP_TIMEOUT)
-            stop_seconds = time.monotonic() - stop_started
-    result = report(args, direct, through, direct_cpu[0], gateway_cpu[0], memory)
-    return result | {
-        "ledger_rows": ledger_rows(db),
-        "gateway_exit_code": gw_exit,
-        "gateway_stop_s": round(stop_seconds, 2),
-    }
+def rate_key(rate: float) -> str:
+    return f"{rate:g}"
 
 
-def report(
-    args: argparse.Namespace,
-    direct: Phase,
-    through: Phase,
-    direct_cpu: CpuUse,
-    gateway_cpu: CpuUse,
-    memory: dict[str, float],
-) -> dict[str, Any]:
-    d, g = phase_stats(direct), phase_stats(through)
-    out: dict[str, Any] = {
-        "rps_target": args.rps,
-        "rps_achieved": g["rps_achieved"],
-        "rps_achieved_direct": d["rps_achieved"],
-        "seconds": args.seconds,
-        "warmup_seconds": args.warmup,
-        "stream_share": args.stream_share,
-        "requests": g["requests"],
-        "requests_direct": d["requests"],
-        "errors": d["errors"] + g["errors"],
-        "errors_direct": d["errors"],
-        "errors_gateway": g["errors"],
-        "gateway_requests": len(through.samples),
-    }
-    for key in [k for k in g if k.startswith(("p", "ttfb_"))]:
-        out[f"direct_{key}"] = d[key]
-        out[f"gateway_{key}"] = g[key]
-        if d[key] is not None and g[key] is not None:
-            out[f"added_{key}"] = round(g[key] - d[key], 3)
-    n_direct, n_gw = len(direct.samples), len(through.samples)
+# --- one window ---------------------------------------------------------------------------------------------
+
+
+def measure(target: Target, load: Load, pids: dict[str, int]) -> tuple[dict[str, Any], int]:
+    """Drive one target at one rate; its figures, and the requests sent (warm-up included)."""
+    note(f"{target.name}: {load.rps:g} RPS for {load.warmup:g}+{load.seconds:g} s")
+    with cpu_meter(pids) as box:
+        phase = run_phase(target.name, target.endpoint, load)
+    memory = tree_memory_mb(target.pid)
+    waited = wait_quiet(target.pid)
+    if waited > 2:
+        note(f"{target.name} was busy {waited:.0f} s after the window (its backlog)")
+    return window_figures(target, phase, box[0], memory), len(phase.samples)
+
+
+def window_figures(target: Target, phase: Phase, cpu: CpuUse, memory: dict[str, float]) -> dict[str, Any]:
+    stats = phase_stats(phase)
+    sent = len(phase.samples)
+    out: dict[str, Any] = {"rps_offered": None, **stats}
     out |= {
-        "gateway_rss_mb": memory.get("VmRSS"),
-        "gateway_peak_rss_mb": memory.get("VmHWM"),
-        "gateway_cpu_ms_per_request": gateway_cpu.per_request("gateway", n_gw),
-        "gateway_cpu_cores": round(gateway_cpu.procs["gateway"] / gateway_cpu.wall, 3),
-        "gateway_cpu_wait_ms_per_request": gateway_cpu.per_request("gateway", n_gw, wait=True),
-        "upstream_cpu_ms_per_request_direct": direct_cpu.per_request("upstream", n_direct),
-        "upstream_cpu_ms_per_request_gateway": gateway_cpu.per_request("upstream", n_gw),
-        "cpu_count": os.cpu_count(),
-        "other_load_cores_direct": round(direct_cpu.others / direct_cpu.wall, 3),
-        "other_load_cores_gateway": round(gateway_cpu.others / gateway_cpu.wall, 3),
+        "cpu_ms_per_request": cpu.per_request(target.name, sent),
+        "cpu_cores": cpu.cores(target.name),
+        "cpu_wait_ms_per_request": cpu.per_request(target.name, sent, wait=True),
+        "rss_mb": memory.get("VmRSS"),
+        "peak_rss_mb": memory.get("VmHWM"),
+        "upstream_cpu_ms_per_request": cpu.per_request("direct", sent),
+        "loadgen_cpu_ms_per_request": cpu.per_request("loadgen", sent),
+        "other_load_cores": cpu.other_cores,
+        "loadavg_1m": cpu.loadavg,
+        "window_s": round(cpu.wall, 2),
+        "first_errors": first_errors(phase),
     }
-    for phase, stats, cpu, n in (("direct", d, direct_cpu, n_direct), ("gateway", g, gateway_cpu, n_gw)):
-        for key in ("connections", "reconnects", "loadgen_lag_p99_ms"):
-            out[f"{phase}_{key}"] = stats[key]
-        out[f"{phase}_loadgen_cpu_ms_per_request"] = cpu.per_request("loadgen", n)
-    out["first_errors"] = first_errors(direct) + first_errors(through)
     return out
 
 
-def human(r: dict[str, Any]) -> list[str]:
-    def f(v: Any) -> str:
-        return "n/a" if v is None else f"{v:8.2f}"
+def load_for(args: argparse.Namespace, rate: float, *, ramp: bool = False) -> Load:
+    seconds, timeout = (args.ramp_seconds, args.ramp_timeout) if ramp else (args.seconds, args.timeout)
+    return Load(rate, seconds, args.warmup, args.stream_share, args.concurrency_limit, timeout)
 
-    lines = [
-        f"target {r['rps_target']:g} RPS for {r['seconds']:g} s (+{r['warmup_seconds']:g} s warm-up), "
-        f"{r['stream_share']:.0%} streamed; achieved {r['rps_achieved_direct']:g} RPS direct, "
-        f"{r['rps_achieved']:g} RPS through the gateway",
-        f"requests measured: {r['requests_direct']} direct, {r['requests']} gateway; errors: {r['errors']} "
-        f"(direct {r['errors_direct']}, gateway {r['errors_gateway']})",
-        f"{'latency ms':<32} {'p50':>8} {'p95':>8} {'p99':>8}",
-    ]
-    for label, suffix in (("all", ""), ("non-streamed", "_nonstream"), ("streamed (last byte)", "_stream")):
-        for who in ("direct", "gateway", "added"):
-            row = " ".join(f(r.get(f"{who}_p{p}_ms{suffix}")) for p in PCTS)
-            lines.append(f"  {label + ' ' + who:<30} {row}")
-    for who in ("direct", "gateway", "added"):
-        row = " ".join(f(r.get(f"{who}_ttfb_p{p}_ms_stream")) for p in PCTS)
-        lines.append(f"  {'streamed TTFB ' + who:<30} {row}")
-    lines += [
-        f"gateway CPU: {r['gateway_cpu_ms_per_request']:.2f} ms per request ({r['gateway_cpu_cores']:.0%} of a core), "
-        f"{r['gateway_cpu_wait_ms_per_request']:.2f} ms per request runnable but waiting for a core; "
-        f"load generator: {r['gateway_loadgen_cpu_ms_per_request']:.2f} ms per request, "
-        f"send lag p99 {r['gateway_loadgen_lag_p99_ms']} ms",
-        f"gateway RSS: {r['gateway_rss_mb']} MB now, {r['gateway_peak_rss_mb']} MB peak (VmHWM)",
-        f"ledger rows after SIGTERM: {r['ledger_rows']} for {r['gateway_requests']} gateway requests "
-        f"(incl. warm-up); gateway exit code {r['gateway_exit_code']}, stopped in {r['gateway_stop_s']} s",
-    ]
-    others = max(r["other_load_cores_direct"], r["other_load_cores_gateway"])
-    lines.append(
-        f"other processes on this machine used {r['other_load_cores_direct']:.2f} / {r['other_load_cores_gateway']:.2f} "
-        f"of {r['cpu_count']} cores during the direct / gateway phase"
-        + (": the figures are noisy" if others > 0.25 else "")
+
+# --- fixed rates, interleaved -----------------------------------------------------------------------------
+
+
+def measure_rates(
+    args: argparse.Namespace, targets: list[Target], pids: dict[str, int], sent: dict[str, int]
+) -> dict[str, dict[str, Any]]:
+    figures: dict[str, dict[str, Any]] = {t.name: {} for t in targets}
+    for rate in args.rps:
+        for target in targets:
+            entry, n = measure(target, load_for(args, rate), pids)
+            entry["rps_offered"] = rate
+            figures[target.name][rate_key(rate)] = entry
+            sent[target.name] = sent.get(target.name, 0) + n
+        add_overhead(figures, rate_key(rate))
+    return figures
+
+
+def add_overhead(figures: dict[str, dict[str, Any]], key: str) -> None:
+    """``added_*``: each target's percentile minus direct's at the same rate; ``cpu_vs_bare``."""
+    base = figures["direct"].get(key, {})
+    bare_cpu = figures.get("bare", {}).get(key, {}).get("cpu_ms_per_request")
+    for entry in (by_rate[key] for by_rate in figures.values() if key in by_rate):
+        for stat in [k for k in entry if k.startswith(("p5", "p9", "ttfb_"))]:
+            if entry[stat] is not None and base.get(stat) is not None:
+                entry[f"added_{stat}"] = round(entry[stat] - base[stat], 3)
+            else:
+                entry[f"added_{stat}"] = None
+        if bare_cpu:
+            entry["cpu_vs_bare"] = round(entry["cpu_ms_per_request"] / bare_cpu, 2)
+
+
+# --- the ramp -----------------------------------------------------------------------------------------------
+
+
+def sustained(entry: dict[str, Any], rate: float, p99_bound_ms: float) -> bool:
+    p99 = entry.get("p99_ms")
+    return (
+        entry["errors"] == 0
+        and entry["rps_achieved"] >= SUSTAINED_SHARE * rate
+        and p99 is not None
+        and p99 <= p99_bound_ms
     )
-    lines += [f"error: {e}" for e in r["first_errors"]]
+
+
+def ramp(args: argparse.Namespace, target: Target, pids: dict[str, int], sent: dict[str, int]) -> dict[str, Any]:
+    """Doubling from ``--ramp-start``, then bisecting: the highest rate the target sustains (see the
+    module docstring for the rule)."""
+    steps: list[dict[str, Any]] = []
+
+    def trial(rate: float) -> bool:
+        entry, n = measure(target, load_for(args, rate, ramp=True), pids)
+        sent[target.name] = sent.get(target.name, 0) + n
+        ok = sustained(entry, rate, args.ramp_p99_ms)
+        keep = ("rps_achieved", "errors", "p50_ms", "p99_ms", "cpu_ms_per_request", "other_load_cores", "loadavg_1m")
+        steps.append({"rps": rate, "sustained": ok} | {k: entry[k] for k in keep})
+        return ok
+
+    lo, hi = search_rate(trial, args.ramp_start, args.ramp_max, args.ramp_precision)
+    return {"max_sustained_rps": lo, "first_failed_rps": hi, "capped": hi is None, "steps": steps}
+
+
+def search_rate(
+    trial: Callable[[float], bool], start: float, top: float, precision: float
+) -> tuple[float, float | None]:
+    """(highest rate that passed, lowest that failed or None): doubling up from ``start`` (halving down
+    when ``start`` fails), then bisecting until ``failed / passed <= 1 + precision``."""
+    passed, failed = 0.0, None
+    rate = start
+    while rate <= top:
+        if not trial(rate):
+            failed = rate
+            break
+        passed, rate = rate, rate * 2
+    while not passed and failed is not None and failed / 2 >= 1:
+        rate = round(failed / 2)
+        if trial(rate):
+            passed = rate
+        else:
+            failed = rate
+    while passed and failed is not None and failed / passed > 1 + precision:
+        rate = round((passed + failed) / 2)
+        if rate in (passed, failed):
+            break
+        if trial(rate):
+            passed = rate
+        else:
+            failed = rate
+    return passed, failed
+
+
+# --- the run ------------------------------------------------------------------------------------------------
+
+
+def ports(args: argparse.Namespace) -> list[int]:
+    if args.port_base:
+        return [args.port_base + i for i in range(len(TARGETS))]
+    return [free_port() for _ in TARGETS]
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    mock_port, bare_port, gw_port, peer_port = ports(args)
+    sent: dict[str, int] = {}
+    with contextlib.ExitStack() as stack:
+        direct = stack.enter_context(mock_upstream(workdir, mock_port))
+        bare = stack.enter_context(bare_proxy(workdir, bare_port, mock_port))
+        gateway = stack.enter_context(
+            switchyard_gateway(workdir, gw_port, mock_port, args.gateway_config, args.workers)
+        )
+        targets = [direct, bare, gateway.target]
+        if args.peer == "litellm":
+            targets.append(stack.enter_context(litellm_proxy(workdir, peer_port, mock_port, args.cache_dir)))
+        pids = {t.name: t.pid for t in targets} | {"loadgen": os.getpid()}
+        note("pids: " + ", ".join(f"{name} {pid}" for name, pid in pids.items()))
+        figures = measure_rates(args, targets, pids, sent)
+        ramps = {t.name: ramp(args, t, pids, sent) for t in targets} if args.ramp else {}
+        note("stopping the gateway (SIGTERM) and reading its ledger")
+        stop_started = time.monotonic()
+        exit_code = stop(gateway.proc, timeout=STOP_TIMEOUT)
+        ledger = {
+            "ledger_rows": ledger_rows(gateway.db),
+            "gateway_requests": sent.get("switchyard", 0),
+            "gateway_exit_code": exit_code,
+            "gateway_stop_s": round(time.monotonic() - stop_started, 2),
+        }
+    return figures | {
+        "ramp": ramps,
+        "ratios": ratios(figures, ramps),
+        "ledger": ledger,
+        "settings": settings(args),
+    }
+
+
+def ratios(figures: dict[str, dict[str, Any]], ramps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "switchyard_cpu_vs_bare": {k: e.get("cpu_vs_bare") for k, e in figures.get("switchyard", {}).items()},
+    }
+    if "litellm" in figures:
+        out["litellm_cpu_vs_bare"] = {k: e.get("cpu_vs_bare") for k, e in figures["litellm"].items()}
+    sy, ll = (ramps.get(n, {}).get("max_sustained_rps") for n in ("switchyard", "litellm"))
+    if sy and ll:
+        out["switchyard_vs_litellm_sustained_rps"] = round(sy / ll, 1)
+    return out
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "rps": args.rps,
+        "seconds": args.seconds,
+        "warmup_seconds": args.warmup,
+        "stream_share": args.stream_share,
+        "workers": args.workers,
+        "gateway_config": args.gateway_config,
+        "peer": args.peer,
+        "litellm_version": LITELLM_VERSION if args.peer == "litellm" else None,
+        "ramp": {
+            "start": args.ramp_start,
+            "max": args.ramp_max,
+            "seconds": args.ramp_seconds,
+            "p99_bound_ms": args.ramp_p99_ms,
+            "precision": args.ramp_precision,
+            "achieved_share": SUSTAINED_SHARE,
+        }
+        if args.ramp
+        else None,
+        "cpu_count": os.cpu_count(),
+    }
+
+
+# --- the output ----------------------------------------------------------------------------------------------
+
+
+def fmt(value: Any, width: int = 8) -> str:
+    if value is None:
+        return "n/a".rjust(width)
+    return f"{value:{width}.2f}" if isinstance(value, float) else f"{value!s:>{width}}"
+
+
+COLUMNS = (
+    ("achieved", "rps_achieved"),
+    ("errors", "errors"),
+    ("p50", "p50_ms"),
+    ("p99", "p99_ms"),
+    ("add p50", "added_p50_ms"),
+    ("add p99", "added_p99_ms"),
+    ("add p99s", "added_p99_ms_stream"),
+    ("cpu ms", "cpu_ms_per_request"),
+    ("x bare", "cpu_vs_bare"),
+    ("RSS MB", "rss_mb"),
+    ("other", "other_load_cores"),
+    ("load1", "loadavg_1m"),
+)
+
+
+def human(r: dict[str, Any]) -> list[str]:
+    s = r["settings"]
+    lines = [
+        f"{s['seconds']:g} s per window (+{s['warmup_seconds']:g} s warm-up), {s['stream_share']:.0%} streamed, "
+        f"switchyard config {s['gateway_config']}, {s['workers']} worker(s), {s['cpu_count']} cores; latency in ms "
+        "(add = over direct at the same rate; add p99s = streamed, last byte), CPU ms per request of the target's "
+        "process tree, other = cores used by processes not ours during the window, load1 = 1-min load average",
+        f"{'target':<11}{'offered':>8}" + "".join(f"{label:>9}" for label, _ in COLUMNS),
+    ]
+    for rate in s["rps"]:
+        for name in (t for t in TARGETS if t in r):
+            entry = r[name][rate_key(rate)]
+            lines.append(f"{name:<11}{rate:>8g}" + "".join(f" {fmt(entry.get(key))}" for _, key in COLUMNS))
+    for name, found in r["ramp"].items():
+        top = found["max_sustained_rps"]
+        worst = max((step["other_load_cores"] for step in found["steps"]), default=0.0)
+        suffix = " (capped: the ramp's top)" if found["capped"] else f", failed at {found['first_failed_rps']:g}"
+        lines.append(
+            f"ramp {name}: highest sustained {top:g} RPS{suffix}; other load up to {worst:.2f} cores "
+            f"over {len(found['steps'])} steps"
+        )
+    if r["ratios"].get("switchyard_vs_litellm_sustained_rps"):
+        lines.append(f"switchyard sustains {r['ratios']['switchyard_vs_litellm_sustained_rps']}x LiteLLM's rate")
+    led = r["ledger"]
+    lines.append(
+        f"ledger rows after SIGTERM: {led['ledger_rows']} for {led['gateway_requests']} requests sent to switchyard "
+        f"(warm-up included); exit code {led['gateway_exit_code']}, stopped in {led['gateway_stop_s']} s"
+    )
+    for name in (t for t in TARGETS if t in r):
+        for entry in r[name].values():
+            lines += [f"error: {e}" for e in entry["first_errors"]]
     return lines
 
 
+# --- the command line ---------------------------------------------------------------------------------------
+
+
+def rates(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError("rates must be positive")
+    return values
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Latency switchyard adds over a fast loopback upstream.")
-    parser.add_argument("--rps", type=float, required=True, help="arrival rate, requests per second")
-    parser.add_argument("--seconds", type=float, required=True, help="measured seconds per phase")
+    parser = argparse.ArgumentParser(description="Latency and CPU switchyard adds, beside a bare proxy and LiteLLM.")
+    parser.add_argument("--rps", type=rates, required=True, help="arrival rate(s), e.g. 25,50,100")
+    parser.add_argument("--seconds", type=float, required=True, help="measured seconds per window")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
+    parser.add_argument("--peer", choices=("none", "litellm"), default="none", help="a peer gateway beside ours")
+    parser.add_argument("--workers", type=int, default=1, help="switchyard serve --workers N (N > 1 starts a Redis)")
+    parser.add_argument(
+        "--gateway-config",
+        choices=("realistic", "thin"),
+        default="realistic",
+        help="realistic: team key, budget, residency rules (default); thin: admin key, no rules",
+    )
+    parser.add_argument(
+        "--ramp", action="store_true", help="after the fixed rates, find each target's highest sustained rate"
+    )
+    parser.add_argument("--ramp-start", type=float, default=25.0, help="the ramp's first rate (default 25)")
+    parser.add_argument("--ramp-max", type=float, default=3200.0, help="the ramp's highest rate (default 3200)")
+    parser.add_argument("--ramp-seconds", type=float, default=5.0, help="measured seconds per ramp step (default 5)")
+    parser.add_argument("--ramp-p99-ms", type=float, default=500.0, help="p99 bound of a sustained rate (default 500)")
+    parser.add_argument("--ramp-precision", type=float, default=0.1, help="bisect until within this share (0.1)")
+    parser.add_argument("--ramp-timeout", type=float, default=10.0, help="seconds one ramp request may take")
     parser.add_argument("--stream-share", type=float, default=0.5, help="fraction of streamed requests (0..1)")
     parser.add_argument("--concurrency-limit", type=int, default=512, help="most requests in flight at once")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds sent first and left out (default 1)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds one request may take")
-    parser.add_argument("--port-base", type=int, default=0, help="use this port and the next (default: free ports)")
-    parser.add_argument("--keep-dir", action="store_true", help="keep the temp dir (config, logs, ledger)")
+    parser.add_argument("--port-base", type=int, default=0, help="use this port and the next 3 (default: free ports)")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="where the LiteLLM venv is kept")
+    parser.add_argument("--keep-dir", action="store_true", help="keep the temp dir (configs, logs, ledger)")
     args = parser.parse_args(argv)
-    if args.rps <= 0 or args.seconds <= 0 or not 0 <= args.stream_share <= 1 or args.concurrency_limit < 1:
-        parser.error("--rps and --seconds must be positive, --stream-share within 0..1, --concurrency-limit >= 1")
+    if args.seconds <= 0 or not 0 <= args.stream_share <= 1 or args.concurrency_limit < 1 or args.workers < 1:
+        parser.error("--seconds must be positive, --stream-share within 0..1, --concurrency-limit and --workers >= 1")
     return args
 
 

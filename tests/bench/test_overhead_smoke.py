@@ -15,24 +15,24 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "overhead.py"
 TIMEOUT = 180
 
 KEYS = {
-    "rps_target",
+    "rps_offered",
     "rps_achieved",
-    "seconds",
     "requests",
     "errors",
-    "direct_p50_ms",
-    "direct_p99_ms",
-    "gateway_p50_ms",
-    "gateway_p99_ms",
+    "p50_ms",
+    "p99_ms",
     "added_p50_ms",
     "added_p99_ms",
     "added_p99_ms_stream",
     "added_p99_ms_nonstream",
-    "gateway_rss_mb",
-    "gateway_peak_rss_mb",
-    "gateway_requests",
-    "ledger_rows",
+    "cpu_ms_per_request",
+    "cpu_vs_bare",
+    "rss_mb",
+    "upstream_cpu_ms_per_request",
+    "other_load_cores",
+    "loadavg_1m",
 }
+TARGETS = ("direct", "bare", "switchyard")
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,13 +55,42 @@ def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_overhead_smoke() -> None:
-    done = run_bench("--rps", "20", "--seconds", "1", "--json")
+    """Two rates and a two-step ramp on the three local targets (LiteLLM is never needed here)."""
+    done = run_bench(
+        *("--rps", "10,20", "--seconds", "1", "--peer", "none", "--json"),
+        *("--ramp", "--ramp-start", "10", "--ramp-max", "20", "--ramp-seconds", "1"),
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) > 1, "human-readable lines come before the JSON"
     result = json.loads(lines[-1])
-    missing = KEYS - result.keys()
-    assert not missing, f"keys missing from the JSON: {sorted(missing)}"
-    assert result["errors"] == 0, result["first_errors"]
-    assert result["requests"] > 0
-    assert result["ledger_rows"] == result["gateway_requests"]
+    assert "litellm" not in result
+    for target in TARGETS:
+        assert set(result[target]) == {"10", "20"}, target
+        for rate, entry in result[target].items():
+            missing = KEYS - entry.keys()
+            assert not missing, f"{target} at {rate}: keys missing from the JSON: {sorted(missing)}"
+    for rate, entry in result["switchyard"].items():
+        assert entry["errors"] == 0, (rate, entry["first_errors"])
+        assert entry["requests"] > 0
+    assert set(result["ramp"]) == set(TARGETS)
+    for found in result["ramp"].values():
+        assert found["steps"] and "max_sustained_rps" in found
+    ledger = result["ledger"]
+    assert ledger["ledger_rows"] == ledger["gateway_requests"] > 0
+
+
+def test_search_rate_doubles_then_bisects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    from overhead import search_rate
+
+    tried: list[float] = []
+
+    def below_130(rate: float) -> bool:
+        tried.append(rate)
+        return rate < 130
+
+    assert search_rate(below_130, 25, 3200, 0.1) == (125, 132)
+    assert tried[:4] == [25, 50, 100, 200]
+    assert search_rate(lambda rate: True, 25, 100, 0.1) == (100, None)
+    assert search_rate(lambda rate: rate <= 5, 25, 100, 0.1)[0] == 5
