@@ -199,7 +199,8 @@ async def open_stream(
     provider = opened.member.provider
     held: Holding | None = None
     if checked:  # tool calls are held until they validate
-        checker = Guarded(call, res.policy.guard, req, req, res.targets, _usage_of(parts, req))
+        whole = req.model_copy(update={"stream": False, "stream_options": None})  # what a repair builds on
+        checker = Guarded(call, res.policy.guard, req, whole, res.targets, _usage_of(parts, req))
         held = Holding(checker, opened.model, _asker(parts, call, rewrite, guard), _restorer(masking))
     return ChatStream(
         lambda s: _relay(s, parts.tokens, call, req, opened, provider, restore, held), call.info(opened.model.name)
